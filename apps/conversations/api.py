@@ -1,0 +1,43 @@
+"""Inbound API for machine clients (the Wechaty bridge, integrations)."""
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router
+from ninja.security import HttpBearer
+
+from apps.conversations import services
+from apps.conversations.schemas import ErrorOut, InboundMessageIn, InboundMessageOut
+
+
+class InboundToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> str | None:
+        expected = settings.DESK_INBOUND_API_TOKEN
+        if expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return token
+        return None
+
+
+router = Router(tags=["inbound"], auth=InboundToken())
+
+
+@router.post(
+    "/messages",
+    response={200: InboundMessageOut, 202: InboundMessageOut, 401: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    summary="Receive one customer message (idempotent on channel + channel_message_id)",
+)
+def receive_message(request: HttpRequest, payload: InboundMessageIn) -> tuple[int, InboundMessageOut]:
+    received = services.message_receive(
+        channel=payload.channel,
+        external_user_id=payload.external_user_id,
+        display_name=payload.display_name,
+        channel_message_id=payload.channel_message_id,
+        body=payload.text,
+    )
+    out = InboundMessageOut(
+        message_id=received.message.pk,
+        conversation_id=received.message.conversation_id,
+        duplicate=not received.created,
+    )
+    return (202 if received.created else 200), out

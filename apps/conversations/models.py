@@ -1,0 +1,139 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    SIMULATOR = "simulator", _("Browser simulator")
+    WECHATY = "wechaty", _("WeChat (Wechaty)")
+    OFFICIAL_ACCOUNT = "official_account", _("Official Account")
+    WECOM_KF = "wecom_kf", _("WeCom customer service")
+
+
+class Customer(models.Model):
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    external_id = models.CharField(_("external id"), max_length=128)
+    display_name = models.CharField(_("display name"), max_length=128, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="customer_unique_per_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.external_id
+
+
+class Conversation(models.Model):
+    class Mode(models.TextChoices):
+        BOT = "bot", _("Bot")
+        QUEUED = "queued", _("Queued for a human")
+        HUMAN = "human", _("Human")
+        CLOSED = "closed", _("Closed")
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices, default=Mode.BOT)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    last_message_at = models.DateTimeField(_("last message at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        constraints = [
+            # A customer has at most one open conversation; new messages join it.
+            models.UniqueConstraint(
+                fields=["customer"], condition=~Q(mode="closed"), name="conversation_one_open_per_customer"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["mode", "-last_message_at"], name="conversation_mode_recent"),
+            models.Index(fields=["assignee", "mode"], name="conversation_assignee_mode"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.customer_id} ({self.mode})"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", _("Inbound")
+        OUTBOUND = "out", _("Outbound")
+
+    class AuthorKind(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        BOT = "bot", _("Bot")
+        AGENT = "agent", _("Agent")
+        SYSTEM = "system", _("System")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")  # inbound, stored, not yet picked up
+        PROCESSING = "processing", _("Processing")  # inbound being answered / outbound awaiting delivery
+        ANSWERED = "answered", _("Answered")  # inbound with a committed reply
+        HANDED_OVER = "handed_over", _("Handed to a human")  # inbound left for an agent, no bot reply
+        DELIVERED = "delivered", _("Delivered")  # outbound accepted by the channel
+        FAILED = "failed", _("Failed")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages")
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    author_kind = models.CharField(_("author kind"), max_length=16, choices=AuthorKind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    body = models.TextField(_("body"))
+    reasoning = models.TextField(_("reasoning"), blank=True)
+    channel_message_id = models.CharField(_("channel message id"), max_length=128, null=True, blank=True)
+    reply_to = models.ForeignKey(
+        "self", verbose_name=_("reply to"), on_delete=models.PROTECT, null=True, blank=True, related_name="replies"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    status_changed_at = models.DateTimeField(_("status changed at"), auto_now_add=True)
+    processing_started_at = models.DateTimeField(_("processing started at"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    answer_ms = models.PositiveIntegerField(_("answer time (ms)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            # Channels redeliver (WeChat retries 3 times); this is what makes receive idempotent.
+            models.UniqueConstraint(
+                fields=["channel", "channel_message_id"],
+                condition=Q(channel_message_id__isnull=False),
+                name="message_unique_channel_id",
+            ),
+            # One bot answer per customer message, whatever races happen between workers.
+            models.UniqueConstraint(fields=["reply_to"], condition=Q(author_kind="bot"), name="message_one_bot_reply"),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="message_conversation_id"),
+            # The sweeper scans only unfinished work; a partial index keeps that cheap at scale.
+            models.Index(
+                fields=["status_changed_at"],
+                condition=Q(status__in=["received", "processing"]),
+                name="message_unfinished",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.direction} {self.status}"

@@ -1,0 +1,48 @@
+from datetime import datetime
+from typing import Annotated
+
+from django.conf import settings
+from ninja import Schema
+from pydantic import Field, StringConstraints, field_validator
+
+from apps.conversations.models import Channel
+
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class InboundMessageIn(Schema):
+    channel: Channel
+    channel_message_id: Identifier
+    external_user_id: Identifier
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] = ""
+    text: str = Field(min_length=1)
+
+    @field_validator("text")
+    @classmethod
+    def _text_fits(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        if len(value) > settings.DESK_INBOUND_MAX_CHARS:
+            raise ValueError(f"text is longer than {settings.DESK_INBOUND_MAX_CHARS} characters")
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+class InboundMessageOut(Schema):
+    message_id: int
+    conversation_id: int
+    duplicate: bool
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class MessageOut(Schema):
+    id: int
+    direction: str
+    author_kind: str
+    body: str
+    status: str
+    created_at: datetime

@@ -1,0 +1,45 @@
+"""The browser simulator's API: a customer writes and reads their own conversation."""
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Query, Router
+from ninja.errors import HttpError
+
+from apps.conversations import selectors, services
+from apps.conversations.models import Channel
+from apps.conversations.schemas import ErrorOut, InboundMessageOut, MessageOut
+from apps.wechat.schemas import SimulatorCustomerId, SimulatorMessageIn, SimulatorMessagesOut
+
+router = Router(tags=["simulator"])
+
+
+def _require_enabled() -> None:
+    if not settings.SIMULATOR_ENABLED:
+        raise HttpError(404, "the simulator is disabled")
+
+
+@router.post("/messages", response={200: InboundMessageOut, 202: InboundMessageOut, 404: ErrorOut, 422: ErrorOut})
+def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> tuple[int, InboundMessageOut]:
+    _require_enabled()
+    received = services.message_receive(
+        channel=Channel.SIMULATOR,
+        external_user_id=payload.customer_id,
+        display_name=payload.display_name,
+        channel_message_id=payload.client_message_id,
+        body=payload.text,
+    )
+    out = InboundMessageOut(
+        message_id=received.message.pk,
+        conversation_id=received.message.conversation_id,
+        duplicate=not received.created,
+    )
+    return (202 if received.created else 200), out
+
+
+@router.get("/messages", response={200: SimulatorMessagesOut, 404: ErrorOut, 422: ErrorOut})
+def list_messages(
+    request: HttpRequest, customer_id: Query[SimulatorCustomerId], after: Query[int] = 0
+) -> SimulatorMessagesOut:
+    _require_enabled()
+    rows = selectors.customer_messages_after(channel=Channel.SIMULATOR, external_id=customer_id, after_id=max(after, 0))
+    return SimulatorMessagesOut(messages=[MessageOut.from_orm(row) for row in rows])

@@ -1,0 +1,37 @@
+"""Postgres, Redis cache and the Channels layer."""
+
+import environ
+
+from project.settings.env import env_int, env_str
+
+DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/desk")
+DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+
+# One Redis server, separate logical databases per use so a FLUSHDB in one never hits another.
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_CACHE_DB = env_int("REDIS_CACHE_DB", 0)
+REDIS_BROKER_DB = env_int("REDIS_BROKER_DB", 1)
+REDIS_CHANNELS_DB = env_int("REDIS_CHANNELS_DB", 2)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": f"{REDIS_URL}/{REDIS_CACHE_DB}",
+        "TIMEOUT": 300,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [f"{REDIS_URL}/{REDIS_CHANNELS_DB}"],
+            "capacity": 1500,
+            "expiry": 30,
+        },
+    }
+}

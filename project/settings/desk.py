@@ -1,0 +1,29 @@
+"""Product settings: the message spine's pluggable steps, limits and thresholds."""
+
+from project.settings.env import env_bool, env_int, env_str
+
+# Pipeline steps, as dotted paths so the LLM and moderation issues can swap them in.
+DESK_ANSWERER = env_str("DESK_ANSWERER", "apps.conversations.placeholders.EchoAnswerer")
+DESK_MODERATOR = env_str("DESK_MODERATOR", "apps.conversations.placeholders.AllowAllModerator")
+
+# Inbound limits: characters of text a customer message may carry.
+DESK_INBOUND_MAX_CHARS = env_int("DESK_INBOUND_MAX_CHARS", 8000)
+DESK_INBOUND_API_TOKEN = env_str("DESK_INBOUND_API_TOKEN", "")
+
+# Sliding context window handed to the answerer.
+DESK_CONTEXT_TURNS = env_int("DESK_CONTEXT_TURNS", 5)
+
+# Sweeper: a message claimed longer ago than the lease is presumed orphaned by a dead worker.
+DESK_PROCESSING_LEASE_SECONDS = env_int("DESK_PROCESSING_LEASE_SECONDS", 300)
+DESK_RECEIVED_GRACE_SECONDS = env_int("DESK_RECEIVED_GRACE_SECONDS", 30)
+DESK_MAX_ATTEMPTS = env_int("DESK_MAX_ATTEMPTS", 4)
+DESK_SWEEP_BATCH = env_int("DESK_SWEEP_BATCH", 500)
+
+DESK_FALLBACK_REPLY = env_str("DESK_FALLBACK_REPLY", "您好，人工客服稍后回复您，请稍候。")
+
+SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", True)
+
+# Channel name -> adapter class. Channels without an adapter fail delivery permanently.
+DESK_CHANNEL_ADAPTERS = {
+    "simulator": "apps.wechat.adapters.simulator.SimulatorAdapter",
+}

@@ -1,0 +1,24 @@
+"""Production: no dev defaults. A missing secret stops start-up with a clear message."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from project.settings.base import *  # noqa: F403
+from project.settings.env import env_bool, env_int, env_str
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters in production.")
+DESK_INBOUND_API_TOKEN = env_str("DESK_INBOUND_API_TOKEN")
+DEBUG = False
+SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", False)
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,20 @@
+"""pytest: real Postgres and Redis, on Redis databases and queues of their own."""
+
+import os
+
+# Test runs must not share Redis databases or queues with a desk running on the same box.
+os.environ.setdefault("REDIS_CACHE_DB", "10")
+os.environ.setdefault("REDIS_BROKER_DB", "11")
+os.environ.setdefault("REDIS_CHANNELS_DB", "12")
+os.environ.setdefault("CELERY_QUEUE_PREFIX", "desk-test")
+os.environ.setdefault("DESK_LOG_LEVEL", "WARNING")
+
+from project.settings.base import *  # noqa: F403
+
+SECRET_KEY = "test-only-not-secret"  # noqa: S105
+DESK_INBOUND_API_TOKEN = "test-inbound-token"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.core import views as core_views
+from project.api import api
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("apps.wechat.urls")),
+    path("", include("django_prometheus.urls")),
+    path("admin/", admin.site.urls),
+]
