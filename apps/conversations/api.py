@@ -5,6 +5,7 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router
+from ninja.responses import Status
 from ninja.security import HttpBearer
 
 from apps.conversations import services
@@ -27,7 +28,7 @@ router = Router(tags=["inbound"], auth=InboundToken())
     response={200: InboundMessageOut, 202: InboundMessageOut, 401: ErrorOut, 413: ErrorOut, 422: ErrorOut},
     summary="Receive one customer message (idempotent on channel + channel_message_id)",
 )
-def receive_message(request: HttpRequest, payload: InboundMessageIn) -> tuple[int, InboundMessageOut]:
+def receive_message(request: HttpRequest, payload: InboundMessageIn) -> Status[InboundMessageOut]:
     received = services.message_receive(
         channel=payload.channel,
         external_user_id=payload.external_user_id,
@@ -40,4 +41,4 @@ def receive_message(request: HttpRequest, payload: InboundMessageIn) -> tuple[in
         conversation_id=received.message.conversation_id,
         duplicate=not received.created,
     )
-    return (202 if received.created else 200), out
+    return Status(202 if received.created else 200, out)

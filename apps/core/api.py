@@ -31,17 +31,21 @@ def _describe_parse_failure(cause: BaseException | None) -> str:
     return "request body cannot be parsed"
 
 
+def _field_name(loc: tuple[object, ...] | list[object]) -> str:
+    # ninja reports ("body", <param name>, field...) or ("query", field); clients know only the field.
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[2:] or parts[1:]
+    elif parts:
+        parts = parts[1:]
+    return ".".join(str(part) for part in parts)
+
+
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ValidationError)
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         # Name the field and the rule; never echo the (possibly huge) input back.
-        errors = [
-            {
-                "field": ".".join(str(part) for part in err.get("loc", ())[1:]),
-                "error": err.get("msg", "invalid"),
-            }
-            for err in exc.errors
-        ]
+        errors = [{"field": _field_name(err.get("loc", ())), "error": err.get("msg", "invalid")} for err in exc.errors]
         return api.create_response(request, {"detail": "invalid request", "errors": errors}, status=422)
 
     @api.exception_handler(HttpError)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from apps.conversations import selectors, services
 from apps.conversations.models import Channel
@@ -19,7 +20,7 @@ def _require_enabled() -> None:
 
 
 @router.post("/messages", response={200: InboundMessageOut, 202: InboundMessageOut, 404: ErrorOut, 422: ErrorOut})
-def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> tuple[int, InboundMessageOut]:
+def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> Status[InboundMessageOut]:
     _require_enabled()
     received = services.message_receive(
         channel=Channel.SIMULATOR,
@@ -33,7 +34,7 @@ def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> tuple[int
         conversation_id=received.message.conversation_id,
         duplicate=not received.created,
     )
-    return (202 if received.created else 200), out
+    return Status(202 if received.created else 200, out)
 
 
 @router.get("/messages", response={200: SimulatorMessagesOut, 404: ErrorOut, 422: ErrorOut})

@@ -1,0 +1,56 @@
+# One entry point for people and CI. `make run` and `make test` are the README's two commands.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test setup install services browser lint typecheck migrations-check ci bench clean
+
+run: setup ## install everything and run web + worker + beat on embedded defaults
+	@echo "Desk: http://127.0.0.1:8000/simulator/  (admin: http://127.0.0.1:8000/admin/)"
+	$(BIN)/honcho start
+
+test: install services browser ## run the test suite against real Postgres and Redis
+	$(BIN)/pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+services:
+	./scripts/services-up.sh
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || ( \
+	  echo "Installing Debian's chromium for the browser tests…" && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null )
+
+setup: install services
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*' >/dev/null
+	$(BIN)/python manage.py collectstatic --noinput >/dev/null
+	$(BIN)/python manage.py demo_admin
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy .
+
+migrations-check: install services
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+ci: lint typecheck migrations-check test
+
+bench: install services
+	$(BIN)/python bench/spine.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
