@@ -5,13 +5,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test setup install services browser lint typecheck migrations-check ci bench clean
+.PHONY: run test setup install services system-deps messages browser lint typecheck migrations-check ci bench clean
 
 run: setup ## install everything and run web + worker + beat on embedded defaults
 	@echo "Desk: http://127.0.0.1:8000/simulator/  (admin: http://127.0.0.1:8000/admin/)"
 	$(BIN)/honcho start
 
-test: install services browser ## run the test suite against real Postgres and Redis
+test: install services messages browser ## run the test suite against real Postgres and Redis
 	$(BIN)/pytest
 
 install: $(VENV)/.installed
@@ -25,15 +25,23 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 services:
 	./scripts/services-up.sh
 
+# gettext compiles the zh-hans/en catalogues; installed from Debian when missing (needs root).
+system-deps:
+	@command -v msgfmt >/dev/null 2>&1 || ( \
+	  echo "Installing gettext…" && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null )
+
+messages: install system-deps
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*' >/dev/null
+
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
 browser:
 	@command -v chromium >/dev/null 2>&1 || ( \
 	  echo "Installing Debian's chromium for the browser tests…" && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null )
 
-setup: install services
+setup: install services messages
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py compilemessages --ignore '.venv/*' >/dev/null
 	$(BIN)/python manage.py collectstatic --noinput >/dev/null
 	$(BIN)/python manage.py demo_admin
 
