@@ -1,10 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from apps.core import views as core_views
 from project.api import api
 
+admin.site.site_header = _("WeChat AI service desk")
+admin.site.site_title = _("WeChat AI service desk")
+admin.site.index_title = _("Service desk administration")
+
 urlpatterns = [
+    path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("api/", api.urls),

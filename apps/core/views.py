@@ -3,7 +3,13 @@
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
+
+
+def home(request: HttpRequest) -> HttpResponseRedirect:
+    # Demo installs land on the simulator; production (simulator off) lands on the staff site.
+    return redirect("simulator" if settings.SIMULATOR_ENABLED else "admin:index")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

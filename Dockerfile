@@ -1,0 +1,69 @@
+# syntax=docker/dockerfile:1
+# One image for every desk process: web (default CMD), worker, beat and the one-shot migrate.
+# docker-compose.yml picks the process per service; the commands mirror the Procfile.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- build: dependencies, compiled translations and collected static files ---------------
+FROM ${PYTHON_IMAGE} AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# gettext provides msgfmt for compilemessages; it stays in this stage only.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+# Requirements first so a code change does not reinstall every wheel. Runtime only, not dev.
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --upgrade pip && pip install -r /tmp/requirements.txt
+
+WORKDIR /app
+COPY . .
+
+# Both commands only need settings to import, not a database or Redis: local settings with a
+# throwaway secret that never leaves this stage. locale/ may be absent (git keeps no empty dirs).
+RUN mkdir -p locale \
+    && DJANGO_SETTINGS_MODULE=project.settings.local \
+       DJANGO_SECRET_KEY=build-only-not-a-secret \
+       python manage.py compilemessages \
+    && DJANGO_SETTINGS_MODULE=project.settings.local \
+       DJANGO_SECRET_KEY=build-only-not-a-secret \
+       python manage.py collectstatic --noinput \
+    && python -m compileall -q .
+
+# --- runtime ------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DJANGO_SETTINGS_MODULE=project.settings.production \
+    DESK_HOST=0.0.0.0 \
+    DESK_PORT=8000 \
+    DESK_BEAT_SCHEDULE_FILE=/tmp/desk-celerybeat-schedule
+
+RUN groupadd --system --gid 10001 desk \
+    && useradd --system --uid 10001 --gid desk --home-dir /app --shell /usr/sbin/nologin desk
+
+COPY --from=build /opt/venv /opt/venv
+# Owned by root and read-only for the desk user: the processes never write into the code.
+# Bytecode was compiled at build, so PYTHONDONTWRITEBYTECODE costs no start-up time.
+COPY --from=build /app /app
+WORKDIR /app
+
+USER desk:desk
+EXPOSE 8000
+
+# /healthz is liveness only (no database); deploy/healthcheck.py copes with the production
+# settings' SSL redirect and ALLOWED_HOSTS. Worker and beat override this in docker-compose.yml.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "deploy/healthcheck.py"]
+
+# The Procfile's web process. A shell expands DESK_HOST/DESK_PORT; exec hands PID 1 to uvicorn
+# so it receives SIGTERM directly and drains connections.
+CMD ["sh", "-c", "exec uvicorn project.asgi:application --host \"$DESK_HOST\" --port \"$DESK_PORT\" --proxy-headers --no-server-header"]
