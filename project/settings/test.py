@@ -21,3 +21,7 @@ STORAGES = {
 # Serve static files straight from the app folders: tests do not run collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Spine tests measure the spine: they answer with the instant placeholder unless a test opts
+# into a real step (the LLM tests do, against their local OpenAI-compatible server).
+DESK_ANSWERER = os.environ.get("DESK_ANSWERER", "apps.conversations.placeholders.EchoAnswerer")

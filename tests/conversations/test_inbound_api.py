@@ -1,6 +1,7 @@
 """The inbound API refuses bad input with a clear 4xx and writes nothing."""
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -8,7 +9,7 @@ from django.test import Client
 from apps.conversations.models import Conversation, Customer, Message
 
 URL = "/api/inbound/messages"
-AUTH = {"HTTP_AUTHORIZATION": "Bearer test-inbound-token"}
+AUTH = {"Authorization": "Bearer test-inbound-token"}
 
 
 def valid_payload(**overrides: object) -> dict[str, object]:
@@ -23,8 +24,8 @@ def valid_payload(**overrides: object) -> dict[str, object]:
     return payload
 
 
-def post_raw(client: Client, body: bytes, **headers: str) -> object:
-    return client.generic("POST", URL, body, content_type="application/json", **{**AUTH, **headers})
+def post_raw(client: Client, body: bytes) -> Any:
+    return client.generic("POST", URL, body, content_type="application/json", headers=AUTH)
 
 
 def assert_nothing_written() -> None:
@@ -95,9 +96,8 @@ class TestBadInput:
 
     @pytest.mark.parametrize("header", ["", "Bearer wrong-token", "Basic dGVzdDp0ZXN0"])
     def test_it_rejects_a_missing_or_wrong_token(self, client: Client, header: str) -> None:
-        response = client.post(
-            URL, valid_payload(), content_type="application/json", **({"HTTP_AUTHORIZATION": header} if header else {})
-        )
+        headers = {"Authorization": header} if header else {}
+        response = client.post(URL, valid_payload(), content_type="application/json", headers=headers)
         assert response.status_code == 401
         assert_nothing_written()
 

@@ -1,6 +1,7 @@
 """The spine, run synchronously: receive -> process -> reply -> deliver."""
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -69,7 +70,9 @@ class TestSpine:
         assert Message.objects.get(pk=second.message.pk).status == Status.HANDED_OVER
         assert replies_to(second.message) == []
 
-    def test_an_unavailable_answerer_tells_the_customer_and_queues_a_human(self, use_answerer) -> None:  # type: ignore[no-untyped-def]
+    def test_an_unavailable_answerer_tells_the_customer_and_queues_a_human(
+        self, use_answerer: Callable[[str], None]
+    ) -> None:
         use_answerer("tests.support.answerers.UnavailableAnswerer")
 
         received = receive()
@@ -82,7 +85,9 @@ class TestSpine:
         assert reply.body == "您好，人工客服稍后回复您，请稍候。"
         assert reply.status == Status.DELIVERED
 
-    def test_the_answerer_gets_the_last_turns_and_reasoning_is_kept_but_not_sent(self, use_answerer) -> None:  # type: ignore[no-untyped-def]
+    def test_the_answerer_gets_the_last_turns_and_reasoning_is_kept_but_not_sent(
+        self, use_answerer: Callable[[str], None]
+    ) -> None:
         use_answerer("tests.support.answerers.ContextEchoAnswerer")
         receive("一", "wx-1")
         received = receive("二", "wx-2")

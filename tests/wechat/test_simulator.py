@@ -1,5 +1,7 @@
 """The browser simulator channel: its API, its websocket nudge, and its on/off switch."""
 
+from typing import Any
+
 import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -12,7 +14,7 @@ URL = "/api/simulator/messages"
 CUSTOMER = "sim0customer01"
 
 
-def send(client: Client, text: str, client_message_id: str = "client-msg-0001") -> object:
+def send(client: Client, text: str, client_message_id: str = "client-msg-0001") -> Any:
     payload = {"customer_id": CUSTOMER, "client_message_id": client_message_id, "display_name": "王五", "text": text}
     return client.post(URL, payload, content_type="application/json")
 
@@ -21,13 +23,13 @@ def send(client: Client, text: str, client_message_id: str = "client-msg-0001") 
 def test_a_customer_sees_their_message_and_the_answer(client: Client) -> None:
     assert send(client, "你们几点下班？").status_code == 202
 
-    response = client.get(URL, {"customer_id": CUSTOMER, "after": 0})
+    response = client.get(URL, {"customer_id": CUSTOMER, "after": "0"})
 
     messages = response.json()["messages"]
     assert [(m["direction"], m["author_kind"]) for m in messages] == [("in", "customer"), ("out", "bot")]
     assert messages[0]["body"] == "你们几点下班？"
     assert "你们几点下班？" in messages[1]["body"]
-    after_first = client.get(URL, {"customer_id": CUSTOMER, "after": messages[0]["id"]}).json()["messages"]
+    after_first = client.get(URL, {"customer_id": CUSTOMER, "after": str(messages[0]["id"])}).json()["messages"]
     assert [m["id"] for m in after_first] == [messages[1]["id"]]
 
 
@@ -41,7 +43,7 @@ def test_a_resent_client_message_id_is_stored_once(client: Client) -> None:
 @pytest.mark.django_db
 def test_another_customers_messages_are_not_listed(client: Client) -> None:
     send(client, "我的秘密")
-    response = client.get(URL, {"customer_id": "someone-else-01", "after": 0})
+    response = client.get(URL, {"customer_id": "someone-else-01", "after": "0"})
     assert response.json() == {"messages": []}
 
 
