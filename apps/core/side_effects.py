@@ -7,10 +7,13 @@ What a crash between commit and publish drops is picked up by the sweeper (tasks
 the browser's resync from its last seen id (websocket events).
 """
 
+import asyncio
 import logging
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from celery import Task
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -29,15 +32,43 @@ def enqueue_on_commit(task: Task, *args: Any, **options: Any) -> None:
     transaction.on_commit(_send)
 
 
-def publish_on_commit(group: str, event: dict[str, Any]) -> None:
-    def _publish() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(layer.group_send)(group, event)
-        except Exception:
-            # Websocket delivery is lossy by design; clients resync from Postgres.
-            logger.warning("publish to %s failed; clients will resync", group, exc_info=True)
+class _PublisherLoop:
+    """One event loop per process, on a daemon thread, for channel-layer sends from sync code.
 
-    transaction.on_commit(_publish)
+    async_to_sync would build a new loop, thread and Redis connection pool for every event
+    (channels_redis keys its pools by loop); this keeps one of each for the process.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, coro: Coroutine[Any, Any, None]) -> Future[None]:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="channel-layer-publisher", daemon=True).start()
+            return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+
+_publisher = _PublisherLoop()
+
+
+def _log_failure(group: str, future: Future[None]) -> None:
+    if future.exception() is not None:
+        # Websocket delivery is lossy by design; clients resync from Postgres.
+        logger.warning("publish to %s failed (%r); clients will resync", group, future.exception())
+
+
+def publish(group: str, event: dict[str, Any]) -> Future[None] | None:
+    """Send to a channel-layer group without waiting; returns the future for callers that wait."""
+    layer = get_channel_layer()
+    if layer is None:
+        return None
+    future = _publisher.submit(layer.group_send(group, event))
+    future.add_done_callback(lambda done: _log_failure(group, done))
+    return future
+
+
+def publish_on_commit(group: str, event: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: publish(group, event))

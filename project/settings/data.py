@@ -6,8 +6,18 @@ from project.settings.env import env_int, env_str
 
 DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/desk")
 DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A pool per process, not persistent per-thread connections: under ASGI every sync request
+# runs in a fresh thread, so CONN_MAX_AGE would open (and strand) a connection per request
+# until Postgres refuses clients (measured by bench/spine.py: 3 new connections per message).
+# Keep DATABASE_POOL_MAX_SIZE x processes under Postgres's max_connections.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["OPTIONS"] = {
+    "pool": {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
+        "timeout": env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10),
+    }
+}
 DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 
 # One Redis server, separate logical databases per use so a FLUSHDB in one never hits another.

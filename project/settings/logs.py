@@ -14,6 +14,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "celery": {"level": "INFO"},
     },
 }
