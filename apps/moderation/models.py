@@ -1,0 +1,141 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.moderation.regex_guard import validate_regex_term
+
+
+class Category(models.TextChoices):
+    POLITICS = "politics", _("Politics")
+    PORN = "porn", _("Pornography")
+    FRAUD = "fraud", _("Fraud")
+    ABUSE = "abuse", _("Abuse")
+    COMPETITOR = "competitor", _("Competitor")
+    PII = "pii", _("Personal information")
+    OTHER = "other", _("Other")
+
+
+class TermAction(models.TextChoices):
+    BLOCK = "block", _("Block")
+    MASK = "mask", _("Mask")
+    FLAG = "flag", _("Flag for review")  # let it through, put it in the review queue
+    HAND_OVER = "hand_over", _("Hand over to a human")
+
+
+class Term(models.Model):
+    class Kind(models.TextChoices):
+        KEYWORD = "keyword", _("Keyword")
+        REGEX = "regex", _("Regular expression")
+
+    text = models.CharField(_("term"), max_length=300)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.KEYWORD)
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    severity = models.PositiveSmallIntegerField(
+        _("severity"), default=3, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text=_("1 (low) to 5")
+    )
+    action = models.CharField(_("action"), max_length=16, choices=TermAction.choices, default=TermAction.BLOCK)
+    match_pinyin = models.BooleanField(
+        _("match pinyin"), default=False, help_text=_("Also catch the term written in pinyin or with homophones.")
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("blacklist term")
+        verbose_name_plural = _("blacklist terms")
+        constraints = [models.UniqueConstraint(fields=["text", "kind"], name="moderation_term_unique")]
+        indexes = [models.Index(fields=["category", "enabled"], name="moderation_term_category")]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def clean(self) -> None:
+        self.text = self.text.strip()
+        if not self.text:
+            raise ValidationError({"text": _("The term is empty.")})
+        if self.kind == self.Kind.REGEX:
+            try:
+                validate_regex_term(self.text)
+            except ValidationError as exc:
+                raise ValidationError({"text": exc.messages}) from exc
+
+
+class SemanticRule(models.Model):
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    examples = models.TextField(_("example phrases"), help_text=_("One phrase per line."))
+    threshold = models.FloatField(
+        _("similarity threshold"),
+        default=0.85,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_("Cosine similarity to the closest example at which the rule fires."),
+    )
+    action = models.CharField(_("action"), max_length=16, choices=TermAction.choices, default=TermAction.HAND_OVER)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("semantic rule")
+        verbose_name_plural = _("semantic rules")
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} ≥ {self.threshold:.2f}"
+
+    def example_list(self) -> list[str]:
+        return [line.strip() for line in self.examples.splitlines() if line.strip()]
+
+    def clean(self) -> None:
+        if not self.example_list():
+            raise ValidationError({"examples": _("Give at least one example phrase.")})
+
+
+class Flag(models.Model):
+    """A moderation decision worth a human look; the console's review queue reads these."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        CONFIRMED = "confirmed", _("Confirmed")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", _("Customer message")
+        OUTBOUND = "out", _("Bot answer")
+
+    message = models.ForeignKey(
+        "conversations.Message",
+        verbose_name=_("message"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="moderation_flags",
+        help_text=_("For a bot answer: the customer message it answered."),
+    )
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    verdict = models.CharField(_("verdict"), max_length=8)
+    text = models.TextField(_("checked text"))
+    evidence = models.JSONField(_("evidence"), default=dict)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("reviewer"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("moderation flag")
+        verbose_name_plural = _("moderation flags")
+        constraints = [
+            # A retried task records its verdict again; one flag per message and direction.
+            models.UniqueConstraint(
+                fields=["message", "direction"], condition=models.Q(message__isnull=False), name="moderation_flag_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="moderation_flag_queue")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.direction} {self.verdict} ({self.status})"

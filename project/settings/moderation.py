@@ -1,0 +1,19 @@
+"""Content safety: blacklist reload, regex bounds and the semantic model."""
+
+from project.settings.env import env_bool, env_float, env_int, env_str
+
+# How often a worker compares its rules with the version key in Redis (seconds an admin
+# edit may take to reach every worker).
+DESK_MODERATION_RELOAD_SECONDS = env_float("DESK_MODERATION_RELOAD_SECONDS", 2.0)
+# Wall-clock bound for one regex term on one message; patterns are also vetted at save.
+DESK_MODERATION_REGEX_TIMEOUT_MS = env_int("DESK_MODERATION_REGEX_TIMEOUT_MS", 20)
+
+# Sentence model: "package:subdir" of a model shipped in a PyPI package, or a directory.
+DESK_MODERATION_SEMANTIC_ENABLED = env_bool("DESK_MODERATION_SEMANTIC_ENABLED", True)
+DESK_MODERATION_MODEL = env_str("DESK_MODERATION_MODEL", "embedding:m3e-small")
+DESK_MODERATION_BATCH_SIZE = env_int("DESK_MODERATION_BATCH_SIZE", 32)
+
+# What a customer whose message was blocked is told.
+DESK_MODERATION_BLOCKED_REPLY = env_str(
+    "DESK_MODERATION_BLOCKED_REPLY", "您好，您的消息包含不适合处理的内容。请换一种说法，我们很乐意为您服务。"
+)
