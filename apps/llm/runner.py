@@ -1,0 +1,71 @@
+"""One asyncio event loop per process, on a daemon thread, that carries every LLM call of that process.
+
+Celery worker threads (and the bench) call ``run()`` and block on a future while the loop multiplexes
+hundreds of streaming requests over one keep-alive httpx client: a waiting call costs a parked thread
+and a coroutine, not a process. vLLM batches only what is in flight together, so this is what lets
+one 2-core worker keep >=256 requests in flight.
+"""
+
+import asyncio
+import os
+import threading
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import httpx
+from django.conf import settings
+from redis.asyncio import BlockingConnectionPool
+from redis.asyncio import Redis as AsyncRedis
+
+from apps.llm.breaker import Breaker
+from apps.llm.client import http_client
+
+T = TypeVar("T")
+
+
+class Runner:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="llm-runner", daemon=True)
+        self._thread.start()
+        self.http: httpx.AsyncClient = self.run(self._make_http())
+        # A blocking pool: at 256+ calls in flight, callers wait a moment for a connection instead of failing.
+        pool = BlockingConnectionPool.from_url(
+            settings.LLM_REDIS_URL, socket_connect_timeout=2, socket_timeout=2, max_connections=128, timeout=10
+        )
+        self.redis: AsyncRedis = AsyncRedis(connection_pool=pool)
+        self.breaker = Breaker(self.redis)
+
+    @staticmethod
+    async def _make_http() -> httpx.AsyncClient:
+        return http_client(max_connections=settings.LLM_MAX_CONNECTIONS)
+
+    def run(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
+        """Run a coroutine on the loop from any other thread and wait for its result."""
+        future = asyncio.run_coroutine_threadsafe(_wrap(awaitable), self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+
+async def _wrap(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+_runner: Runner | None = None
+_runner_pid: int | None = None
+_lock = threading.Lock()
+
+
+def get_runner() -> Runner:
+    """The process's runner; a forked child (prefork pool) builds its own, as loops and sockets do not survive fork."""
+    global _runner, _runner_pid
+    pid = os.getpid()
+    if _runner is None or _runner_pid != pid:
+        with _lock:
+            if _runner is None or _runner_pid != pid:
+                _runner = Runner()
+                _runner_pid = pid
+    return _runner

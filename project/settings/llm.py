@@ -1,0 +1,46 @@
+"""The LLM layer: breaker thresholds, concurrency, the embedded CPU model."""
+
+from datetime import timedelta
+
+from project.settings.data import REDIS_CACHE_DB, REDIS_URL
+from project.settings.env import env_bool, env_float, env_int, env_str
+from project.settings.tasks import CELERY_BEAT_SCHEDULE
+
+# Breaker state lives in Redis so every worker process shares it (see apps/llm/breaker.py).
+LLM_REDIS_URL = env_str("LLM_REDIS_URL", f"{REDIS_URL}/{REDIS_CACHE_DB}")
+LLM_REDIS_PREFIX = env_str("LLM_REDIS_PREFIX", "llm")
+LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 3)
+LLM_BREAKER_WINDOW_S = env_int("LLM_BREAKER_WINDOW_S", 60)
+LLM_BREAKER_MIN_CALLS = env_int("LLM_BREAKER_MIN_CALLS", 10)
+LLM_BREAKER_ERROR_RATE = env_float("LLM_BREAKER_ERROR_RATE", 0.5)
+LLM_COOLDOWN_MIN_S = env_float("LLM_COOLDOWN_MIN_S", 5.0)
+LLM_COOLDOWN_MAX_S = env_float("LLM_COOLDOWN_MAX_S", 30.0)
+
+# Connections the per-process HTTP client keeps to all endpoints together.
+LLM_MAX_CONNECTIONS = env_int("LLM_MAX_CONNECTIONS", 1024)
+LLM_ENDPOINTS_CACHE_S = env_float("LLM_ENDPOINTS_CACHE_S", 5.0)
+LLM_RELEASE_DB_DURING_CALL = env_bool("LLM_RELEASE_DB_DURING_CALL", True)
+
+# Embedded model, used only when no endpoint is enabled.
+LLM_EMBEDDED_ENABLED = env_bool("LLM_EMBEDDED_ENABLED", True)
+LLM_EMBEDDED_MAX_TOKENS = env_int("LLM_EMBEDDED_MAX_TOKENS", 96)
+LLM_EMBEDDED_THREADS = env_int("LLM_EMBEDDED_THREADS", 2)
+LLM_EMBEDDED_SYSTEM_PROMPT = env_str(
+    "LLM_EMBEDDED_SYSTEM_PROMPT",
+    "You are a friendly customer service assistant. Answer in one or two short sentences.",
+)
+
+CELERY_BEAT_SCHEDULE["llm-probe-endpoints"] = {
+    "task": "apps.llm.tasks.probe_endpoints",
+    "schedule": timedelta(seconds=env_float("LLM_PROBE_INTERVAL_S", 15.0)),
+    "options": {"expires": 14},
+}
+
+# LLM calls wait seconds each, so process_inbound can run on a worker of its own with a large threads
+# pool (Procfile: `llm: celery -A project worker --pool threads --concurrency 256 --queues <prefix>.llm`).
+# Off by default so a desk with one worker line still answers; every process (web, worker, beat) must agree.
+LLM_QUEUE_ENABLED = env_bool("DESK_LLM_QUEUE", False)
+if LLM_QUEUE_ENABLED:
+    CELERY_TASK_ROUTES = {
+        "apps.conversations.tasks.process_inbound": {"queue": env_str("CELERY_QUEUE_PREFIX", "desk") + ".llm"},
+    }

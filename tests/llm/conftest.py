@@ -1,0 +1,55 @@
+"""Fixtures of the LLM tests: local OpenAI-compatible servers and endpoints pointing at them."""
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from apps.llm import selectors
+from apps.llm.models import Endpoint
+from tests.llm.openai_server import Behaviour, OpenAIServer
+
+
+@pytest.fixture(autouse=True)
+def _llm_settings(settings: Any) -> Iterator[None]:
+    # A fresh Redis key prefix per test: breaker state never leaks from one test into the next.
+    settings.LLM_REDIS_PREFIX = f"llm-test-{uuid.uuid4().hex[:8]}"
+    settings.LLM_ENDPOINTS_CACHE_S = 0
+    settings.LLM_COOLDOWN_MIN_S = 0.4
+    settings.LLM_COOLDOWN_MAX_S = 1.0
+    settings.DESK_ANSWERER = "apps.llm.answerer.LLMAnswerer"
+    selectors.endpoints_cache_clear()
+    yield
+    selectors.endpoints_cache_clear()
+
+
+@pytest.fixture
+def openai_server() -> Iterator[Callable[..., OpenAIServer]]:
+    started: list[OpenAIServer] = []
+
+    def _start(**behaviour: object) -> OpenAIServer:
+        server = OpenAIServer(Behaviour(**behaviour)).start()  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield _start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def endpoint_for(db: None) -> Callable[..., Endpoint]:
+    def _make(server: OpenAIServer, **fields: object) -> Endpoint:
+        values: dict[str, object] = {
+            "name": f"gpu-{server.port}",
+            "base_url": server.url,
+            "model": server.behaviour.model,
+            "connect_timeout_s": 1.0,
+            "read_timeout_s": 1.0,
+            "total_timeout_s": 3.0,
+            **fields,
+        }
+        return Endpoint.objects.create(**values)
+
+    return _make

@@ -1,0 +1,65 @@
+"""Reasoning is split off every shape R1 produces, through the real client and a streaming server."""
+
+from collections.abc import Callable
+
+import pytest
+
+from apps.llm import selectors, services
+from apps.llm.models import Endpoint
+from apps.llm.reasoning import reasoning_split
+from apps.llm.types import ChatRequest
+from tests.llm.openai_server import OpenAIServer
+
+ANSWER = "您好，我们每天九点开门。"
+THOUGHT = "顾客问营业时间。SECRET-REASONING 需要简短回答。"
+
+
+def ask() -> ChatRequest:
+    return ChatRequest(messages=[{"role": "user", "content": "几点开门？"}], max_tokens=64, temperature=0.6, top_p=0.95)
+
+
+@pytest.mark.parametrize("mode", ["content", "reasoning_content", "reasoning", "think_tags", "bare_think"])
+def test_it_separates_the_answer_from_reasoning_in_every_streamed_form(
+    mode: str, openai_server: Callable[..., OpenAIServer], endpoint_for: Callable[..., Endpoint]
+) -> None:
+    endpoint_for(openai_server(mode=mode, answer=ANSWER, thought=THOUGHT))
+
+    completion = services.completion_from_pool(endpoints=selectors.endpoints_enabled(), request=ask())
+
+    assert completion.text == ANSWER
+    assert "SECRET-REASONING" not in completion.text
+    assert "think>" not in completion.text
+    assert completion.reasoning == ("" if mode == "content" else THOUGHT)
+
+
+def test_it_splits_on_a_bare_closing_tag_with_no_opening_tag() -> None:
+    split = reasoning_split(content="用户在问价格，我要查一下。\n</think>\n\n价格是100元。")
+    assert split == type(split)(reasoning="用户在问价格，我要查一下。", answer="价格是100元。")
+
+
+def test_it_treats_everything_before_the_last_closing_tag_as_reasoning() -> None:
+    split = reasoning_split(content="想法一</think>想法二</think>答案")
+    assert split.answer == "答案"
+    assert "想法二" in split.reasoning
+
+
+def test_it_keeps_nothing_of_an_unterminated_thought() -> None:
+    split = reasoning_split(content="<think>还在想，没有想完")
+    assert split.answer == ""
+    assert split.reasoning == "还在想，没有想完"
+
+
+def test_it_treats_a_truncated_tagless_output_as_reasoning() -> None:
+    split = reasoning_split(content="R1 的模板已打开 think，这里被 max_tokens 截断", truncated=True)
+    assert split.answer == ""
+    assert "截断" in split.reasoning
+
+
+def test_it_combines_a_reasoning_field_with_a_leftover_closing_tag() -> None:
+    split = reasoning_split(content="残留的想法</think>答案", reasoning_field="字段里的想法")
+    assert split.answer == "答案"
+    assert split.reasoning == "字段里的想法\n\n残留的想法"
+
+
+def test_a_plain_answer_passes_unchanged() -> None:
+    assert reasoning_split(content="  您好！  ") == type(reasoning_split(content=""))(reasoning="", answer="您好！")
