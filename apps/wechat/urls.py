@@ -1,9 +1,11 @@
 from django.urls import path
-from django.views.generic import RedirectView
 
 from apps.wechat import views
+from apps.wechat.kf import views as kf_views
+from apps.wechat.official_account import views as oa_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="simulator", permanent=False)),
     path("simulator/", views.simulator, name="simulator"),
+    path("wechat/oa/<str:app_id>/", oa_views.callback, name="wechat-oa-callback"),
+    path("wechat/kf/<str:corp_id>/", kf_views.callback, name="wechat-kf-callback"),
 ]

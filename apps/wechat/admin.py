@@ -1,0 +1,69 @@
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from apps.wechat.models import KfCursor, WechatAccount, WechatContact
+
+
+class WechatAccountForm(forms.ModelForm[WechatAccount]):
+    # Secrets are write-only in the admin: shown masked, kept when left blank on edit.
+    secret = forms.CharField(label=_("AppSecret / kf Secret"), widget=forms.PasswordInput, required=False)
+
+    class Meta:
+        model = WechatAccount
+        fields = ("kind", "name", "app_id", "secret", "token", "encoding_aes_key", "is_active")
+
+    def clean_secret(self) -> str:
+        secret = self.cleaned_data.get("secret") or ""
+        if not secret and self.instance.pk:
+            return self.instance.secret
+        if not secret:
+            raise forms.ValidationError(_("This field is required."))
+        return secret
+
+    def clean_encoding_aes_key(self) -> str:
+        key = self.cleaned_data.get("encoding_aes_key") or ""
+        if key and len(key) != 43:
+            raise forms.ValidationError(_("The EncodingAESKey has 43 characters."))
+        if not key and self.cleaned_data.get("kind") == WechatAccount.Kind.WECOM_KF:
+            raise forms.ValidationError(_("WeCom callbacks are always encrypted: the EncodingAESKey is required."))
+        return key
+
+
+@admin.register(WechatAccount)
+class WechatAccountAdmin(admin.ModelAdmin[WechatAccount]):
+    form = WechatAccountForm
+    list_display = ("name", "kind", "app_id", "is_active", "updated_at")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "app_id")
+
+
+@admin.register(WechatContact)
+class WechatContactAdmin(admin.ModelAdmin[WechatContact]):
+    list_display = (
+        "user_id",
+        "account",
+        "open_kfid",
+        "window_opened_at",
+        "sent_in_window",
+        "quota_error_code",
+        "quota_error_at",
+    )
+    list_filter = ("account", "quota_error_code")
+    list_select_related = ("account",)
+    search_fields = ("user_id",)
+    readonly_fields = [field.name for field in WechatContact._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(KfCursor)
+class KfCursorAdmin(admin.ModelAdmin[KfCursor]):
+    list_display = ("open_kfid", "account", "callback_at", "synced_at", "messages_synced", "last_error")
+    list_select_related = ("account",)
+    readonly_fields = [field.name for field in KfCursor._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

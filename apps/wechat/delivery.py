@@ -1,0 +1,131 @@
+"""Delivering one outbound text over a WeChat channel within WeChat's rules.
+
+The spine calls an adapter once per outbound message, inside a transaction that rolls back
+when the adapter raises a transient error. Segments already accepted by WeChat must not be
+sent again on the retry, so the plan and its progress live in Redis (which a rollback does
+not undo); the contact's counters are written in Postgres when the attempt ends.
+"""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypedDict
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.wechat import selectors
+from apps.wechat.adapters.base import OutboundText, PermanentDeliveryError, TransientDeliveryError
+from apps.wechat.client import PermanentApiError, QuotaApiError, TransientApiError
+from apps.wechat.models import WechatContact
+from apps.wechat.planner import reply_plan
+
+# (contact, outbound, segment text, segment index)
+SendSegment = Callable[[WechatContact, OutboundText, str, int], None]
+
+# Local stand-ins for WeChat's own codes when we refuse before calling: window closed / budget used.
+WINDOW_CLOSED = 45015
+BUDGET_USED = 45047
+_LOCK_NAMESPACE = 0x7765  # "we": keeps our advisory locks apart from any other user's
+_PROGRESS_TTL = 3 * 24 * 3600
+
+
+class _Progress(TypedDict):
+    segments: list[str]
+    done: int
+
+
+def _progress_key(message_id: int) -> str:
+    return f"wechat:delivery:{message_id}"
+
+
+def _lock_contact(contact_id: int) -> None:
+    # Serialises sends to one customer without a row lock, so inbound webhooks never wait on HTTP.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, contact_id % 2**31])
+
+
+def _refusal(contact: WechatContact) -> int | None:
+    now = timezone.now()
+    opened = contact.window_opened_at
+    if opened is None or now - opened > timedelta(hours=settings.WECHAT_REPLY_WINDOW_HOURS):
+        return WINDOW_CLOSED
+    if contact.quota_error_at is not None and contact.quota_error_at >= opened:
+        # WeChat already said no in this window; asking again cannot succeed.
+        return contact.quota_error_code or BUDGET_USED
+    return None
+
+
+def _record_sent(contact: WechatContact, count: int) -> None:
+    if count:
+        WechatContact.objects.filter(pk=contact.pk).update(
+            sent_in_window=F("sent_in_window") + count, last_sent_at=timezone.now(), updated_at=timezone.now()
+        )
+
+
+def _record_quota_error(contact: WechatContact, *, errcode: int, sent: int) -> None:
+    now = timezone.now()
+    WechatContact.objects.filter(pk=contact.pk).update(
+        sent_in_window=F("sent_in_window") + sent,
+        quota_error_code=errcode,
+        quota_error_at=now,
+        quota_errors=F("quota_errors") + 1,
+        updated_at=now,
+    )
+
+
+def text_deliver(*, outbound: OutboundText, send: SendSegment) -> None:
+    """Plan and send ``outbound`` as segments, resuming after the last one WeChat accepted."""
+    contact = selectors.contact_for_customer(channel=outbound.channel, external_id=outbound.customer_external_id)
+    if contact is None:
+        raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
+    key = _progress_key(outbound.message_id)
+    failure: PermanentDeliveryError | None = None
+    with transaction.atomic():
+        _lock_contact(contact.pk)
+        contact.refresh_from_db()
+        progress: _Progress | None = cache.get(key)
+        refusal = _refusal(contact)
+        if refusal is None and progress is None:
+            segments = reply_plan(
+                text=outbound.text,
+                max_bytes=settings.WECHAT_TEXT_MAX_BYTES,
+                budget=settings.WECHAT_REPLY_BUDGET - contact.sent_in_window,
+                notice=settings.WECHAT_TRUNCATION_NOTICE,
+            )
+            if not segments:
+                refusal = BUDGET_USED
+            progress = {"segments": segments, "done": 0}
+            cache.set(key, progress, _PROGRESS_TTL)
+        if refusal is not None or progress is None:
+            _record_quota_error(contact, errcode=refusal or BUDGET_USED, sent=0)
+            failure = PermanentDeliveryError(f"not sent: WeChat's reply quota does not allow it ({refusal})")
+        else:
+            failure = _send_remaining(contact, outbound, progress, key, send)
+    if failure is not None:
+        cache.delete(key)
+        raise failure
+    cache.delete(key)
+
+
+def _send_remaining(
+    contact: WechatContact, outbound: OutboundText, progress: _Progress, key: str, send: SendSegment
+) -> PermanentDeliveryError | None:
+    segments = progress["segments"]
+    try:
+        for index in range(progress["done"], len(segments)):
+            send(contact, outbound, segments[index], index)
+            progress["done"] = index + 1
+            cache.set(key, progress, _PROGRESS_TTL)
+    except QuotaApiError as exc:
+        _record_quota_error(contact, errcode=exc.errcode or BUDGET_USED, sent=progress["done"])
+        return PermanentDeliveryError(str(exc))
+    except PermanentApiError as exc:
+        _record_sent(contact, progress["done"])
+        return PermanentDeliveryError(str(exc))
+    except TransientApiError as exc:
+        raise TransientDeliveryError(str(exc)) from exc
+    _record_sent(contact, len(segments))
+    return None

@@ -1,0 +1,103 @@
+"""WeChat channel state: the accounts we serve, each customer's reply window and quota,
+and the kf sync cursor. The simulator channel needs none of this."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.conversations.models import Customer
+
+
+class WechatAccount(models.Model):
+    class Kind(models.TextChoices):
+        OFFICIAL_ACCOUNT = "official_account", _("Official Account")
+        WECOM_KF = "wecom_kf", _("WeCom customer service")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=64)
+    # The AppID of an Official Account, or the CorpID of a WeCom corp; it is also the URL key.
+    app_id = models.CharField(_("AppID / CorpID"), max_length=64)
+    secret = models.CharField(_("AppSecret / kf Secret"), max_length=128)
+    token = models.CharField(_("callback token"), max_length=64)
+    # 43 characters; empty means plain mode (Official Account only: WeCom always encrypts).
+    encoding_aes_key = models.CharField(_("EncodingAESKey"), max_length=43, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("WeChat account")
+        verbose_name_plural = _("WeChat accounts")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "app_id"], name="wechat_account_unique_app"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.app_id})"
+
+
+class WechatContact(models.Model):
+    """One customer as a WeChat account sees them, with the reply window WeChat allows.
+
+    WeChat accepts at most WECHAT_REPLY_BUDGET messages within WECHAT_REPLY_WINDOW_HOURS of
+    the customer's last message; each new customer message opens a fresh window.
+    """
+
+    account = models.ForeignKey(WechatAccount, on_delete=models.PROTECT, related_name="contacts")
+    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="wechat_contact")
+    open_kfid = models.CharField(_("kf account id"), max_length=64, blank=True)
+    user_id = models.CharField(_("OpenID / external_userid"), max_length=128)
+    window_opened_at = models.DateTimeField(_("last customer message at"), null=True, blank=True)
+    sent_in_window = models.PositiveSmallIntegerField(_("messages sent in window"), default=0)
+    last_sent_at = models.DateTimeField(_("last sent at"), null=True, blank=True)
+    quota_error_code = models.IntegerField(_("last quota error"), null=True, blank=True)
+    quota_error_at = models.DateTimeField(_("quota error at"), null=True, blank=True)
+    quota_errors = models.PositiveIntegerField(_("quota errors"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("WeChat contact")
+        verbose_name_plural = _("WeChat contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "open_kfid", "user_id"], name="wechat_contact_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user_id
+
+
+class KfCursor(models.Model):
+    """Where kf/sync_msg stopped for one kf account. Saved with the messages of every page."""
+
+    account = models.ForeignKey(WechatAccount, on_delete=models.PROTECT, related_name="kf_cursors")
+    open_kfid = models.CharField(_("kf account id"), max_length=64)
+    cursor = models.CharField(_("cursor"), max_length=128, blank=True)
+    # The short-lived token from the latest callback; sync_msg without it is heavily rate limited.
+    callback_token = models.CharField(_("callback token"), max_length=256, blank=True)
+    callback_at = models.DateTimeField(_("last callback at"), null=True, blank=True)
+    synced_at = models.DateTimeField(_("last complete sync at"), null=True, blank=True)
+    messages_synced = models.PositiveBigIntegerField(_("messages synced"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("kf sync cursor")
+        verbose_name_plural = _("kf sync cursors")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "open_kfid"], name="kf_cursor_unique_kfid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.open_kfid
+
+
+class InboundEvent(models.Model):
+    """Events that store no customer message (subscribe) are deduplicated here: WeChat retries them too."""
+
+    key = models.CharField(_("key"), max_length=255, unique=True)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("inbound event")
+        verbose_name_plural = _("inbound events")
+
+    def __str__(self) -> str:
+        return self.key

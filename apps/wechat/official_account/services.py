@@ -1,0 +1,107 @@
+"""Official Account callbacks: turn one verified, decrypted callback into stored work."""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from apps.conversations.models import Channel, Message
+from apps.conversations.services import conversation_reply
+from apps.wechat.crypto import BadPayload
+from apps.wechat.models import WechatAccount
+from apps.wechat.services import (
+    WechatInbound,
+    contact_window_open,
+    conversation_open_for,
+    inbound_event_first,
+    wechat_message_receive,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = Channel.OFFICIAL_ACCOUNT
+
+# What is stored for messages that carry no text, until the OCR/ASR steps exist.
+_PLACEHOLDERS = {
+    "image": "[图片]",
+    "voice": "[语音]",
+    "video": "[视频]",
+    "shortvideo": "[视频]",
+    "location": "[位置]",
+    "link": "[链接]",
+}
+
+
+@dataclass(frozen=True)
+class OaCallback:
+    openid: str
+    create_time: int
+    msg_type: str
+    msg_id: str
+    text: str
+    event: str
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> "OaCallback":
+        openid = fields.get("FromUserName", "")
+        msg_type = fields.get("MsgType", "").lower()
+        try:
+            create_time = int(fields.get("CreateTime", ""))
+        except ValueError as exc:
+            raise BadPayload("CreateTime is not an integer") from exc
+        if not openid or len(openid) > 64 or not msg_type:
+            raise BadPayload("FromUserName or MsgType missing")
+        if msg_type == "text":
+            text = fields.get("Content", "")
+        elif msg_type == "voice":
+            # Present when the account has speech recognition switched on.
+            text = fields.get("Recognition", "") or _PLACEHOLDERS["voice"]
+        else:
+            text = _PLACEHOLDERS.get(msg_type, f"[{msg_type[:20]}]")
+        return cls(
+            openid=openid,
+            create_time=create_time,
+            msg_type=msg_type,
+            msg_id=fields.get("MsgId", "")[:40],
+            text=text,
+            event=fields.get("Event", "").lower()[:40],
+        )
+
+
+def oa_callback_accept(*, account: WechatAccount, callback: OaCallback) -> None:
+    """Store what the callback says; the answer goes out later through the custom-send API."""
+    sent_at = datetime.fromtimestamp(callback.create_time, tz=UTC)
+    if callback.msg_type == "event":
+        if callback.event == "subscribe":
+            _subscribe_greet(account=account, callback=callback, sent_at=sent_at)
+        return
+    # Messages dedupe on MsgId; WeChat sends the same one up to three times.
+    message_key = callback.msg_id or f"{callback.openid}:{callback.create_time}"
+    wechat_message_receive(
+        inbound=WechatInbound(
+            account=account,
+            channel=CHANNEL,
+            external_user_id=callback.openid,
+            user_id=callback.openid,
+            open_kfid="",
+            channel_message_id=f"{account.app_id}:{message_key}",
+            body=callback.text,
+            sent_at=sent_at,
+        )
+    )
+
+
+def _subscribe_greet(*, account: WechatAccount, callback: OaCallback, sent_at: datetime) -> None:
+    greeting = settings.WECHAT_SUBSCRIBE_GREETING
+    with transaction.atomic():
+        # Events have no MsgId: FromUserName + CreateTime identifies them across retries.
+        if not inbound_event_first(key=f"oa:{account.app_id}:{callback.openid}:{callback.create_time}:subscribe"):
+            return
+        conversation = conversation_open_for(channel=CHANNEL, external_id=callback.openid)
+        contact_window_open(
+            account=account, customer_id=conversation.customer_id, open_kfid="", user_id=callback.openid, at=sent_at
+        )
+        if greeting:
+            conversation_reply(conversation=conversation, body=greeting, author_kind=Message.AuthorKind.SYSTEM)

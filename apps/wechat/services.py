@@ -1,0 +1,89 @@
+"""Writes shared by the WeChat channels: receiving a customer message and keeping the reply window."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.conversations.models import Conversation, Customer
+from apps.conversations.services import Received, message_receive
+from apps.wechat.models import InboundEvent, WechatAccount, WechatContact
+
+
+@dataclass(frozen=True)
+class WechatInbound:
+    account: WechatAccount
+    channel: str
+    external_user_id: str  # the Customer's external id on our side
+    user_id: str  # OpenID or external_userid, as WeChat knows the customer
+    open_kfid: str
+    channel_message_id: str
+    body: str
+    sent_at: datetime
+
+
+def wechat_message_receive(*, inbound: WechatInbound) -> Received:
+    """Store a customer message once and open its reply window, in one transaction."""
+    body = inbound.body[: settings.DESK_INBOUND_MAX_CHARS]
+    with transaction.atomic():
+        received = message_receive(
+            channel=inbound.channel,
+            external_user_id=inbound.external_user_id,
+            display_name="",
+            channel_message_id=inbound.channel_message_id,
+            body=body,
+        )
+        if received.created:
+            contact_window_open(
+                account=inbound.account,
+                customer_id=received.message.conversation.customer_id,
+                open_kfid=inbound.open_kfid,
+                user_id=inbound.user_id,
+                at=inbound.sent_at,
+            )
+    return received
+
+
+def contact_window_open(
+    *, account: WechatAccount, customer_id: int, open_kfid: str, user_id: str, at: datetime
+) -> None:
+    """The customer wrote at ``at``: WeChat allows a fresh reply budget from then on."""
+    now = timezone.now()
+    table = WechatContact._meta.db_table
+    # One statement instead of get_or_create + update: this runs before every webhook ack.
+    # The window only moves forward, since messages of a kf page can arrive out of order.
+    sql = f"""
+        INSERT INTO {table} (account_id, customer_id, open_kfid, user_id, window_opened_at,
+                             sent_in_window, quota_errors, updated_at)
+        VALUES (%s, %s, %s, %s, %s, 0, 0, %s)
+        ON CONFLICT (account_id, open_kfid, user_id) DO UPDATE
+        SET window_opened_at = EXCLUDED.window_opened_at, sent_in_window = 0, updated_at = EXCLUDED.updated_at
+        WHERE {table}.window_opened_at IS NULL OR {table}.window_opened_at < EXCLUDED.window_opened_at
+    """  # noqa: S608 - the table name comes from the model, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account.pk, customer_id, open_kfid, user_id, min(at, now), now])
+
+
+def inbound_event_first(*, key: str) -> bool:
+    """True the first time an event key is seen (call inside a transaction)."""
+    try:
+        with transaction.atomic():
+            InboundEvent.objects.create(key=key[:255])
+    except IntegrityError:
+        return False
+    return True
+
+
+def conversation_open_for(*, channel: str, external_id: str) -> Conversation:
+    """The customer's open conversation, creating customer and conversation on first contact."""
+    customer, _ = Customer.objects.get_or_create(channel=channel, external_id=external_id)
+    open_ = Conversation.objects.filter(customer=customer).exclude(mode=Conversation.Mode.CLOSED).first()
+    if open_ is not None:
+        return open_
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(customer=customer, channel=channel)
+    except IntegrityError:
+        return Conversation.objects.filter(customer=customer).exclude(mode=Conversation.Mode.CLOSED).get()

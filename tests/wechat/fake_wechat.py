@@ -1,0 +1,165 @@
+"""A local stand-in for WeChat's API servers (api.weixin.qq.com and qyapi.weixin.qq.com).
+
+It speaks the same HTTP+JSON protocol and enforces the rules the desk must respect: a new
+access_token invalidates the old one, replies need an open 48 h window and stop at 5 per
+customer message (45015 / 45047), sync_msg pages by cursor with limit <= 1000.
+"""
+
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Sent:
+    api: str  # "custom" (OA message/custom/send) or "kf" (kf/send_msg)
+    touser: str
+    content: str
+    open_kfid: str = ""
+    msgid: str = ""
+
+
+@dataclass
+class FakeWeChat:
+    budget: int = 5
+    url: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+    token_fetches: Counter[str] = field(default_factory=Counter)
+    sent: list[Sent] = field(default_factory=list)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    sync_calls: list[dict[str, Any]] = field(default_factory=list)
+    kf_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Failure injection: path -> number of upcoming calls answered with HTTP 502.
+    failures: Counter[str] = field(default_factory=Counter)
+    # ... after letting this many calls to the path through first.
+    failure_skips: Counter[str] = field(default_factory=Counter)
+    _windows: dict[tuple[str, str], int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- what the tests tell the fake ---------------------------------------------------
+    def user_wrote(self, touser: str, open_kfid: str = "") -> None:
+        with self._lock:
+            self._windows[(open_kfid, touser)] = 0
+
+    def add_kf_messages(self, open_kfid: str, messages: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.kf_messages.setdefault(open_kfid, []).extend(messages)
+        for message in messages:
+            if message.get("origin") == 3:
+                self.user_wrote(message["external_userid"], open_kfid)
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self.tokens = {key: f"{value}-revoked" for key, value in self.tokens.items()}
+
+    def fail_next(self, path: str, times: int = 1, after: int = 0) -> None:
+        with self._lock:
+            self.failures[path] += times
+            self.failure_skips[path] = after
+
+    # --- the protocol -------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        with self._lock:
+            if self.failures[path] > 0 and self.failure_skips[path] > 0:
+                self.failure_skips[path] -= 1
+            elif self.failures[path] > 0:
+                self.failures[path] -= 1
+                return 502, {"error": "bad gateway"}
+        if path == "/cgi-bin/token":
+            return 200, self._grant(query.get("appid", ""))
+        if path == "/cgi-bin/gettoken":
+            return 200, self._grant(query.get("corpid", ""))
+        if query.get("access_token") not in self.tokens.values():
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        if path == "/cgi-bin/message/custom/send":
+            return 200, self._send(Sent(api="custom", touser=body["touser"], content=body["text"]["content"]))
+        if path == "/cgi-bin/kf/send_msg":
+            sent = Sent(
+                api="kf",
+                touser=body["touser"],
+                content=body["text"]["content"],
+                open_kfid=body["open_kfid"],
+                msgid=body.get("msgid", ""),
+            )
+            return 200, self._send(sent)
+        if path == "/cgi-bin/kf/sync_msg":
+            return 200, self._sync(body)
+        if path == "/cgi-bin/kf/service_state/trans":
+            with self._lock:
+                self.states.append(body)
+            return 200, {"errcode": 0, "errmsg": "ok"}
+        return 404, {"errcode": 404, "errmsg": "no such api"}
+
+    def _grant(self, app_id: str) -> dict[str, Any]:
+        with self._lock:
+            self.token_fetches[app_id] += 1
+            token = f"token-{app_id}-{self.token_fetches[app_id]}"
+            self.tokens[app_id] = token  # the previous one stops working
+        return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}
+
+    def _send(self, sent: Sent) -> dict[str, Any]:
+        if len(sent.content.encode("utf-8")) > 2048:
+            return {"errcode": 45002, "errmsg": "content size out of limit"}
+        key = (sent.open_kfid, sent.touser)
+        with self._lock:
+            if key not in self._windows:
+                return {"errcode": 45015, "errmsg": "response out of time limit or subscription is canceled"}
+            if self._windows[key] >= self.budget:
+                return {"errcode": 45047, "errmsg": "out of response count limit"}
+            self._windows[key] += 1
+            self.sent.append(sent)
+        return {"errcode": 0, "errmsg": "ok", "msgid": sent.msgid or f"fake{len(self.sent)}"}
+
+    def _sync(self, body: dict[str, Any]) -> dict[str, Any]:
+        limit = int(body.get("limit", 1000))
+        if not 1 <= limit <= 1000:
+            return {"errcode": 44004, "errmsg": "invalid limit"}
+        cursor = str(body.get("cursor", ""))
+        offset = int(cursor.removeprefix("cursor-")) if cursor else 0
+        with self._lock:
+            self.sync_calls.append(body)
+            messages = self.kf_messages.get(str(body.get("open_kfid", "")), [])
+            page = messages[offset : offset + limit]
+        end = offset + len(page)
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "next_cursor": f"cursor-{end}",
+            "has_more": int(end < len(messages)),
+            "msg_list": page,
+        }
+
+
+def serve(fake: FakeWeChat) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def _dispatch(self, method: str) -> None:
+            parsed = urlparse(self.path)
+            query = {key: values[0] for key, values in parse_qs(parsed.query).items()}
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+            status, payload = fake.handle(method, parsed.path, query, body)
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
