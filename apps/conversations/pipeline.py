@@ -45,7 +45,7 @@ class Answerer(Protocol):
 
 
 class Moderator(Protocol):
-    def check(self, *, text: str, direction: Literal["in", "out"]) -> Verdict: ...
+    def check(self, *, text: str, direction: Literal["in", "out"], message_id: int | None = None) -> Verdict: ...
 
 
 @cache

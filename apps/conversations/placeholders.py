@@ -17,5 +17,5 @@ class EchoAnswerer:
 
 
 class AllowAllModerator:
-    def check(self, *, text: str, direction: Literal["in", "out"]) -> Verdict:
+    def check(self, *, text: str, direction: Literal["in", "out"], message_id: int | None = None) -> Verdict:
         return Verdict(action="allow", text=text)

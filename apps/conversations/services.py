@@ -129,9 +129,9 @@ def inbound_process(*, message_id: int) -> None:
     conversation = message.conversation
     moderator = get_moderator()
 
-    verdict_in = moderator.check(text=message.body, direction="in")
+    verdict_in = moderator.check(text=message.body, direction="in", message_id=message.pk)
     if verdict_in.action == "block":
-        _reply_commit(message_id=message_id, answer=Answer(text=settings.DESK_FALLBACK_REPLY), answer_ms=0)
+        _reply_commit(message_id=message_id, answer=Answer(text=settings.DESK_MODERATION_BLOCKED_REPLY), answer_ms=0)
         return
     if verdict_in.action == "review" or conversation.mode != Mode.BOT:
         inbound_hand_over(message_id=message_id)
@@ -144,7 +144,7 @@ def inbound_process(*, message_id: int) -> None:
     answer = get_answerer().answer(conversation_id=conversation.pk, question=verdict_in.text, context=context)
     answer_ms = int((time.monotonic() - started) * 1000)
 
-    verdict_out = moderator.check(text=answer.text, direction="out")
+    verdict_out = moderator.check(text=answer.text, direction="out", message_id=message.pk)
     if verdict_out.action in ("block", "review"):
         # A withheld answer must never reach the customer; a human takes it from here.
         inbound_fail(message_id=message_id, reason=f"answer withheld by moderation ({verdict_out.action})")

@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.conversations",
     "apps.wechat",
+    "import_export",
+    "apps.moderation",
+    "apps.llm",
 ]
 
 MIDDLEWARE = [
@@ -99,5 +102,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 from project.settings.data import *  # noqa: E402,F403
 from project.settings.desk import *  # noqa: E402,F403
+from project.settings.llm import *  # noqa: E402,F403
 from project.settings.logs import *  # noqa: E402,F403
+from project.settings.moderation import *  # noqa: E402,F403
 from project.settings.tasks import *  # noqa: E402,F403
+from project.settings.wechat import *  # noqa: E402,F403

@@ -3,8 +3,8 @@
 from project.settings.env import env_bool, env_int, env_str
 
 # Pipeline steps, as dotted paths so the LLM and moderation issues can swap them in.
-DESK_ANSWERER = env_str("DESK_ANSWERER", "apps.conversations.placeholders.EchoAnswerer")
-DESK_MODERATOR = env_str("DESK_MODERATOR", "apps.conversations.placeholders.AllowAllModerator")
+DESK_ANSWERER = env_str("DESK_ANSWERER", "apps.llm.answerer.LLMAnswerer")
+DESK_MODERATOR = env_str("DESK_MODERATOR", "apps.moderation.moderator.ContentModerator")
 
 # Inbound limits: characters of text a customer message may carry.
 DESK_INBOUND_MAX_CHARS = env_int("DESK_INBOUND_MAX_CHARS", 8000)
@@ -26,4 +26,6 @@ SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", True)
 # Channel name -> adapter class. Channels without an adapter fail delivery permanently.
 DESK_CHANNEL_ADAPTERS = {
     "simulator": "apps.wechat.adapters.simulator.SimulatorAdapter",
+    "official_account": "apps.wechat.official_account.adapter.OfficialAccountAdapter",
+    "wecom_kf": "apps.wechat.kf.adapter.KfAdapter",
 }
