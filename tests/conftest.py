@@ -81,7 +81,8 @@ def celery_worker_process(live_env: dict[str, str]) -> Iterator[Callable[..., Li
     started: list[LiveProcess] = []
 
     def _start(**extra_env: str) -> LiveProcess:
-        proc = start_celery_worker({**live_env, **extra_env}, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        queues = f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.LLM_QUEUE}"
+        proc = start_celery_worker({**live_env, **extra_env}, queue=queues)
         started.append(proc)
         return proc
 

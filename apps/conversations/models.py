@@ -111,6 +111,8 @@ class Message(models.Model):
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     answer_ms = models.PositiveIntegerField(_("answer time (ms)"), null=True, blank=True)
+    # What produced an answer: endpoint, model, TTFT, total time, tokens in/out (apps.llm).
+    answer_meta = models.JSONField(_("answer details"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("message")

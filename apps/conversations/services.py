@@ -179,6 +179,7 @@ def _reply_commit(*, message_id: int, answer: Answer, answer_ms: int) -> None:
             reply_to=message,
             reasoning=answer.reasoning,
             answer_ms=answer_ms,
+            answer_meta=answer.meta,
         )
         _mark(message, Status.ANSWERED, answered_at=timezone.now(), answer_ms=answer_ms)
 
@@ -231,6 +232,7 @@ def conversation_reply(
     reply_to: Message | None = None,
     reasoning: str = "",
     answer_ms: int | None = None,
+    answer_meta: dict[str, object] | None = None,
 ) -> Message:
     """Queue an outbound message for delivery through the conversation's channel."""
     reply = Message.objects.create(
@@ -244,6 +246,7 @@ def conversation_reply(
         reply_to=reply_to,
         status=Status.PROCESSING,
         answer_ms=answer_ms,
+        answer_meta=answer_meta or {},
     )
     _enqueue_delivery(reply.pk)
     return reply

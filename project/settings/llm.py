@@ -36,11 +36,8 @@ CELERY_BEAT_SCHEDULE["llm-probe-endpoints"] = {
     "options": {"expires": 14},
 }
 
-# LLM calls wait seconds each, so process_inbound can run on a worker of its own with a large threads
-# pool (Procfile: `llm: celery -A project worker --pool threads --concurrency 256 --queues <prefix>.llm`).
-# Off by default so a desk with one worker line still answers; every process (web, worker, beat) must agree.
-LLM_QUEUE_ENABLED = env_bool("DESK_LLM_QUEUE", False)
-if LLM_QUEUE_ENABLED:
-    CELERY_TASK_ROUTES = {
-        "apps.conversations.tasks.process_inbound": {"queue": env_str("CELERY_QUEUE_PREFIX", "desk") + ".llm"},
-    }
+# LLM calls wait seconds each, so process_inbound runs on a worker of its own with a large threads
+# pool (Procfile `llm`: --concurrency DESK_LLM_CONCURRENCY, default 256), apart from the short
+# delivery and sweeper tasks on the default queue, which a slow model must never starve.
+LLM_QUEUE = env_str("CELERY_QUEUE_PREFIX", "desk") + ".llm"
+CELERY_TASK_ROUTES = {"apps.conversations.tasks.process_inbound": {"queue": LLM_QUEUE}}

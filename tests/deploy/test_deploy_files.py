@@ -50,7 +50,7 @@ def _compose_services() -> dict[str, dict]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 
 
-@pytest.mark.parametrize("process", ["web", "worker", "beat"])
+@pytest.mark.parametrize("process", ["web", "worker", "llm", "beat"])
 def test_compose_runs_the_procfile_command(process: str) -> None:
     command = _compose_services()[process]["command"]
     assert command[:2] == ["sh", "-c"]
@@ -62,7 +62,7 @@ def test_compose_runs_the_procfile_command(process: str) -> None:
 
 def test_app_services_wait_for_the_migration() -> None:
     services = _compose_services()
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "llm", "beat"):
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert "migrate" not in services["migrate"]["depends_on"]

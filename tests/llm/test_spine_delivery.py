@@ -88,3 +88,19 @@ def test_the_answer_is_delivered_after_a_failover(openai_server: Start, endpoint
 
     (reply,) = delivered()
     assert reply.body == "可以的。"
+
+
+def test_the_reply_records_which_endpoint_and_model_answered_and_how_fast(
+    openai_server: Start, endpoint_for: MakeEndpoint
+) -> None:
+    endpoint = endpoint_for(openai_server(mode="reasoning_content"))
+
+    receive()
+
+    (reply,) = delivered()
+    meta = reply.answer_meta
+    assert meta["endpoint"] == endpoint.name
+    assert meta["model"] == endpoint.model
+    assert meta["ttft_ms"] <= meta["total_ms"]
+    assert meta["tokens_out"] > 0
+    assert reply.answer_ms is not None
