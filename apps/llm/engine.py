@@ -51,7 +51,9 @@ class EmbeddedEngine:
     def generate(self, request: ChatRequest) -> Completion:
         import torch
 
-        with self._lock:
+        if not self._lock.acquire(timeout=settings.LLM_EMBEDDED_WAIT_S):
+            raise EndpointError(f"the embedded model stayed busy for {settings.LLM_EMBEDDED_WAIT_S:.0f}s")
+        try:
             if self._model is None:
                 self._load()
             started = time.monotonic()
@@ -75,6 +77,8 @@ class EmbeddedEngine:
                 )
             new_tokens = output[0, prompt_len:]
             text = self._tokenizer.decode(new_tokens, skip_special_tokens=True)
+        finally:
+            self._lock.release()
         total_ms = int((time.monotonic() - started) * 1000)
         split = reasoning_split(content=text)
         tokens_out = int(new_tokens.shape[0])

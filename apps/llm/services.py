@@ -52,7 +52,7 @@ def _release_db_connection() -> None:
 def completion_from_pool(*, endpoints: list[EndpointConfig], request: ChatRequest) -> Completion:
     runner = get_runner()
     # The wait is bounded even if a coroutine misbehaves: two attempts, each under its total timeout.
-    limit = 2 * max(e.total_timeout_s for e in endpoints) + 5
+    limit = min(2 * max(e.total_timeout_s for e in endpoints) + 5, settings.LLM_ANSWER_BUDGET_S)
     try:
         return runner.run(_pool_for(runner).complete(endpoints=endpoints, request=request), timeout=limit)
     except TimeoutError as exc:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from project.settings.data import REDIS_CACHE_DB, REDIS_URL
+from project.settings.desk import DESK_PROCESSING_LEASE_SECONDS
 from project.settings.env import env_bool, env_float, env_int, env_str
 from project.settings.tasks import CELERY_BEAT_SCHEDULE
 
@@ -21,10 +22,17 @@ LLM_MAX_CONNECTIONS = env_int("LLM_MAX_CONNECTIONS", 1024)
 LLM_ENDPOINTS_CACHE_S = env_float("LLM_ENDPOINTS_CACHE_S", 5.0)
 LLM_RELEASE_DB_DURING_CALL = env_bool("LLM_RELEASE_DB_DURING_CALL", True)
 
+# Celery's threads pool enforces no task time limit, so the answer itself must finish well inside
+# the processing lease; otherwise the sweeper would hand a live message to a second worker.
+LLM_ANSWER_BUDGET_S = env_float("LLM_ANSWER_BUDGET_S", DESK_PROCESSING_LEASE_SECONDS * 0.8)
+
 # Embedded model, used only when no endpoint is enabled.
 LLM_EMBEDDED_ENABLED = env_bool("LLM_EMBEDDED_ENABLED", True)
 LLM_EMBEDDED_MAX_TOKENS = env_int("LLM_EMBEDDED_MAX_TOKENS", 96)
 LLM_EMBEDDED_THREADS = env_int("LLM_EMBEDDED_THREADS", 2)
+# The embedded model answers one request at a time; a message that waits longer than this for
+# its turn gets the fallback and a human instead of an ever-growing queue.
+LLM_EMBEDDED_WAIT_S = env_float("LLM_EMBEDDED_WAIT_S", 60.0)
 LLM_EMBEDDED_SYSTEM_PROMPT = env_str(
     "LLM_EMBEDDED_SYSTEM_PROMPT",
     "You are a friendly customer service assistant. Answer in one or two short sentences.",

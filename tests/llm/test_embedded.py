@@ -19,3 +19,19 @@ def test_the_embedded_model_answers_when_no_endpoint_is_configured(settings: obj
     assert 0 < answer.meta["tokens_out"] <= 24
     assert answer.meta["tokens_per_s"] > 0
     assert "think>" not in answer.text
+
+
+def test_a_request_that_waits_too_long_for_the_embedded_model_fails_cleanly(settings: object) -> None:
+    from apps.llm.engine import EmbeddedEngine
+    from apps.llm.types import ChatRequest, EndpointError
+
+    settings.LLM_EMBEDDED_WAIT_S = 0.1  # type: ignore[attr-defined]
+    engine = EmbeddedEngine()
+    engine._lock.acquire()  # another request is generating
+    try:
+        with pytest.raises(EndpointError, match="stayed busy"):
+            engine.generate(
+                ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=8, temperature=0.6, top_p=0.95)
+            )
+    finally:
+        engine._lock.release()

@@ -105,6 +105,19 @@ def test_the_total_timeout_bounds_a_slow_trickle(openai_server: Start, endpoint_
         call()
 
 
+def test_the_answer_budget_caps_even_a_generous_endpoint_timeout(
+    openai_server: Start, endpoint_for: MakeEndpoint, settings: object
+) -> None:
+    # The threads pool enforces no task time limit: the budget keeps an answer inside the lease.
+    settings.LLM_ANSWER_BUDGET_S = 0.6  # type: ignore[attr-defined]
+    endpoint_for(openai_server(chunk_delay_s=0.2, answer="一" * 40), total_timeout_s=900, read_timeout_s=600)
+
+    started = time.monotonic()
+    with pytest.raises(NoEndpointAvailable, match="no answer within 1s"):
+        call()
+    assert time.monotonic() - started < 3
+
+
 def test_a_stream_cut_before_it_finished_is_a_failure(openai_server: Start, endpoint_for: MakeEndpoint) -> None:
     endpoint_for(openai_server(mode="broken"))
 
