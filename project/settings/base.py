@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "channels",
     "apps.core",
+    "apps.audit",
     "apps.conversations",
     "apps.wechat",
     "import_export",
@@ -105,5 +106,6 @@ from project.settings.desk import *  # noqa: E402,F403
 from project.settings.llm import *  # noqa: E402,F403
 from project.settings.logs import *  # noqa: E402,F403
 from project.settings.moderation import *  # noqa: E402,F403
+from project.settings.security import *  # noqa: E402,F403
 from project.settings.tasks import *  # noqa: E402,F403
 from project.settings.wechat import *  # noqa: E402,F403

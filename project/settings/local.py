@@ -6,3 +6,5 @@ from project.settings.env import env_bool, env_str
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "local-dev-only-not-secret")
 DESK_INBOUND_API_TOKEN = env_str("DESK_INBOUND_API_TOKEN", "local-dev-inbound-token")
+# A fixed, public development key: local data is not secret. Production refuses it.
+DESK_ENCRYPTION_KEYS = env_str("DESK_ENCRYPTION_KEYS", "dev:ZGV2LW9ubHktbm90LXNlY3JldC0zMi1ieXRlcy1rZXk=")

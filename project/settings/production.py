@@ -9,6 +9,9 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters in production.")
 DESK_INBOUND_API_TOKEN = env_str("DESK_INBOUND_API_TOKEN")
+DESK_ENCRYPTION_KEYS = env_str("DESK_ENCRYPTION_KEYS")
+if "ZGV2LW9ubHktbm90LXNlY3JldC0zMi1ieXRlcy1rZXk=" in DESK_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("DESK_ENCRYPTION_KEYS holds the public development key; generate real keys.")
 DEBUG = False
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", False)
 

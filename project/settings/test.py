@@ -25,3 +25,4 @@ WHITENOISE_AUTOREFRESH = True
 # Spine tests measure the spine: they answer with the instant placeholder unless a test opts
 # into a real step (the LLM tests do, against their local OpenAI-compatible server).
 DESK_ANSWERER = os.environ.get("DESK_ANSWERER", "apps.conversations.placeholders.EchoAnswerer")
+DESK_ENCRYPTION_KEYS = "test:dGVzdC1vbmx5LW5vdC1zZWNyZXQtMzItYnl0ZXMta2U="

@@ -76,10 +76,25 @@ def test_production_starts_with_secrets_from_mounted_files(tmp_path: object) -> 
 
     secret = Path(str(tmp_path)) / "secret"
     secret.write_text("s" * 50 + "\n")
+    keys = Path(str(tmp_path)) / "keys"
+    keys.write_text("k1:" + "a" * 43 + "=\n")
     result = _import_settings(
-        "project.settings.production", DJANGO_SECRET_KEY_FILE=str(secret), DESK_INBOUND_API_TOKEN="token-token"
+        "project.settings.production",
+        DJANGO_SECRET_KEY_FILE=str(secret),
+        DESK_ENCRYPTION_KEYS_FILE=str(keys),
+        DESK_INBOUND_API_TOKEN="token-token",
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_the_public_development_encryption_key() -> None:
+    result = _import_settings(
+        "project.settings.production",
+        DJANGO_SECRET_KEY="s" * 50,
+        DESK_INBOUND_API_TOKEN="token-token",
+        DESK_ENCRYPTION_KEYS="dev:ZGV2LW9ubHktbm90LXNlY3JldC0zMi1ieXRlcy1rZXk=",
+    )
+    assert "public development key" in result.stderr
 
 
 def test_a_misspelt_boolean_is_refused_not_guessed() -> None:

@@ -1,0 +1,118 @@
+"""Writing the audit log: one row per exchange or staff action, in the caller's transaction.
+
+Rows are chained: each stores the previous row's hash and an HMAC over its own content and
+that hash. An advisory lock serialises writers for the length of their transaction, so the
+chain has no forks; it is taken last, after any row locks, and released at commit.
+"""
+
+import ipaddress
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.audit.models import AuditLog
+from apps.core.crypto import keyring
+
+GENESIS = "0" * 64
+_CHAIN_LOCK = 0x6175646974  # "audit"
+
+
+def canonical(
+    *,
+    created_at: datetime,
+    kind: str,
+    event: str,
+    actor_id: int | None,
+    customer_ref: str,
+    channel: str,
+    conversation_id_ref: int | None,
+    message_id_ref: int | None,
+    query: str,
+    response: str,
+    model: str,
+    endpoint: str,
+    latency_ms: int | None,
+    client_ip: str | None,
+    details: dict[str, Any],
+) -> bytes:
+    """The bytes an audit hash covers: every column but the hashes, plaintext before encryption."""
+    content = {
+        "created_at": created_at.isoformat(),
+        "kind": kind,
+        "event": event,
+        "actor_id": actor_id,
+        "customer_ref": customer_ref,
+        "channel": channel,
+        "conversation_id_ref": conversation_id_ref,
+        "message_id_ref": message_id_ref,
+        "query": query,
+        "response": response,
+        "model": model,
+        "endpoint": endpoint,
+        "latency_ms": latency_ms,
+        # Compare addresses, not spellings: Postgres prints inet in its own form.
+        "client_ip": _normal_ip(client_ip),
+        "details": details,
+    }
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def row_hash(*, key_id: str, prev_hash: str, content: bytes) -> str:
+    return keyring().mac(key_id, prev_hash.encode() + b"\n" + content)
+
+
+def _normal_ip(client_ip: str | None) -> str | None:
+    if not client_ip:
+        return None
+    try:
+        address = ipaddress.ip_address(client_ip.strip())
+    except ValueError:
+        return None  # a malformed forwarded-for value is not evidence of anything
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
+
+
+def audit_record(
+    *,
+    kind: str,
+    event: str,
+    actor_id: int | None = None,
+    customer_ref: str = "",
+    channel: str = "",
+    conversation_id: int | None = None,
+    message_id: int | None = None,
+    query: str = "",
+    response: str = "",
+    model: str = "",
+    endpoint: str = "",
+    latency_ms: int | None = None,
+    client_ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditLog:
+    fields: dict[str, Any] = {
+        "created_at": timezone.now(),
+        "kind": kind,
+        "event": event,
+        "actor_id": actor_id,
+        "customer_ref": customer_ref[:160],
+        "channel": channel,
+        "conversation_id_ref": conversation_id,
+        "message_id_ref": message_id,
+        "query": query,
+        "response": response,
+        "model": model[:200],
+        "endpoint": endpoint[:64],
+        "latency_ms": latency_ms,
+        "client_ip": _normal_ip(client_ip),
+        "details": json.loads(json.dumps(details or {}, default=str)),
+    }
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+        prev = AuditLog.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+        key_id = keyring().primary_id
+        digest = row_hash(key_id=key_id, prev_hash=prev, content=canonical(**fields))
+        return AuditLog.objects.create(**fields, key_id=key_id, prev_hash=prev, hash=digest)
