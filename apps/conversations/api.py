@@ -10,14 +10,19 @@ from ninja.security import HttpBearer
 
 from apps.conversations import services
 from apps.conversations.schemas import ErrorOut, InboundMessageIn, InboundMessageOut
+from apps.core.models import ApiToken
+from apps.core.services import api_token_authenticate
 
 
 class InboundToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> str | None:
+        # The settings token bootstraps a fresh install; issued tokens (admin: API tokens) are
+        # per client, scoped and revocable.
         expected = settings.DESK_INBOUND_API_TOKEN
         if expected and hmac.compare_digest(token.encode(), expected.encode()):
-            return token
-        return None
+            return "settings-token"
+        issued = api_token_authenticate(raw=token, scope=ApiToken.Scope.INBOUND)
+        return issued.name if issued is not None else None
 
 
 router = Router(tags=["inbound"], auth=InboundToken())

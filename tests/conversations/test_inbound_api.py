@@ -112,3 +112,20 @@ def test_a_valid_message_is_accepted_and_a_redelivery_is_flagged_duplicate(clien
     assert again.status_code == 200
     assert again.json() == {**first.json(), "duplicate": True}
     assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_issued_token_with_the_inbound_scope_is_accepted_and_a_revoked_one_is_not(client: Client) -> None:
+    from apps.core.services import api_token_create, api_token_revoke
+
+    issued = api_token_create(name="bridge-1", scopes=["inbound"], created_by_id=None)
+    headers = {"Authorization": f"Bearer {issued.plaintext}"}
+
+    accepted = client.post(URL, valid_payload(), content_type="application/json", headers=headers)
+    api_token_revoke(token=issued.token)
+    refused = client.post(
+        URL, valid_payload(channel_message_id="m-2"), content_type="application/json", headers=headers
+    )
+
+    assert accepted.status_code == 202
+    assert refused.status_code == 401
