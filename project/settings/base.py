@@ -36,11 +36,15 @@ INSTALLED_APPS = [
     "import_export",
     "apps.moderation",
     "apps.llm",
+    "apps.knowledge",
+    "apps.reports",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.logs.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -101,11 +105,15 @@ LOGIN_URL = "admin:login"
 # Bodies above this are refused before parsing (the inbound API answers 413).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+from project.settings.console import *  # noqa: E402,F403
 from project.settings.data import *  # noqa: E402,F403
 from project.settings.desk import *  # noqa: E402,F403
+from project.settings.knowledge import *  # noqa: E402,F403
 from project.settings.llm import *  # noqa: E402,F403
 from project.settings.logs import *  # noqa: E402,F403
 from project.settings.moderation import *  # noqa: E402,F403
+from project.settings.reports import *  # noqa: E402,F403
 from project.settings.security import *  # noqa: E402,F403
 from project.settings.tasks import *  # noqa: E402,F403
 from project.settings.wechat import *  # noqa: E402,F403
+from project.settings.wechaty import *  # noqa: E402,F403

@@ -1,0 +1,59 @@
+"""The console inside the admin site: its pages hang off the Workspace entry's URLs, and the
+canned responses, notes and agent profiles get ordinary admin screens."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import URLPattern, path
+
+from apps.console import selectors, views
+from apps.console.models import AgentProfile, CannedResponse, Workspace
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            # The admin index links an app's model to "<app>_<model>_changelist": the queue.
+            path("", wrap(views.queue), name="console_workspace_changelist"),
+            path("conversations/", wrap(views.conversations), name="console_conversations"),
+            path("conversations/<int:conversation_id>/", wrap(views.conversation), name="console_conversation"),
+            path(
+                "conversations/<int:conversation_id>/timeline/",
+                wrap(views.timeline),
+                name="console_conversation_timeline",
+            ),
+            path(
+                "conversations/<int:conversation_id>/<slug:action>/",
+                wrap(views.conversation_action),
+                name="console_conversation_action",
+            ),
+            path("flags/<int:flag_id>/<slug:action>/", wrap(views.flag_action), name="console_flag_action"),
+        ]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return selectors.can_use_console(user=request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin[CannedResponse]):
+    list_display = ("title", "shortcut", "updated_at")
+    search_fields = ("title", "shortcut", "body")
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin[AgentProfile]):
+    list_display = ("user", "wecom_userid")
+    search_fields = ("user__username", "wecom_userid")
+    autocomplete_fields = ("user",)

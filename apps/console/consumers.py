@@ -1,0 +1,34 @@
+"""Websocket for console pages: nudges that something changed; the page rereads Postgres.
+
+Authorised like the pages: the session's user must be active staff with the console
+permission, else the handshake is refused (the browser sees a failed connection).
+"""
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from apps.console import events, selectors
+
+
+class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    joined: tuple[str, ...] = ()
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if not await database_sync_to_async(selectors.can_use_console)(user=user):
+            await self.close(code=4403)
+            return
+        conversation_id = self.scope["url_route"]["kwargs"].get("conversation_id")
+        self.joined = (events.conversation_group(int(conversation_id)),) if conversation_id else (events.LISTS_GROUP,)
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def console_event(self, event: dict[str, Any]) -> None:
+        await self.send_json({key: value for key, value in event.items() if key != "type"})

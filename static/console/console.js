@@ -1,0 +1,309 @@
+// Agent console. Postgres is the source of truth: websocket events only nudge, and every page
+// rereads what changed (lists: the whole fragment; a conversation: what is newer than the ids
+// it has shown). A (re)connect always resyncs, since the channel layer may drop events.
+(function () {
+  "use strict";
+  const root = document.getElementById("console");
+  if (!root) return;
+  const $ = (id) => document.getElementById(id);
+  const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]").value;
+
+  function showError(text) {
+    const el = $("console-error");
+    if (!el) return;
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+
+  async function post(url, data) {
+    const body = new URLSearchParams(data || {});
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "X-CSRFToken": csrf(), Accept: "application/json" },
+      body,
+      credentials: "same-origin",
+    });
+    const json = await response.json().catch(() => ({}));
+    return { ok: response.ok, status: response.status, data: json };
+  }
+
+  // One reread at a time; a nudge during a reread schedules exactly one more.
+  function serial(fn) {
+    let running = null;
+    let again = false;
+    return function run() {
+      if (running) { again = true; return running; }
+      running = fn().finally(() => {
+        running = null;
+        if (again) { again = false; run(); }
+      });
+      return running;
+    };
+  }
+
+  function live(path, resync) {
+    let retry = 500;
+    let socket = null;
+    let timer = null;
+    const status = $("link-status");
+    const setOnline = (online) => {
+      if (!status) return;
+      status.textContent = online ? status.dataset.online : status.dataset.offline;
+      status.dataset.state = online ? "online" : "offline";
+    };
+    // Many events in a burst cost one reread.
+    const nudge = () => {
+      if (timer) return;
+      timer = setTimeout(() => { timer = null; resync(); }, 80);
+    };
+    function connect() {
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      socket = new WebSocket(`${scheme}://${location.host}${path}`);
+      socket.onopen = () => { retry = 500; setOnline(true); resync(); };
+      socket.onmessage = nudge;
+      socket.onclose = () => {
+        setOnline(false);
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 10000);
+      };
+    }
+    connect();
+    setInterval(resync, 15000); // backstop where websockets are blocked
+  }
+
+  // ---- review queue -------------------------------------------------------------------------
+  function queuePage() {
+    const box = $("queue");
+    let selected = null;
+
+    const rows = () => Array.from(box.querySelectorAll("tr.flag-row"));
+    function select(row) {
+      rows().forEach((r) => r.classList.toggle("selected", r === row));
+      selected = row ? row.dataset.flagId : null;
+      if (row) row.focus({ preventScroll: false });
+    }
+    const current = () => rows().find((r) => r.dataset.flagId === selected) || null;
+
+    const resync = serial(async () => {
+      const response = await fetch(root.dataset.fragment, { credentials: "same-origin" });
+      if (!response.ok) return;
+      box.innerHTML = await response.text();
+      const row = current();
+      rows().forEach((r) => r.classList.toggle("selected", r === row));
+    });
+
+    const flagUrl = (id, action) => root.dataset.flagAction.replace("/0/", `/${id}/`).replace("ACTION", action);
+
+    async function act(row, action) {
+      if (!row) return;
+      const id = row.dataset.flagId;
+      if (action === "term") { openTermDialog(row); return; }
+      const result = await post(flagUrl(id, action));
+      if (!result.ok) { showError(result.data.holder ? `${result.data.holder}: ${result.data.error}` : result.data.error); return; }
+      showError("");
+      if (action === "take-over") {
+        location.href = root.dataset.conversationUrl.replace("/0/", `/${result.data.conversation_id}/`);
+        return;
+      }
+      const next = row.nextElementSibling || row.previousElementSibling;
+      selected = next ? next.dataset.flagId : null;
+      await resync();
+    }
+
+    const dialog = $("term-dialog");
+    let termRow = null;
+    function openTermDialog(row) {
+      termRow = row;
+      const picked = String(window.getSelection() || "").trim();
+      $("term-text").value = picked || row.dataset.term || "";
+      $("term-category").value = row.dataset.category || "other";
+      $("term-error").hidden = true;
+      dialog.showModal();
+      $("term-text").select();
+    }
+    $("term-cancel").addEventListener("click", () => dialog.close());
+    $("term-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const result = await post(flagUrl(termRow.dataset.flagId, "term"), {
+        text: $("term-text").value, category: $("term-category").value, action: $("term-action").value,
+      });
+      if (!result.ok) { $("term-error").textContent = result.data.error; $("term-error").hidden = false; return; }
+      dialog.close();
+      await resync();
+    });
+
+    box.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-act]");
+      const row = event.target.closest("tr.flag-row");
+      if (row) select(row);
+      if (button) act(row, button.dataset.act);
+    });
+
+    document.addEventListener("keydown", (event) => {
+      if (dialog.open || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName)) return;
+      const all = rows();
+      const index = all.indexOf(current());
+      const keys = { c: "confirm", d: "dismiss", a: "term", t: "take-over" };
+      if (event.key === "j" || event.key === "ArrowDown") select(all[Math.min(index + 1, all.length - 1)] || null);
+      else if (event.key === "k" || event.key === "ArrowUp") select(all[Math.max(index - 1, 0)] || null);
+      else if (event.key === "o" && current()) current().querySelector("a")?.click();
+      else if (keys[event.key]) act(current(), keys[event.key]);
+      else return;
+      event.preventDefault();
+    });
+
+    live(root.dataset.ws, resync);
+  }
+
+  // ---- conversation list --------------------------------------------------------------------
+  function conversationsPage() {
+    const box = $("conversations");
+    live(root.dataset.ws, serial(async () => {
+      const response = await fetch(root.dataset.fragment, { credentials: "same-origin" });
+      if (response.ok) box.innerHTML = await response.text();
+    }));
+  }
+
+  // ---- one conversation ---------------------------------------------------------------------
+  function conversationPage() {
+    const seen = { message: 0, event: 0, note: 0 };
+    const t = root.dataset;
+    const actionUrl = (action) => t.action.replace("ACTION", action);
+    const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+    function item(className, who, body, at, id) {
+      const li = document.createElement("li");
+      li.className = className;
+      if (id) li.dataset.id = id;
+      const meta = document.createElement("div");
+      meta.className = "meta";
+      meta.textContent = `${who} · ${time(at)}`;
+      const text = document.createElement("div");
+      text.className = "body";
+      text.textContent = body;
+      li.append(meta, text);
+      return li;
+    }
+
+    function renderMessage(m) {
+      const who = m.author_kind === "customer" ? t.customer
+        : m.author_kind === "bot" ? t.tBot
+        : m.author_kind === "agent" ? m.author : t.tSystem;
+      const li = item(`msg ${m.direction} ${m.author_kind}`, who, m.body, m.at, m.id);
+      li.dataset.author = m.author_kind;
+      if (m.status === "failed") li.classList.add("failed");
+      $("timeline").appendChild(li);
+    }
+
+    function renderEvent(e) {
+      let text = e.label;
+      if (e.actor) text += ` ${t.tBy} ${e.actor}`;
+      if (e.kind === "assigned" && e.assignee) text += ` ${t.tTo} ${e.assignee}`;
+      const li = document.createElement("li");
+      li.className = `event ${e.kind}`;
+      li.dataset.eventId = e.id;
+      li.textContent = `${text} · ${time(e.at)}`;
+      $("timeline").appendChild(li);
+    }
+
+    function renderState(state) {
+      const mode = $("conv-mode");
+      mode.textContent = state.mode_label;
+      mode.dataset.mode = state.mode;
+      mode.className = `mode-badge mode-${state.mode}`;
+      $("conv-assignee").textContent = state.assignee || "—";
+      const holder = $("conv-holder");
+      const other = state.mode === "human" && state.assignee && !state.mine;
+      holder.hidden = !(other || state.mine);
+      holder.textContent = state.mine ? t.tYours : `${state.assignee} ${t.tHandledBy}`;
+      holder.dataset.holder = state.assignee || "";
+      holder.classList.toggle("other", Boolean(other));
+      const closed = state.mode === "closed";
+      $("take-over").disabled = closed || state.mine || other;
+      $("hand-back").disabled = !(state.mode === "human" || state.mode === "queued");
+      $("close-conversation").disabled = closed;
+      $("assign").disabled = closed;
+      $("reply-body").disabled = !state.mine;
+      $("send-reply").disabled = !state.mine;
+    }
+
+    const resync = serial(async () => {
+        const url = `${t.timeline}?after=${seen.message}&after_event=${seen.event}&after_note=${seen.note}`;
+        const response = await fetch(url, { credentials: "same-origin" });
+        if (!response.ok) return;
+        const data = await response.json();
+        // Merge messages and events by time so system events sit where they happened.
+        const items = [
+          ...data.messages.map((m) => ({ at: m.at, render: () => renderMessage(m) })),
+          ...data.events.map((e) => ({ at: e.at, render: () => renderEvent(e) })),
+        ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+        items.forEach((entry) => entry.render());
+        data.messages.forEach((m) => { seen.message = Math.max(seen.message, m.id); });
+        data.events.forEach((e) => { seen.event = Math.max(seen.event, e.id); });
+        data.notes.forEach((n) => {
+          $("notes").appendChild(item("note", n.author, n.body, n.at, n.id));
+          seen.note = Math.max(seen.note, n.id);
+        });
+        if (items.length) $("timeline").scrollTop = $("timeline").scrollHeight;
+        renderState(data.state);
+    });
+
+    async function act(action, data) {
+      const result = await post(actionUrl(action), data);
+      if (!result.ok) {
+        showError(result.data.error || String(result.status));
+        await resync();
+        return false;
+      }
+      showError("");
+      await resync();
+      return true;
+    }
+
+    $("take-over").addEventListener("click", () => act("take-over"));
+    $("hand-back").addEventListener("click", () => act("hand-back"));
+    $("close-conversation").addEventListener("click", () => act("close"));
+    $("assign").addEventListener("click", () => act("assign", { assignee: $("assignee").value }));
+
+    const reply = $("reply-body");
+    $("canned").addEventListener("change", (event) => {
+      if (!event.target.value) return;
+      reply.value = reply.value ? `${reply.value} ${event.target.value}` : event.target.value;
+      event.target.value = "";
+      reply.focus();
+    });
+    reply.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        $("composer").requestSubmit();
+      } else if (event.key === "Tab") {
+        const match = reply.value.match(/\/([\w-]+)$/);
+        const option = match && document.querySelector(`#canned option[data-shortcut="${match[1]}"]`);
+        if (option) {
+          event.preventDefault();
+          reply.value = reply.value.slice(0, -match[0].length) + option.value;
+        }
+      }
+    });
+    $("composer").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!reply.value.trim()) return;
+      if (await act("reply", { body: reply.value })) reply.value = "";
+    });
+    $("note-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const note = $("note-body");
+      if (!note.value.trim()) return;
+      if (await act("note", { body: note.value })) note.value = "";
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.altKey && event.key.toLowerCase() === "t") { event.preventDefault(); $("take-over").click(); }
+    });
+
+    live(root.dataset.ws, resync);
+  }
+
+  const pages = { queue: queuePage, conversations: conversationsPage, conversation: conversationPage };
+  pages[root.dataset.page]();
+})();

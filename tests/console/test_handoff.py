@@ -1,0 +1,168 @@
+"""Who serves a conversation: takeover, hand-back, assignment, closing and the customer asking
+for a human, through the real spine (Celery eager, the simulator channel)."""
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import close_old_connections
+
+from apps.console.models import ConversationEvent
+from apps.conversations import handoff
+from apps.conversations import services as spine
+from apps.conversations.models import Conversation, Message
+from apps.moderation import services as moderation
+from apps.moderation.models import Term
+
+pytestmark = pytest.mark.usefixtures("eager_tasks")
+
+
+def say(text: str, customer: str = "cust-1") -> Message:
+    received = spine.message_receive(
+        channel="simulator", external_user_id=customer, display_name="张三", channel_message_id=None, body=text
+    )
+    return Message.objects.get(pk=received.message.pk)
+
+
+def bot_replies(conversation: Conversation) -> list[str]:
+    return list(conversation.messages.filter(author_kind="bot").order_by("id").values_list("body", flat=True))
+
+
+def test_the_bot_stays_silent_in_human_mode_and_answers_again_after_hand_back(agent: User) -> None:
+    first = say("你好")
+    conversation = first.conversation
+    assert len(bot_replies(conversation)) == 1
+
+    handoff.conversation_take_over(conversation_id=conversation.pk, agent=agent)
+    while_human = say("还在吗")
+
+    assert while_human.status == Message.Status.HANDED_OVER
+    assert len(bot_replies(conversation)) == 1
+
+    handoff.conversation_hand_back(conversation_id=conversation.pk, agent=agent)
+    after = say("再问一下")
+
+    assert after.status == Message.Status.ANSWERED
+    assert len(bot_replies(conversation)) == 2
+    kinds = list(ConversationEvent.objects.filter(conversation=conversation).values_list("kind", flat=True))
+    assert kinds == ["taken_over", "handed_back"]
+
+
+def test_a_second_agent_cannot_take_over_and_learns_who_has_it(make_agent: Callable[[str], User]) -> None:
+    alice, bob = make_agent("alice"), make_agent("bob")
+    conversation = say("你好").conversation
+    handoff.conversation_take_over(conversation_id=conversation.pk, agent=alice)
+
+    with pytest.raises(handoff.ConversationTaken) as taken:
+        handoff.conversation_take_over(conversation_id=conversation.pk, agent=bob)
+
+    assert taken.value.holder == "alice"
+    conversation.refresh_from_db()
+    assert conversation.assignee == alice
+
+
+def test_two_agents_racing_to_take_over_produce_exactly_one_winner(make_agent: Callable[[str], User]) -> None:
+    agents = [make_agent(f"agent{i}") for i in range(4)]
+    conversation = say("你好").conversation
+    barrier = threading.Barrier(len(agents))
+    won: list[str] = []
+    lost: list[str] = []
+
+    def race(agent: User) -> None:
+        try:
+            barrier.wait()
+            handoff.conversation_take_over(conversation_id=conversation.pk, agent=agent)
+            won.append(agent.username)
+        except handoff.ConversationTaken as exc:
+            lost.append(exc.holder)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=race, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(won) == 1
+    assert lost == [won[0]] * (len(agents) - 1)
+    conversation.refresh_from_db()
+    assert conversation.assignee is not None
+    assert conversation.assignee.username == won[0]
+    assert ConversationEvent.objects.filter(conversation=conversation, kind="taken_over").count() == 1
+
+
+def test_a_customer_asking_for_a_human_is_queued_and_told() -> None:
+    message = say("我要转 人工")
+    conversation = Conversation.objects.get(pk=message.conversation_id)
+
+    assert conversation.mode == Conversation.Mode.QUEUED
+    assert message.status == Message.Status.HANDED_OVER
+    told = conversation.messages.get(author_kind="system")
+    assert told.body == settings.DESK_HUMAN_REQUEST_REPLY
+    assert told.status == Message.Status.DELIVERED
+    assert bot_replies(conversation) == []
+    assert ConversationEvent.objects.get(conversation=conversation).kind == "requested_human"
+
+
+def test_configured_phrases_also_ask_for_a_human(settings: Any) -> None:
+    settings.DESK_HUMAN_REQUEST_PHRASES = ["真人"]
+
+    message = say("请给我一个真人")
+
+    assert Conversation.objects.get(pk=message.conversation_id).mode == Conversation.Mode.QUEUED
+
+
+def test_an_agent_reply_is_moderated_and_delivered_through_the_channel(agent: User) -> None:
+    moderation.term_save(term=Term(text="傻逼", category="abuse", action="mask"))
+    moderation.term_save(term=Term(text="代开发票", category="fraud", action="block"))
+    waiting = say("转人工")
+    conversation = waiting.conversation
+    handoff.conversation_take_over(conversation_id=conversation.pk, agent=agent)
+
+    with pytest.raises(handoff.ReplyBlocked):
+        handoff.agent_reply(conversation_id=conversation.pk, agent=agent, body="可以代开发票")
+    reply = handoff.agent_reply(conversation_id=conversation.pk, agent=agent, body="别说傻逼，我来帮您")
+
+    reply.refresh_from_db()
+    assert reply.author == agent
+    assert reply.author_kind == Message.AuthorKind.AGENT
+    assert reply.body == "别说**，我来帮您"
+    assert reply.status == Message.Status.DELIVERED
+    waiting.refresh_from_db()
+    assert waiting.status == Message.Status.ANSWERED
+    assert not conversation.messages.filter(body__contains="代开发票").exists()
+
+
+def test_only_the_agent_holding_the_conversation_may_reply(make_agent: Callable[[str], User]) -> None:
+    alice, bob = make_agent("alice"), make_agent("bob")
+    conversation = say("转人工").conversation
+
+    with pytest.raises(handoff.HandoffError):
+        handoff.agent_reply(conversation_id=conversation.pk, agent=alice, body="您好")
+    handoff.conversation_take_over(conversation_id=conversation.pk, agent=alice)
+    with pytest.raises(handoff.HandoffError):
+        handoff.agent_reply(conversation_id=conversation.pk, agent=bob, body="您好")
+
+
+def test_assigning_and_closing(make_agent: Callable[[str], User], outsider: User) -> None:
+    alice, bob = make_agent("alice"), make_agent("bob")
+    conversation = say("转人工").conversation
+
+    with pytest.raises(handoff.HandoffError):
+        handoff.conversation_assign(conversation_id=conversation.pk, agent=alice, assignee_id=outsider.pk)
+    handoff.conversation_assign(conversation_id=conversation.pk, agent=alice, assignee_id=bob.pk)
+    conversation.refresh_from_db()
+    assert (conversation.mode, conversation.assignee) == (Conversation.Mode.HUMAN, bob)
+
+    handoff.conversation_close(conversation_id=conversation.pk, agent=bob)
+    conversation.refresh_from_db()
+    assert conversation.mode == Conversation.Mode.CLOSED
+    assert conversation.closed_at is not None
+    # The customer's next message opens a new conversation, served by the bot.
+    again = say("又来了")
+    assert again.conversation_id != conversation.pk
+    assert again.status == Message.Status.ANSWERED
