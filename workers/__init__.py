@@ -1,0 +1,1 @@
+"""Long-running processes that are neither web requests nor Celery tasks."""
