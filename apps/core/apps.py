@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class CoreConfig(AppConfig):
     name = "apps.core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from apps.core import metrics
+
+        metrics.celery_signals_connect()

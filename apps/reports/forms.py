@@ -1,0 +1,43 @@
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.conversations.models import Channel
+from apps.reports.models import Export
+from apps.reports.selectors import ReportRange
+
+MAX_DAYS = 366
+
+
+class RangeForm(forms.Form):
+    date_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    channel = forms.ChoiceField(label=_("Channel"), choices=[("", _("All channels")), *Channel.choices], required=False)
+
+    @classmethod
+    def from_query(cls, data: Any) -> "RangeForm":
+        today = timezone.localdate()
+        initial = {"date_from": today - timedelta(days=13), "date_to": today, "channel": ""}
+        merged = {**{k: str(v) for k, v in initial.items()}, **{k: v for k, v in data.items() if v}}
+        return cls(data=merged)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end:
+            if end < start:
+                raise forms.ValidationError(_("The end date is before the start date."))
+            if (end - start).days >= MAX_DAYS:
+                raise forms.ValidationError(_("Choose at most %(days)d days.") % {"days": MAX_DAYS})
+        return cleaned
+
+    def report_range(self) -> ReportRange:
+        data = self.cleaned_data
+        return ReportRange(date_from=data["date_from"], date_to=data["date_to"], channel=data.get("channel") or "")
+
+
+class ExportForm(RangeForm):
+    format = forms.ChoiceField(label=_("Format"), choices=Export.Format.choices)

@@ -1,0 +1,45 @@
+"""Manager reports: where exports are written, the daily e-mailed report, metrics ports."""
+
+from pathlib import Path
+
+from celery.schedules import crontab
+
+from project.settings.env import env_bool, env_int, env_list, env_str
+from project.settings.tasks import CELERY_BEAT_SCHEDULE
+
+_BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# Export files hold customer messages: a private directory, served only through the
+# permission-checked download view, never under STATIC/MEDIA. Shared storage (a volume every
+# web and worker replica mounts) when the desk runs on more than one box.
+REPORTS_EXPORT_ROOT = env_str("REPORTS_EXPORT_ROOT", str(_BASE_DIR / "var" / "exports"))
+# Rows between two progress writes of a running export (one UPDATE each).
+REPORTS_EXPORT_PROGRESS_EVERY = env_int("REPORTS_EXPORT_PROGRESS_EVERY", 20_000)
+# Finished exports are deleted (row and file) after this many days.
+REPORTS_EXPORT_KEEP_DAYS = env_int("REPORTS_EXPORT_KEEP_DAYS", 7)
+
+# The daily report goes to every active user holding reports.manager, plus these addresses.
+REPORTS_EMAIL_EXTRA_RECIPIENTS = env_list("REPORTS_EMAIL_EXTRA_RECIPIENTS", [])
+REPORTS_DAILY_HOUR = env_int("REPORTS_DAILY_HOUR", 8)
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "desk@localhost")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+
+# Celery workers serve their own Prometheus metrics on this port (0: off). Run one process per
+# port: the `worker` and `llm` processes of one box need different values.
+DESK_WORKER_METRICS_PORT = env_int("DESK_WORKER_METRICS_PORT", 0)
+
+CELERY_BEAT_SCHEDULE["reports-daily-email"] = {
+    "task": "apps.reports.tasks.send_daily_report",
+    "schedule": crontab(hour=REPORTS_DAILY_HOUR, minute=0),
+    "options": {"expires": 3600},
+}
+CELERY_BEAT_SCHEDULE["reports-exports-prune"] = {
+    "task": "apps.reports.tasks.prune_exports",
+    "schedule": crontab(hour=3, minute=30),
+    "options": {"expires": 3600},
+}

@@ -1,0 +1,103 @@
+"""The monitoring and Kubernetes files: every series an alert or a Grafana panel reads is one the desk
+exports, the seed's targets are all alerted on, and every manifest validates against Kubernetes'
+own schemas (kubernetes-validate, offline)."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from django.test import Client
+from prometheus_client import REGISTRY
+
+import apps.core.metrics  # noqa: F401 (registers the desk's series)
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+OURS = re.compile(r"\b((?:desk|django)_[a-z0-9_]+)")
+SUFFIXES = ("", "_total", "_bucket", "_count", "_sum", "_created")
+
+
+def exported_names() -> set[str]:
+    return {family.name + suffix for family in REGISTRY.collect() for suffix in SUFFIXES}
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def grafana_exprs() -> list[str]:
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/desk.json").read_text())
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_alerts_and_panels_read_only_series_the_desk_exports(db: None) -> None:
+    Client().get("/healthz")  # django-prometheus registers its series with its middleware
+    names = exported_names()
+    exprs = [rule["expr"] for rule in alert_rules()] + grafana_exprs()
+    used = {name for expr in exprs for name in OURS.findall(expr)}
+    assert used, "no desk series referenced"
+    assert used <= names, sorted(used - names)
+
+
+def test_every_seed_target_has_an_alert() -> None:
+    rules = {rule["alert"]: rule for rule in alert_rules()}
+    assert "0.5" in rules["DeskInferenceLatencyP99High"]["expr"]  # 推理延迟 P99 < 500 ms
+    assert "< 0.999" in rules["DeskSuccessRateLow"]["expr"]  # 请求成功率 > 99.9 %
+    assert "vllm:kv_cache_usage_perc" in rules["VLLMKVCacheNearlyFull"]["expr"]  # 显存占用率 < 85 %
+    assert ">= 0.85" in rules["VLLMKVCacheNearlyFull"]["expr"]
+    assert "deriv(desk_queue_depth" in rules["DeskQueueGrowing"]["expr"]
+    assert 'stage="reply"' in rules["DeskReplyLatencyHigh"]["expr"]
+    for rule in rules.values():
+        assert rule["labels"]["severity"] in ("warning", "critical")
+        assert rule["annotations"]["summary"]
+
+
+def test_prometheus_scrapes_web_both_workers_and_vllm_on_the_ports_compose_sets() -> None:
+    config = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]] for job in config["scrape_configs"]
+    }
+    assert targets == {"desk-web": ["web:8000"], "desk-worker": ["worker:9101", "llm:9102"], "vllm": ["vllm:8000"]}
+    overlay = yaml.safe_load((DEPLOY / "prometheus/docker-compose.monitoring.yml").read_text())
+    assert overlay["services"]["worker"]["environment"]["DESK_WORKER_METRICS_PORT"] == "9101"
+    assert overlay["services"]["llm"]["environment"]["DESK_WORKER_METRICS_PORT"] == "9102"
+
+
+def test_the_grafana_dashboard_is_well_formed() -> None:
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/desk.json").read_text())
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    assert dashboard["uid"] == "wechat-ai-desk"
+    assert len(grafana_exprs()) >= 20
+
+
+MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", [p for p in MANIFESTS if p.name != "kustomization.yaml"], ids=lambda p: p.name)
+def test_kubernetes_manifests_validate_strictly(path: Path) -> None:
+    documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    assert documents
+    for doc in documents:
+        kubernetes_validate.validate(doc, "1.37.0", strict=True)
+
+
+def test_the_kustomization_lists_every_manifest() -> None:
+    kustomization = yaml.safe_load((DEPLOY / "k8s/kustomization.yaml").read_text())
+    assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS if p.name != "kustomization.yaml")
+
+
+def test_worker_pods_expose_metrics_on_the_port_they_are_scraped_on() -> None:
+    docs = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all((DEPLOY / "k8s/workers.yaml").read_text())
+        if d["kind"] == "Deployment"
+    }
+    for name in ("worker", "llm"):
+        pod = docs[name]["spec"]["template"]
+        env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+        assert env["DESK_WORKER_METRICS_PORT"] == pod["metadata"]["annotations"]["prometheus.io/port"]
