@@ -1,0 +1,180 @@
+"""The in-process knowledge index: every enabled entry's phrasings as unit vectors, searched by dot product.
+
+Each worker process keeps one index. At most every KNOWLEDGE_RELOAD_SECONDS it compares the
+index's version with the one in Redis and, when an admin changed something, rebuilds from
+Postgres (stored vectors; any entry the embed task has not reached yet is encoded here).
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from apps.moderation.semantic import Embedder, Vectors
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    id: int
+    question: str
+    answer: str
+    phrases: tuple[str, ...]
+    direct: bool
+    vectors: Vectors | None  # stored and fresh, or None to encode at build
+
+
+@dataclass(frozen=True)
+class Match:
+    entry_id: int
+    question: str
+    answer: str
+    score: float
+    phrase: str
+    direct_allowed: bool
+
+    def snippet(self) -> str:
+        return f"问：{self.question} 答：{self.answer}"
+
+
+@dataclass(frozen=True)
+class Search:
+    version: str
+    matches: list[Match]  # best first, one per entry
+    direct: Match | None
+    margin: float | None = None
+
+    def snippets(self, *, min_score: float) -> list[str]:
+        return [m.snippet() for m in self.matches if m.score >= min_score]
+
+    def direct_meta(self) -> dict[str, Any]:
+        assert self.direct is not None
+        return {
+            "source": "knowledge",
+            "entry_id": self.direct.entry_id,
+            "score": round(self.direct.score, 4),
+            "margin": None if self.margin is None else round(self.margin, 4),
+            "matched": self.direct.phrase,
+            "knowledge_version": self.version,
+        }
+
+
+class Index:
+    def __init__(self, *, version: str, records: Sequence[EntryRecord], embedder: Embedder) -> None:
+        self.version = version
+        self.records = [r for r in records if r.phrases]
+        self.embedder = embedder
+        blocks: list[Vectors] = []
+        stale = [r for r in self.records if r.vectors is None or len(r.vectors) != len(r.phrases)]
+        encoded = iter(embedder.encode([p for r in stale for p in r.phrases])) if stale else iter(())
+        owner: list[int] = []
+        for index, record in enumerate(self.records):
+            if record.vectors is not None and len(record.vectors) == len(record.phrases):
+                blocks.append(record.vectors)
+            else:
+                blocks.append(np.stack([next(encoded) for _ in record.phrases]))
+            owner += [index] * len(record.phrases)
+        self.stale = len(stale)
+        self.matrix: Vectors = np.concatenate(blocks) if blocks else np.zeros((0, 0), dtype=np.float32)
+        self.owner = np.asarray(owner, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def search(self, question: str, *, k: int, threshold: float, margin: float) -> Search:
+        if not self.records or not question.strip():
+            return Search(version=self.version, matches=[], direct=None)
+        scores = self.embedder.encode([question])[0] @ self.matrix.T  # unit vectors: dot = cosine
+        best = np.full(len(self.records), -1.0, dtype=np.float32)
+        np.maximum.at(best, self.owner, scores)
+        order = np.argsort(-best)[: max(k, 2)]
+        matches = []
+        for entry_index in order.tolist():
+            record = self.records[entry_index]
+            rows = np.flatnonzero(self.owner == entry_index)
+            phrase = record.phrases[int(np.argmax(scores[rows]))]
+            matches.append(
+                Match(
+                    entry_id=record.id,
+                    question=record.question,
+                    answer=record.answer,
+                    score=float(best[entry_index]),
+                    phrase=phrase,
+                    direct_allowed=record.direct,
+                )
+            )
+        top = matches[0]
+        lead = top.score - matches[1].score if len(matches) > 1 else None
+        # Strict on purpose: a near-miss answered with the wrong entry is worse than an LLM call.
+        direct = top if top.direct_allowed and top.score >= threshold and (lead is None or lead >= margin) else None
+        return Search(version=self.version, matches=matches[:k], direct=direct, margin=lead)
+
+
+class KnowledgeBase:
+    """The process's index, rebuilt lazily when the version in Redis moves."""
+
+    def __init__(self) -> None:
+        self.embedder = Embedder(spec=settings.KNOWLEDGE_MODEL)
+        self._index: Index | None = None
+        self._version: str | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def version(self) -> str:
+        from apps.knowledge import selectors
+
+        now = time.monotonic()
+        if self._version is not None and now - self._checked_at < settings.KNOWLEDGE_RELOAD_SECONDS:
+            return self._version
+        try:
+            self._version = selectors.knowledge_version()
+        except Exception:
+            if self._version is None:
+                raise
+            logger.warning("knowledge: version unreadable; keeping the current index", exc_info=True)
+        self._checked_at = now
+        return self._version
+
+    def index(self) -> Index:
+        from apps.knowledge import selectors
+
+        version = self.version()
+        current = self._index
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            if self._index is None or self._index.version != version:
+                started = time.monotonic()
+                self._index = Index(version=version, records=selectors.entry_records(), embedder=self.embedder)
+                logger.info(
+                    "knowledge: indexed %d entries (%d encoded here) in %.0f ms",
+                    len(self._index),
+                    self._index.stale,
+                    (time.monotonic() - started) * 1000,
+                )
+            return self._index
+
+    def search(self, question: str) -> Search:
+        return self.index().search(
+            question,
+            k=settings.KNOWLEDGE_TOP_K,
+            threshold=settings.KNOWLEDGE_DIRECT_THRESHOLD,
+            margin=settings.KNOWLEDGE_DIRECT_MARGIN,
+        )
+
+    def forget(self) -> None:
+        with self._lock:
+            self._index = None
+            self._version = None
+
+
+@cache
+def knowledge_base() -> KnowledgeBase:
+    return KnowledgeBase()
