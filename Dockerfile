@@ -42,6 +42,35 @@ RUN mkdir -p locale \
        python manage.py collectstatic --noinput \
     && python -m compileall -q .
 
+# --- bridge: the Wechaty bridge, on its own (docker compose --profile wechaty) ----------------
+# Its own virtualenv from requirements-bridge.txt (the SDK pins pyee<9 and urllib3<2) and only
+# workers/: it imports no Django. Listed before runtime so a plain build still ends on runtime.
+FROM ${PYTHON_IMAGE} AS bridge
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/bridge/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    WECHATY_BRIDGE_STATE_DIR=/tmp/desk-wechaty \
+    WECHATY_BRIDGE_HEALTH_HOST=0.0.0.0
+
+RUN python -m venv /opt/bridge
+COPY requirements-bridge.txt /tmp/
+RUN pip install --upgrade pip && pip install -r /tmp/requirements-bridge.txt
+
+RUN groupadd --system --gid 10001 desk \
+    && useradd --system --uid 10001 --gid desk --home-dir /app --shell /usr/sbin/nologin desk
+WORKDIR /app
+COPY workers/ /app/workers/
+RUN python -m compileall -q /app/workers
+
+USER desk:desk
+# 200 only while logged in to WeChat through the puppet service.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('WECHATY_BRIDGE_HEALTH_PORT', '8081'), timeout=3)"]
+CMD ["python", "-m", "workers.wechaty_bridge"]
+
 # --- runtime ------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 

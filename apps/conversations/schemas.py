@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.conf import settings
 from ninja import Schema
@@ -16,6 +16,9 @@ class InboundMessageIn(Schema):
     external_user_id: Identifier
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] = ""
     text: str = Field(min_length=1)
+    # "staff": sent from the account's own phone (Wechaty); recorded as an agent message, and
+    # the conversation goes to a human.
+    author: Literal["customer", "staff"] = "customer"
 
     @field_validator("text")
     @classmethod
@@ -27,6 +30,15 @@ class InboundMessageIn(Schema):
         if "\x00" in value:
             raise ValueError("text must not contain NUL characters")
         return value
+
+
+class InboundImageIn(Schema):
+    """The text fields of POST /inbound/messages/image (multipart/form-data, the file in ``image``)."""
+
+    channel: Channel
+    channel_message_id: Identifier
+    external_user_id: Identifier
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] = ""
 
 
 class InboundMessageOut(Schema):

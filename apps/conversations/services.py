@@ -14,9 +14,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.console import events as console_events
 from apps.conversations import selectors
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.pipeline import Answer, get_answerer, get_moderator
+from apps.core import metrics
 from apps.core.side_effects import enqueue_on_commit
 from apps.wechat.adapters import OutboundText, PermanentDeliveryError, get_adapter
 
@@ -61,6 +63,7 @@ def message_receive(
             conversation.last_message_at = now
             conversation.save(update_fields=["last_message_at", "updated_at"])
             _enqueue_processing(message.pk)
+            console_events.conversation_changed(conversation_id=conversation.pk, message_id=message.pk)
     except IntegrityError:
         # A concurrent delivery of the same channel message won the insert.
         if not channel_message_id:
@@ -129,12 +132,25 @@ def inbound_process(*, message_id: int) -> None:
     conversation = message.conversation
     moderator = get_moderator()
 
-    verdict_in = moderator.check(text=message.body, direction="in", message_id=message.pk)
+    from apps.conversations import attachments
+
+    text = attachments.message_text(message=message)  # an image's OCR text; None when unreadable
+    if text is None:
+        _reply_commit(message_id=message_id, answer=attachments.unreadable_answer(), answer_ms=0)
+        return
+    verdict_in = moderator.check(text=text, direction="in", message_id=message.pk)
+    if verdict_in.evidence:
+        console_events.flags_changed()
     if verdict_in.action == "block":
         _reply_commit(message_id=message_id, answer=Answer(text=settings.DESK_MODERATION_BLOCKED_REPLY), answer_ms=0)
         return
     if verdict_in.action == "review" or conversation.mode != Mode.BOT:
         inbound_hand_over(message_id=message_id)
+        return
+    from apps.conversations import handoff
+
+    if handoff.asks_for_human(message.body):
+        handoff.conversation_request_human(conversation_id=conversation.pk, message_id=message_id)
         return
 
     context = selectors.conversation_context(
@@ -143,8 +159,11 @@ def inbound_process(*, message_id: int) -> None:
     started = time.monotonic()
     answer = get_answerer().answer(conversation_id=conversation.pk, question=verdict_in.text, context=context)
     answer_ms = int((time.monotonic() - started) * 1000)
+    metrics.stage_observe("answer", answer_ms / 1000)
 
     verdict_out = moderator.check(text=answer.text, direction="out", message_id=message.pk)
+    if verdict_out.evidence:
+        console_events.flags_changed()
     if verdict_out.action in ("block", "review"):
         # A withheld answer must never reach the customer; a human takes it from here.
         inbound_fail(message_id=message_id, reason=f"answer withheld by moderation ({verdict_out.action})")
@@ -182,6 +201,7 @@ def _reply_commit(*, message_id: int, answer: Answer, answer_ms: int) -> None:
             answer_meta=answer.meta,
         )
         _mark(message, Status.ANSWERED, answered_at=timezone.now(), answer_ms=answer_ms)
+        metrics.inbound_outcome("answered", received_at=message.created_at)
 
 
 def _mark(message: Message, status: str, **fields: object) -> None:
@@ -202,6 +222,8 @@ def inbound_hand_over(*, message_id: int) -> None:
             conversation.mode = Mode.QUEUED
             conversation.save(update_fields=["mode", "updated_at"])
         _mark(message, Status.HANDED_OVER)
+        metrics.inbound_outcome("handed_over")
+        console_events.conversation_changed(conversation_id=conversation.pk)
 
 
 def inbound_fail(*, message_id: int, reason: str) -> None:
@@ -220,6 +242,7 @@ def inbound_fail(*, message_id: int, reason: str) -> None:
             reply_to=message,
         )
         _mark(message, Status.FAILED, error=reason[:500])
+        metrics.inbound_outcome("failed")
     logger.warning("message %s handed to a human: %s", message_id, reason)
 
 
@@ -249,6 +272,7 @@ def conversation_reply(
         answer_meta=answer_meta or {},
     )
     _enqueue_delivery(reply.pk)
+    console_events.conversation_changed(conversation_id=conversation.pk, message_id=reply.pk)
     return reply
 
 
@@ -276,8 +300,10 @@ def message_deliver(*, message_id: int) -> None:
             get_adapter(message.channel).send(outbound)
         except PermanentDeliveryError as exc:
             _mark(message, Status.FAILED, error=str(exc)[:500])
+            metrics.delivery_failed(channel=message.channel, reason="permanent")
             return
         _mark(message, Status.DELIVERED, delivered_at=timezone.now())
+        metrics.stage_observe("deliver", (timezone.now() - message.created_at).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -330,3 +356,41 @@ def _give_up(pk: int, direction: str, reason: str) -> int:
             status=Status.FAILED, status_changed_at=timezone.now(), error=reason
         )
     return 1
+
+
+def staff_message_record(
+    *, channel: str, external_user_id: str, display_name: str, channel_message_id: str, body: str
+) -> Received:
+    """A message the staff sent from the account's own phone: WeChat has delivered it already.
+
+    It is stored as an agent message, and the conversation goes to a human: the staff member
+    is talking, so the bot stays silent until someone hands it back. Idempotent on
+    (channel, channel_message_id).
+    """
+    existing = Message.objects.filter(channel=channel, channel_message_id=channel_message_id).first()
+    if existing is not None:
+        return Received(message=existing, created=False)
+    try:
+        with transaction.atomic():
+            customer = _customer_upsert(channel=channel, external_id=external_user_id, display_name=display_name)
+            conversation = _conversation_open(customer=customer)
+            now = timezone.now()
+            message = Message.objects.create(
+                conversation=conversation,
+                channel=channel,
+                direction=Message.Direction.OUTBOUND,
+                author_kind=Message.AuthorKind.AGENT,
+                body=body,
+                channel_message_id=channel_message_id,
+                status=Status.DELIVERED,
+                delivered_at=now,
+            )
+            conversation.mode = Mode.HUMAN
+            conversation.last_message_at = now
+            conversation.save(update_fields=["mode", "last_message_at", "updated_at"])
+            console_events.conversation_changed(conversation_id=conversation.pk, message_id=message.pk)
+    except IntegrityError:
+        existing = Message.objects.get(channel=channel, channel_message_id=channel_message_id)
+        return Received(message=existing, created=False)
+    logger.info("conversation %s taken over from the phone", conversation.pk)
+    return Received(message=message, created=True)

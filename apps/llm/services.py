@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.conversations.pipeline import Turn
+from apps.core import metrics
 from apps.llm import client, selectors
 from apps.llm.engine import get_engine
 from apps.llm.pool import EndpointPool
@@ -85,6 +86,7 @@ def endpoint_probe(*, endpoint: EndpointConfig) -> Health:
     """Check /health and /v1/models; a failed check opens the breaker so calls stop going there at once."""
     runner = get_runner()
     ok, detail = runner.run(client.endpoint_health(http=runner.http, endpoint=endpoint), timeout=30)
+    metrics.llm_endpoint_health(endpoint.name, ok)
     if not ok:
         runner.run(runner.breaker.trip(endpoint.id), timeout=5)
         logger.warning("LLM endpoint %s failed its health check: %s", endpoint.name, detail)

@@ -15,6 +15,7 @@ from typing import Literal
 from django.conf import settings
 
 from apps.conversations.pipeline import Action, Verdict
+from apps.core import metrics
 from apps.moderation import selectors, services
 from apps.moderation.matcher import Hit, Matcher, mask
 from apps.moderation.semantic import Embedder, SemanticHit, SemanticRules
@@ -79,6 +80,7 @@ class ContentModerator:
         self, texts: Sequence[str], *, direction: Literal["in", "out"], message_ids: Sequence[int | None] | None = None
     ) -> list[Verdict]:
         """Verdicts for a batch; the semantic model encodes the batch in one call."""
+        started = time.monotonic()
         snapshot = self.snapshot()
         ids = list(message_ids) if message_ids is not None else [None] * len(texts)
         keyword_hits = [snapshot.matcher.match(text) for text in texts]
@@ -91,6 +93,7 @@ class ContentModerator:
         verdicts = []
         for text, message_id, hits, semantic in zip(texts, ids, keyword_hits, semantic_hits, strict=True):
             verdict = _verdict(text, hits, semantic)
+            metrics.moderation_hits(direction=direction, verdict=verdict.action, evidence=verdict.evidence)
             if (hits or semantic) and self.record_flags:
                 services.flag_record(
                     message_id=message_id,
@@ -100,6 +103,7 @@ class ContentModerator:
                     evidence=verdict.evidence,
                 )
             verdicts.append(verdict)
+        metrics.stage_observe(f"moderation_{direction}", time.monotonic() - started)
         return verdicts
 
 

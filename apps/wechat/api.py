@@ -6,10 +6,10 @@ from ninja import Query, Router
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from apps.conversations import selectors, services
+from apps.conversations import attachments, selectors, services
 from apps.conversations.models import Channel
 from apps.conversations.schemas import ErrorOut, InboundMessageOut, MessageOut
-from apps.wechat.schemas import SimulatorCustomerId, SimulatorMessageIn, SimulatorMessagesOut
+from apps.wechat.schemas import SimulatorCustomerId, SimulatorImageIn, SimulatorMessageIn, SimulatorMessagesOut
 
 router = Router(tags=["simulator"])
 
@@ -29,6 +29,38 @@ def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> Status[In
         channel_message_id=payload.client_message_id,
         body=payload.text,
     )
+    out = InboundMessageOut(
+        message_id=received.message.pk,
+        conversation_id=received.message.conversation_id,
+        duplicate=not received.created,
+    )
+    return Status(202 if received.created else 200, out)
+
+
+@router.post(
+    "/messages/image",
+    response={
+        200: InboundMessageOut,
+        202: InboundMessageOut,
+        404: ErrorOut,
+        413: ErrorOut,
+        415: ErrorOut,
+        422: ErrorOut,
+    },
+)
+def send_image(request: HttpRequest) -> Status[InboundMessageOut]:
+    _require_enabled()
+    form, data = attachments.image_upload_parse(request, schema=SimulatorImageIn)
+    try:
+        received = attachments.message_receive_image(
+            channel=Channel.SIMULATOR,
+            external_user_id=form.customer_id,
+            display_name=form.display_name,
+            channel_message_id=form.client_message_id,
+            data=data,
+        )
+    except attachments.ImageRejected as exc:
+        raise HttpError(exc.status, exc.detail) from exc
     out = InboundMessageOut(
         message_id=received.message.pk,
         conversation_id=received.message.conversation_id,

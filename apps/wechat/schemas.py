@@ -15,5 +15,13 @@ class SimulatorMessageIn(Schema):
     text: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
+class SimulatorImageIn(Schema):
+    """The text fields of POST /simulator/messages/image (multipart/form-data, the file in ``image``)."""
+
+    customer_id: SimulatorCustomerId
+    client_message_id: SimulatorCustomerId
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
 class SimulatorMessagesOut(Schema):
     messages: list[MessageOut]

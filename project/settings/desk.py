@@ -28,4 +28,5 @@ DESK_CHANNEL_ADAPTERS = {
     "simulator": "apps.wechat.adapters.simulator.SimulatorAdapter",
     "official_account": "apps.wechat.official_account.adapter.OfficialAccountAdapter",
     "wecom_kf": "apps.wechat.kf.adapter.KfAdapter",
+    "wechaty": "apps.wechat.adapters.wechaty.WechatyAdapter",
 }

@@ -118,6 +118,29 @@
     }
   });
 
+  // An image goes as multipart/form-data; the desk reads its text (OCR) before answering.
+  $("image").addEventListener("change", async () => {
+    const file = $("image").files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("customer_id", state.customerId);
+    form.append("display_name", state.name);
+    form.append("client_message_id", randomId());
+    form.append("image", file);
+    try {
+      const response = await fetch(`${api}/image`, { method: "POST", headers: { Accept: "application/json" }, body: form });
+      if (response.ok) { showError(""); await resync(); }
+      else {
+        const data = await response.json().catch(() => ({}));
+        showError(data.detail || response.statusText);
+      }
+    } catch (error) {
+      showError(String(error));
+    } finally {
+      $("image").value = "";
+    }
+  });
+
   $("switch").addEventListener("click", (event) => {
     event.preventDefault();
     localStorage.removeItem("simulator.customer");
