@@ -19,6 +19,15 @@ def _clean_test_redis() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    # Buckets live in Redis across tests; a test customer must not inherit another test's burst.
+    client = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}")
+    keys = list(client.scan_iter("ratelimit:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_pipeline_steps() -> Iterator[None]:
     # Steps and adapters are cached per process; a test that swaps one must not leak it.
     from apps.conversations.pipeline import get_answerer, get_moderator

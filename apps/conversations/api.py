@@ -35,14 +35,18 @@ router = Router(tags=["inbound"], auth=InboundToken())
     summary="Receive one customer message (idempotent on channel + channel_message_id)",
 )
 def receive_message(request: HttpRequest, payload: InboundMessageIn) -> Status[InboundMessageOut]:
-    receive = services.staff_message_record if payload.author == "staff" else services.message_receive
-    received = receive(
-        channel=payload.channel,
-        external_user_id=payload.external_user_id,
-        display_name=payload.display_name,
-        channel_message_id=payload.channel_message_id,
-        body=payload.text,
-    )
+    identity = {
+        "channel": payload.channel,
+        "external_user_id": payload.external_user_id,
+        "display_name": payload.display_name,
+        "channel_message_id": payload.channel_message_id,
+        "body": payload.text,
+    }
+    if payload.author == "staff":
+        received = services.staff_message_record(**identity)
+    else:
+        # The caller's address (the bridge's, for Wechaty) goes to the audit log with the exchange.
+        received = services.message_receive(**identity, client_ip=request.META.get("REMOTE_ADDR"))
     out = InboundMessageOut(
         message_id=received.message.pk,
         conversation_id=received.message.conversation_id,
@@ -72,6 +76,7 @@ def receive_image(request: HttpRequest) -> Status[InboundMessageOut]:
             display_name=form.display_name,
             channel_message_id=form.channel_message_id,
             data=data,
+            client_ip=request.META.get("REMOTE_ADDR"),
         )
     except attachments.ImageRejected as exc:
         raise HttpError(exc.status, exc.detail) from exc

@@ -80,7 +80,13 @@ def image_inspect(*, data: bytes) -> ImageInfo:
 
 
 def message_receive_image(
-    *, channel: str, external_user_id: str, display_name: str, channel_message_id: str | None, data: bytes
+    *,
+    channel: str,
+    external_user_id: str,
+    display_name: str,
+    channel_message_id: str | None,
+    data: bytes,
+    client_ip: str | None = None,
 ) -> services.Received:
     """Store a customer image once (idempotent like message_receive) and schedule its processing."""
     info = image_inspect(data=data)
@@ -92,6 +98,7 @@ def message_receive_image(
             display_name=display_name,
             channel_message_id=channel_message_id,
             body=IMAGE_PLACEHOLDER,
+            client_ip=client_ip,
         )
         if received.created:
             name = f"{uuid.uuid4().hex}.{_EXTENSIONS[info.content_type]}"

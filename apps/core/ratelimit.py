@@ -46,3 +46,7 @@ class TokenBucket:
             keys=[f"ratelimit:{self.name}:{key}"], args=[self.capacity, self.per_second, time.time(), cost]
         )
         return Decision(allowed=bool(allowed), remaining=int(remaining) / 1000)
+
+    def first_in_window(self, key: str, *, seconds: int) -> bool:
+        """True the first time ``key`` is seen in a window: one notice per flood, not per message."""
+        return bool(self._client.set(f"ratelimit:{self.name}:notice:{key}", 1, nx=True, ex=max(seconds, 1)))

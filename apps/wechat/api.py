@@ -28,6 +28,7 @@ def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> Status[In
         display_name=payload.display_name,
         channel_message_id=payload.client_message_id,
         body=payload.text,
+        client_ip=request.META.get("REMOTE_ADDR"),
     )
     out = InboundMessageOut(
         message_id=received.message.pk,
@@ -58,6 +59,7 @@ def send_image(request: HttpRequest) -> Status[InboundMessageOut]:
             display_name=form.display_name,
             channel_message_id=form.client_message_id,
             data=data,
+            client_ip=request.META.get("REMOTE_ADDR"),
         )
     except attachments.ImageRejected as exc:
         raise HttpError(exc.status, exc.detail) from exc

@@ -22,6 +22,7 @@ class WechatInbound:
     channel_message_id: str
     body: str
     sent_at: datetime
+    client_ip: str | None = None  # the webhook caller's address, for the audit log
 
 
 def wechat_message_receive(*, inbound: WechatInbound) -> Received:
@@ -34,6 +35,7 @@ def wechat_message_receive(*, inbound: WechatInbound) -> Received:
             display_name="",
             channel_message_id=inbound.channel_message_id,
             body=body,
+            client_ip=inbound.client_ip,
         )
         if received.created:
             contact_window_open(

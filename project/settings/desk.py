@@ -19,6 +19,11 @@ DESK_RECEIVED_GRACE_SECONDS = env_int("DESK_RECEIVED_GRACE_SECONDS", 30)
 DESK_MAX_ATTEMPTS = env_int("DESK_MAX_ATTEMPTS", 4)
 DESK_SWEEP_BATCH = env_int("DESK_SWEEP_BATCH", 500)
 
+# Per-customer token bucket on inbound messages: a burst, then a steady rate. 0 turns it off.
+DESK_INBOUND_RATE_BURST = env_int("DESK_INBOUND_RATE_BURST", 10)
+DESK_INBOUND_RATE_PER_MINUTE = env_int("DESK_INBOUND_RATE_PER_MINUTE", 20)
+DESK_RATE_LIMITED_REPLY = env_str("DESK_RATE_LIMITED_REPLY", "您发送消息太频繁了，请稍后再试，我们会尽快回复。")
+
 DESK_FALLBACK_REPLY = env_str("DESK_FALLBACK_REPLY", "您好，人工客服稍后回复您，请稍候。")
 
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", True)

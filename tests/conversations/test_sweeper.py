@@ -34,19 +34,9 @@ class TestSweeper:
         assert report == services.SweepReport(requeued_inbound=0, requeued_outbound=0, given_up=0)
 
     def test_it_finishes_a_message_whose_worker_died_mid_task(self, settings: object) -> None:
-        message = Message.objects.create(
-            conversation=Conversation.objects.create(
-                customer=services._customer_upsert(channel="simulator", external_id="cust-9", display_name=""),
-                channel="simulator",
-            ),
-            channel="simulator",
-            direction="in",
-            author_kind="customer",
-            body="没人理我",
-            channel_message_id="wx-orphan",
-            status=Status.PROCESSING,
-            attempts=1,
-        )
+        message = receive("没人理我", "wx-orphan")
+        Message.objects.filter(reply_to=message).delete()
+        Message.objects.filter(pk=message.pk).update(status=Status.PROCESSING, attempts=1)
         age(message, 301)  # older than the 300 s processing lease
 
         report = services.messages_sweep()

@@ -70,7 +70,7 @@ class OaCallback:
         )
 
 
-def oa_callback_accept(*, account: WechatAccount, callback: OaCallback) -> None:
+def oa_callback_accept(*, account: WechatAccount, callback: OaCallback, client_ip: str | None = None) -> None:
     """Store what the callback says; the answer goes out later through the custom-send API."""
     sent_at = datetime.fromtimestamp(callback.create_time, tz=UTC)
     if callback.msg_type == "event":
@@ -89,6 +89,7 @@ def oa_callback_accept(*, account: WechatAccount, callback: OaCallback) -> None:
             channel_message_id=f"{account.app_id}:{message_key}",
             body=callback.text,
             sent_at=sent_at,
+            client_ip=client_ip,
         )
     )
 

@@ -38,5 +38,7 @@ def callback(request: HttpRequest, app_id: str) -> HttpResponse:
             msg_signature=request.GET.get("msg_signature", ""), timestamp=timestamp, nonce=nonce, encrypted=encrypted
         )
         fields = xml_fields(crypto.decrypt(encrypted))
-    oa_callback_accept(account=account, callback=OaCallback.from_fields(fields))
+    oa_callback_accept(
+        account=account, callback=OaCallback.from_fields(fields), client_ip=request.META.get("REMOTE_ADDR")
+    )
     return plain("success")

@@ -1,0 +1,32 @@
+"""Writes of the message spine: receive, process, reply, deliver, fail, sweep.
+
+Lock order, everywhere: customer -> conversation -> message (-> the audit chain's advisory
+lock, taken last). Side effects (tasks, websocket events) are published only after commit
+through apps.core.side_effects. One module per stage; this package is the public surface.
+"""
+
+from apps.conversations.services.outbound import conversation_reply, message_deliver
+from apps.conversations.services.process import (
+    inbound_claim,
+    inbound_fail,
+    inbound_hand_over,
+    inbound_process,
+    inbound_release,
+)
+from apps.conversations.services.receive import Received, message_receive, staff_message_record
+from apps.conversations.services.sweep import SweepReport, messages_sweep
+
+__all__ = [
+    "Received",
+    "SweepReport",
+    "conversation_reply",
+    "inbound_claim",
+    "inbound_fail",
+    "inbound_hand_over",
+    "inbound_process",
+    "inbound_release",
+    "message_deliver",
+    "message_receive",
+    "messages_sweep",
+    "staff_message_record",
+]

@@ -1,0 +1,71 @@
+"""Replies: queue an outbound message, then hand it to its channel exactly once."""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.console import events as console_events
+from apps.conversations.models import Conversation, Message
+from apps.conversations.services.state import Status, enqueue_delivery, status_set
+from apps.core import metrics
+from apps.wechat.adapters import OutboundText, PermanentDeliveryError, get_adapter
+
+
+def conversation_reply(
+    *,
+    conversation: Conversation,
+    body: str,
+    author_kind: str,
+    author_id: int | None = None,
+    reply_to: Message | None = None,
+    reasoning: str = "",
+    answer_ms: int | None = None,
+    answer_meta: dict[str, object] | None = None,
+) -> Message:
+    """Queue an outbound message for delivery through the conversation's channel."""
+    reply = Message.objects.create(
+        conversation=conversation,
+        channel=conversation.channel,
+        direction=Message.Direction.OUTBOUND,
+        author_kind=author_kind,
+        author_id=author_id,
+        body=body,
+        reasoning=reasoning,
+        reply_to=reply_to,
+        status=Status.PROCESSING,
+        answer_ms=answer_ms,
+        answer_meta=answer_meta or {},
+    )
+    enqueue_delivery(reply.pk)
+    console_events.conversation_changed(conversation_id=conversation.pk, message_id=reply.pk)
+    return reply
+
+
+def message_deliver(*, message_id: int) -> None:
+    """Hand an outbound message to its channel once. Transient errors propagate for a retry."""
+    Message.objects.filter(pk=message_id, status=Status.PROCESSING).update(attempts=F("attempts") + 1)
+    with transaction.atomic():
+        # The row lock is held across the send so a duplicate task waits, then sees "delivered".
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("conversation__customer")
+            .filter(pk=message_id, direction=Message.Direction.OUTBOUND)
+            .first()
+        )
+        if message is None or message.status != Status.PROCESSING:
+            return
+        outbound = OutboundText(
+            message_id=message.pk,
+            conversation_id=message.conversation_id,
+            channel=message.channel,
+            customer_external_id=message.conversation.customer.external_id,
+            text=message.body,
+        )
+        try:
+            get_adapter(message.channel).send(outbound)
+        except PermanentDeliveryError as exc:
+            status_set(message, Status.FAILED, error=str(exc)[:500])
+            metrics.delivery_failed(channel=message.channel, reason="permanent")
+            return
+        status_set(message, Status.DELIVERED, delivered_at=timezone.now())
+        metrics.stage_observe("deliver", (timezone.now() - message.created_at).total_seconds())

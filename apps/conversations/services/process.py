@@ -1,0 +1,177 @@
+"""Processing a customer message: claim it, moderate, answer, moderate, reply — or hand over.
+
+Every path that settles a message writes its audit row in the same transaction.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.console import events as console_events
+from apps.conversations import selectors
+from apps.conversations.models import Message
+from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator
+from apps.conversations.services.outbound import conversation_reply
+from apps.conversations.services.state import Mode, Status, exchange_audit, lock_inbound, status_set
+from apps.core import metrics
+
+logger = logging.getLogger(__name__)
+
+
+def inbound_claim(*, message_id: int) -> bool:
+    """Take a received message for processing. False when another worker has it or it is done."""
+    now = timezone.now()
+    claimed = Message.objects.filter(pk=message_id, direction=Message.Direction.INBOUND, status=Status.RECEIVED).update(
+        status=Status.PROCESSING, status_changed_at=now, processing_started_at=now, attempts=F("attempts") + 1
+    )
+    return claimed == 1
+
+
+def inbound_release(*, message_id: int, error: str) -> None:
+    """Give a claimed message back so a retry can claim it again."""
+    Message.objects.filter(pk=message_id, status=Status.PROCESSING).update(
+        status=Status.RECEIVED, status_changed_at=timezone.now(), error=error[:500]
+    )
+
+
+def _verdict(verdict: Verdict) -> dict[str, object]:
+    return {"action": verdict.action, **({"evidence": verdict.evidence} if verdict.evidence else {})}
+
+
+def inbound_process(*, message_id: int) -> None:
+    """Moderate, answer and reply to one customer message. Safe to run any number of times."""
+    if not inbound_claim(message_id=message_id):
+        return
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    conversation = message.conversation
+    moderator = get_moderator()
+    # Imported here: both modules call back into this package (receive, reply).
+    from apps.conversations import attachments, handoff
+
+    text = attachments.message_text(message=message)  # an image's OCR text; None when unreadable
+    if text is None:
+        _reply_commit(message_id=message_id, answer=attachments.unreadable_answer(), event="bot.unreadable_image")
+        return
+    verdict_in = moderator.check(text=text, direction="in", message_id=message.pk)
+    if verdict_in.evidence:
+        console_events.flags_changed()
+    audit_in: dict[str, object] = {"verdict_in": _verdict(verdict_in)}
+    if verdict_in.action == "block":
+        blocked = Answer(text=settings.DESK_MODERATION_BLOCKED_REPLY)
+        _reply_commit(message_id=message_id, answer=blocked, event="bot.blocked", details=audit_in)
+        return
+    if verdict_in.action == "review" or conversation.mode != Mode.BOT:
+        inbound_hand_over(message_id=message_id, details=audit_in)
+        return
+    if handoff.asks_for_human(message.body):
+        handoff.conversation_request_human(conversation_id=conversation.pk, message_id=message_id)
+        return
+
+    context = selectors.conversation_context(
+        conversation=conversation, before_id=message.pk, turns=settings.DESK_CONTEXT_TURNS
+    )
+    started = time.monotonic()
+    answer = get_answerer().answer(conversation_id=conversation.pk, question=verdict_in.text, context=context)
+    answer_ms = int((time.monotonic() - started) * 1000)
+    metrics.stage_observe("answer", answer_ms / 1000)
+
+    verdict_out = moderator.check(text=answer.text, direction="out", message_id=message.pk)
+    if verdict_out.evidence:
+        console_events.flags_changed()
+    audit: dict[str, object] = {**audit_in, "verdict_out": _verdict(verdict_out)}
+    if verdict_out.action in ("block", "review"):
+        # A withheld answer must never reach the customer; a human takes it from here.
+        reason = f"answer withheld by moderation ({verdict_out.action})"
+        inbound_fail(message_id=message_id, reason=reason, details=audit)
+        return
+    if not verdict_out.text.strip():
+        inbound_fail(message_id=message_id, reason="empty answer", details=audit)
+        return
+    answer = Answer(text=verdict_out.text, reasoning=answer.reasoning, meta=answer.meta)
+    _reply_commit(message_id=message_id, answer=answer, answer_ms=answer_ms, details=audit)
+
+
+def _reply_commit(
+    *,
+    message_id: int,
+    answer: Answer,
+    answer_ms: int = 0,
+    event: str = "bot.answer",
+    details: dict[str, object] | None = None,
+) -> None:
+    with transaction.atomic():
+        conversation, message = lock_inbound(message_id)
+        if message.status not in (Status.RECEIVED, Status.PROCESSING):
+            return  # another worker finished it first
+        if conversation.mode != Mode.BOT:
+            # An agent took over while the answer was being generated: the bot stays silent.
+            status_set(message, Status.HANDED_OVER)
+            exchange_audit(event="bot.superseded_by_agent", conversation=conversation, message=message)
+            return
+        reply = conversation_reply(
+            conversation=conversation,
+            body=answer.text,
+            author_kind=Message.AuthorKind.BOT,
+            reply_to=message,
+            reasoning=answer.reasoning,
+            answer_ms=answer_ms,
+            answer_meta=answer.meta,
+        )
+        status_set(message, Status.ANSWERED, answered_at=timezone.now(), answer_ms=answer_ms)
+        # The reasoning stays on the reply row (encrypted); the audit row points at it.
+        exchange_audit(
+            event=event,
+            conversation=conversation,
+            message=message,
+            response=answer.text,
+            meta=answer.meta,
+            latency_ms=answer_ms,
+            details={**(details or {}), "reply_id": reply.pk, "has_reasoning": bool(answer.reasoning)},
+        )
+        metrics.inbound_outcome("answered", received_at=message.created_at)
+
+
+def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = None) -> None:
+    """Leave a customer message to the humans; the bot does not answer it."""
+    with transaction.atomic():
+        conversation, message = lock_inbound(message_id)
+        if message.status not in (Status.RECEIVED, Status.PROCESSING):
+            return
+        if conversation.mode == Mode.BOT:
+            conversation.mode = Mode.QUEUED
+            conversation.save(update_fields=["mode", "updated_at"])
+        status_set(message, Status.HANDED_OVER)
+        exchange_audit(event="bot.handed_over", conversation=conversation, message=message, details=details)
+        metrics.inbound_outcome("handed_over")
+        console_events.conversation_changed(conversation_id=conversation.pk)
+
+
+def inbound_fail(*, message_id: int, reason: str, details: dict[str, object] | None = None) -> None:
+    """Give up on the bot for this message: tell the customer politely and queue a human."""
+    with transaction.atomic():
+        conversation, message = lock_inbound(message_id)
+        if message.status not in (Status.RECEIVED, Status.PROCESSING):
+            return
+        if conversation.mode == Mode.BOT:
+            conversation.mode = Mode.QUEUED
+            conversation.save(update_fields=["mode", "updated_at"])
+        conversation_reply(
+            conversation=conversation,
+            body=settings.DESK_FALLBACK_REPLY,
+            author_kind=Message.AuthorKind.SYSTEM,
+            reply_to=message,
+        )
+        status_set(message, Status.FAILED, error=reason[:500])
+        exchange_audit(
+            event="bot.fallback",
+            conversation=conversation,
+            message=message,
+            response=settings.DESK_FALLBACK_REPLY,
+            details={**(details or {}), "reason": reason[:500]},
+        )
+        metrics.inbound_outcome("failed")
+    logger.warning("message %s handed to a human: %s", message_id, reason)

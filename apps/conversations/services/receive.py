@@ -1,0 +1,192 @@
+"""Receiving: every message a channel hands over is stored exactly once."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.console import events as console_events
+from apps.conversations.models import Conversation, Customer, Message
+from apps.conversations.services.outbound import conversation_reply
+from apps.conversations.services.state import Mode, Status, enqueue_processing, exchange_audit
+from apps.core.ratelimit import TokenBucket
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    created: bool
+
+
+def message_receive(
+    *,
+    channel: str,
+    external_user_id: str,
+    display_name: str,
+    channel_message_id: str | None,
+    body: str,
+    client_ip: str | None = None,
+) -> Received:
+    """Store a customer message once and schedule its processing.
+
+    Idempotent on (channel, channel_message_id): a redelivery returns the stored message
+    and schedules nothing. A customer over the rate limit is stored too (nothing is lost),
+    but not answered; they are told once per window.
+    """
+
+    def settle(conversation: Conversation, message: Message) -> None:
+        # Checked only for a message stored now: redeliveries must not spend the customer's tokens.
+        if not _within_rate(f"{channel}:{external_user_id}"):
+            _rate_limited(conversation=conversation, message=message)
+        else:
+            enqueue_processing(message.pk)
+
+    return _store(
+        channel=channel,
+        external_user_id=external_user_id,
+        display_name=display_name,
+        channel_message_id=channel_message_id,
+        fields={
+            "direction": Message.Direction.INBOUND,
+            "author_kind": Message.AuthorKind.CUSTOMER,
+            "body": body,
+            "status": Status.RECEIVED,
+            "client_ip": client_ip,
+        },
+        settle=settle,
+    )
+
+
+def staff_message_record(
+    *, channel: str, external_user_id: str, display_name: str, channel_message_id: str, body: str
+) -> Received:
+    """A message the staff sent from the account's own phone: WeChat has delivered it already.
+
+    It is stored as an agent message, and the conversation goes to a human: the staff member
+    is talking, so the bot stays silent until someone hands it back.
+    """
+
+    def settle(conversation: Conversation, message: Message) -> None:
+        conversation.mode = Mode.HUMAN
+        conversation.save(update_fields=["mode", "updated_at"])
+        logger.info("conversation %s taken over from the phone", conversation.pk)
+
+    return _store(
+        channel=channel,
+        external_user_id=external_user_id,
+        display_name=display_name,
+        channel_message_id=channel_message_id,
+        fields={
+            "direction": Message.Direction.OUTBOUND,
+            "author_kind": Message.AuthorKind.AGENT,
+            "body": body,
+            "status": Status.DELIVERED,
+            "delivered_at": timezone.now(),
+        },
+        settle=settle,
+    )
+
+
+def _store(
+    *,
+    channel: str,
+    external_user_id: str,
+    display_name: str,
+    channel_message_id: str | None,
+    fields: dict[str, object],
+    settle: Callable[[Conversation, Message], None],
+) -> Received:
+    if channel_message_id:
+        existing = Message.objects.filter(channel=channel, channel_message_id=channel_message_id).first()
+        if existing is not None:
+            return Received(message=existing, created=False)
+    try:
+        with transaction.atomic():
+            customer = _customer_upsert(channel=channel, external_id=external_user_id, display_name=display_name)
+            conversation = _conversation_open(customer=customer)
+            message = Message.objects.create(
+                conversation=conversation, channel=channel, channel_message_id=channel_message_id, **fields
+            )
+            conversation.last_message_at = message.created_at
+            conversation.save(update_fields=["last_message_at", "updated_at"])
+            settle(conversation, message)
+            console_events.conversation_changed(conversation_id=conversation.pk, message_id=message.pk)
+    except IntegrityError:
+        # A concurrent delivery of the same channel message won the insert.
+        if not channel_message_id:
+            raise
+        existing = Message.objects.get(channel=channel, channel_message_id=channel_message_id)
+        return Received(message=existing, created=False)
+    return Received(message=message, created=True)
+
+
+def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> Customer:
+    customer, created = Customer.objects.get_or_create(
+        channel=channel, external_id=external_id, defaults={"display_name": display_name}
+    )
+    if not created and display_name and customer.display_name != display_name:
+        customer.display_name = display_name
+        customer.save(update_fields=["display_name", "updated_at"])
+    return customer
+
+
+def _conversation_open(*, customer: Customer) -> Conversation:
+    """The customer's open conversation (locked), or a new one."""
+    open_ = Conversation.objects.select_for_update().filter(customer=customer).exclude(mode=Mode.CLOSED).first()
+    if open_ is not None:
+        return open_
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(customer=customer, channel=customer.channel)
+    except IntegrityError:
+        # Two first messages of a new customer raced; join the one that won.
+        return Conversation.objects.select_for_update().filter(customer=customer).exclude(mode=Mode.CLOSED).get()
+
+
+@cache
+def _bucket() -> TokenBucket:
+    return TokenBucket(
+        name="inbound",
+        capacity=settings.DESK_INBOUND_RATE_BURST,
+        per_second=settings.DESK_INBOUND_RATE_PER_MINUTE / 60,
+    )
+
+
+def _within_rate(customer_key: str) -> bool:
+    if settings.DESK_INBOUND_RATE_BURST <= 0:
+        return True
+    try:
+        return _bucket().take(customer_key).allowed
+    except redis.RedisError:
+        # Better to answer a flood than to drop a customer because Redis hiccupped.
+        logger.warning("inbound rate limit unavailable; letting %s through", customer_key, exc_info=True)
+        return True
+
+
+def _rate_limited(*, conversation: Conversation, message: Message) -> None:
+    message.status = Status.RATE_LIMITED
+    message.save(update_fields=["status"])
+    exchange_audit(event="inbound.rate_limited", conversation=conversation, message=message)
+    if _first_notice(f"{conversation.channel}:{conversation.customer.external_id}"):
+        conversation_reply(
+            conversation=conversation,
+            body=settings.DESK_RATE_LIMITED_REPLY,
+            author_kind=Message.AuthorKind.SYSTEM,
+            reply_to=message,
+        )
+
+
+def _first_notice(customer_key: str) -> bool:
+    # The window is the time the bucket takes to refill completely.
+    window = int(settings.DESK_INBOUND_RATE_BURST * 60 / max(settings.DESK_INBOUND_RATE_PER_MINUTE, 1))
+    try:
+        return _bucket().first_in_window(customer_key, seconds=window)
+    except redis.RedisError:
+        return False
