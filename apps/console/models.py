@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedTextField
+
 
 class Workspace(models.Model):
     """No table: the admin's entry to the console and the holder of its permission."""
@@ -59,7 +61,7 @@ class Note(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    body = models.TextField(_("note"))
+    body = EncryptedTextField(_("note"))  # staff write about customers: encrypted at rest
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedTextField
+
 
 class Channel(models.TextChoices):
     SIMULATOR = "simulator", _("Browser simulator")
@@ -86,6 +88,7 @@ class Message(models.Model):
         PROCESSING = "processing", _("Processing")  # inbound being answered / outbound awaiting delivery
         ANSWERED = "answered", _("Answered")  # inbound with a committed reply
         HANDED_OVER = "handed_over", _("Handed to a human")  # inbound left for an agent, no bot reply
+        RATE_LIMITED = "rate_limited", _("Over the rate limit")  # inbound stored, not answered
         DELIVERED = "delivered", _("Delivered")  # outbound accepted by the channel
         FAILED = "failed", _("Failed")
 
@@ -96,8 +99,9 @@ class Message(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.SET_NULL, null=True, blank=True
     )
-    body = models.TextField(_("body"))
-    reasoning = models.TextField(_("reasoning"), blank=True)
+    # Message text is encrypted at rest (docs/security.md): no SQL search over it.
+    body = EncryptedTextField(_("body"))
+    reasoning = EncryptedTextField(_("reasoning"), blank=True)
     channel_message_id = models.CharField(_("channel message id"), max_length=128, null=True, blank=True)
     reply_to = models.ForeignKey(
         "self", verbose_name=_("reply to"), on_delete=models.PROTECT, null=True, blank=True, related_name="replies"
@@ -112,6 +116,9 @@ class Message(models.Model):
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     answer_ms = models.PositiveIntegerField(_("answer time (ms)"), null=True, blank=True)
     # What produced an answer: endpoint, model, TTFT, total time, tokens in/out (apps.llm).
+    # Where the message came from: the customer's address when the channel gives one, else the
+    # address of the bridge or webhook caller that delivered it (for the audit log).
+    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
     answer_meta = models.JSONField(_("answer details"), default=dict, blank=True)
 
     class Meta:
@@ -157,7 +164,7 @@ class Attachment(models.Model):
     height = models.PositiveIntegerField(_("height"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     ocr_status = models.CharField(_("OCR"), max_length=16, choices=OcrStatus.choices, default=OcrStatus.PENDING)
-    ocr_text = models.TextField(_("text read"), blank=True)
+    ocr_text = EncryptedTextField(_("text read"), blank=True)
     ocr_ms = models.PositiveIntegerField(_("OCR time (ms)"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

@@ -1,19 +1,24 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from apps.audit.admin_mixins import AuditedAdminMixin
+from apps.core.fields import EncryptedTextField
 from apps.llm import selectors, services
 from apps.llm.models import Endpoint, PromptSettings
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin[Endpoint]):
+class EndpointAdmin(AuditedAdminMixin, admin.ModelAdmin[Endpoint]):
     list_display = ["name", "base_url", "model", "weight", "enabled", "max_concurrency", "breaker"]
     list_filter = ["enabled"]
     list_editable = ["weight", "enabled"]
     search_fields = ["name", "base_url", "model"]
     actions = ["check_health"]
+    # The key is stored encrypted; in the form it is one masked line, kept on re-save.
+    formfield_overrides = {EncryptedTextField: {"widget": forms.PasswordInput(render_value=True)}}
     fieldsets = [
         (None, {"fields": ["name", "base_url", "model", "api_key", "weight", "enabled"]}),
         (_("Limits"), {"fields": ["connect_timeout_s", "read_timeout_s", "total_timeout_s", "max_concurrency"]}),
@@ -41,7 +46,7 @@ class EndpointAdmin(admin.ModelAdmin[Endpoint]):
 
 
 @admin.register(PromptSettings)
-class PromptSettingsAdmin(admin.ModelAdmin[PromptSettings]):
+class PromptSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin[PromptSettings]):
     list_display = ["__str__", "temperature", "top_p", "max_tokens", "context_turns", "updated_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

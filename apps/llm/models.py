@@ -2,6 +2,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedTextField
+
 
 class Endpoint(models.Model):
     """One OpenAI-compatible server (vLLM serving DeepSeek-R1, usually) in the answering pool."""
@@ -10,7 +12,7 @@ class Endpoint(models.Model):
     base_url = models.URLField(_("base URL"), help_text=_("Up to and without /v1, e.g. http://gpu-1:8000"))
     model = models.CharField(_("model"), max_length=200, help_text=_("The model name the server serves."))
     # Plain text until the encrypted field lands with the encryption issue.
-    api_key = models.CharField(_("API key"), max_length=500, blank=True)
+    api_key = EncryptedTextField(_("API key"), blank=True)
     weight = models.PositiveSmallIntegerField(_("weight"), default=1, validators=[MaxValueValidator(1000)])
     enabled = models.BooleanField(_("enabled"), default=True)
     connect_timeout_s = models.FloatField(

@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedTextField
 from apps.moderation.regex_guard import validate_regex_term
 
 
@@ -117,7 +118,7 @@ class Flag(models.Model):
     )
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     verdict = models.CharField(_("verdict"), max_length=8)
-    text = models.TextField(_("checked text"))
+    text = EncryptedTextField(_("checked text"))  # customer or answer text: encrypted like messages
     evidence = models.JSONField(_("evidence"), default=dict)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     reviewer = models.ForeignKey(

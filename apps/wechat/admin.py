@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.wechat.models import KfCursor, WechatAccount, WechatContact
 
 
@@ -13,6 +14,8 @@ class WechatAccountForm(forms.ModelForm[WechatAccount]):
     class Meta:
         model = WechatAccount
         fields = ("kind", "name", "app_id", "secret", "token", "encoding_aes_key", "is_active")
+        # Encrypted text columns would default to a textarea; these are one-line values.
+        widgets = {"token": forms.TextInput, "encoding_aes_key": forms.TextInput(attrs={"maxlength": 43})}
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data.get("secret") or ""
@@ -32,7 +35,7 @@ class WechatAccountForm(forms.ModelForm[WechatAccount]):
 
 
 @admin.register(WechatAccount)
-class WechatAccountAdmin(admin.ModelAdmin[WechatAccount]):
+class WechatAccountAdmin(AuditedAdminMixin, admin.ModelAdmin[WechatAccount]):
     form = WechatAccountForm
     list_display = ("name", "kind", "app_id", "is_active", "updated_at")
     list_filter = ("kind", "is_active")

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.models import Customer
+from apps.core.fields import EncryptedTextField
 
 
 class WechatAccount(models.Model):
@@ -16,10 +17,11 @@ class WechatAccount(models.Model):
     name = models.CharField(_("name"), max_length=64)
     # The AppID of an Official Account, or the CorpID of a WeCom corp; it is also the URL key.
     app_id = models.CharField(_("AppID / CorpID"), max_length=64)
-    secret = models.CharField(_("AppSecret / kf Secret"), max_length=128)
-    token = models.CharField(_("callback token"), max_length=64)
+    # Credentials are encrypted at rest like message text (docs/security.md).
+    secret = EncryptedTextField(_("AppSecret / kf Secret"))
+    token = EncryptedTextField(_("callback token"))
     # 43 characters; empty means plain mode (Official Account only: WeCom always encrypts).
-    encoding_aes_key = models.CharField(_("EncodingAESKey"), max_length=43, blank=True)
+    encoding_aes_key = EncryptedTextField(_("EncodingAESKey"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
