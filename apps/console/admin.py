@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
+from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.console import selectors, views
 from apps.console.models import AgentProfile, CannedResponse, Workspace
 
@@ -47,13 +48,13 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
 
 
 @admin.register(CannedResponse)
-class CannedResponseAdmin(admin.ModelAdmin[CannedResponse]):
+class CannedResponseAdmin(AuditedAdminMixin, admin.ModelAdmin[CannedResponse]):
     list_display = ("title", "shortcut", "updated_at")
     search_fields = ("title", "shortcut", "body")
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(admin.ModelAdmin[AgentProfile]):
+class AgentProfileAdmin(AuditedAdminMixin, admin.ModelAdmin[AgentProfile]):
     list_display = ("user", "wecom_userid")
     search_fields = ("user__username", "wecom_userid")
     autocomplete_fields = ("user",)

@@ -13,6 +13,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.models import AuditLog
+from apps.audit.services import audit_record
 from apps.console import events
 from apps.console.models import AgentProfile, ConversationEvent
 from apps.conversations.models import Channel, Conversation, Customer, Message
@@ -67,6 +69,14 @@ def _changed(
         kind=kind,
         actor_id=actor.pk if actor is not None else None,
         assignee_id=conversation.assignee_id,
+    )
+    audit_record(
+        kind=AuditLog.Kind.STAFF if actor is not None else AuditLog.Kind.SYSTEM,
+        event=f"conversation.{kind}",
+        actor_id=actor.pk if actor is not None else None,
+        channel=conversation.channel,
+        conversation_id=conversation.pk,
+        details={"mode": conversation.mode, "assignee_id": conversation.assignee_id},
     )
     events.conversation_changed(conversation_id=conversation.pk)
     _kf_state_push(conversation)

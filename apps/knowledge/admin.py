@@ -16,6 +16,7 @@ from import_export import resources
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
+from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.knowledge import services
 from apps.knowledge.models import Entry, embedding_key_of
 
@@ -36,7 +37,7 @@ class EntryResource(resources.ModelResource):
 
 
 @admin.register(Entry)
-class EntryAdmin(ImportExportModelAdmin):
+class EntryAdmin(AuditedAdminMixin, ImportExportModelAdmin):
     resource_classes = [EntryResource]
     formats = [CSV, XLSX]
     list_display = ("question", "short_answer", "tags", "enabled", "direct_answer", "embedded", "updated_at")

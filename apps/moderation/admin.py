@@ -14,6 +14,7 @@ from import_export import resources
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
+from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.moderation import services
 from apps.moderation.models import Flag, SemanticRule, Term
 
@@ -35,7 +36,7 @@ class TermResource(resources.ModelResource):
 
 
 @admin.register(Term)
-class TermAdmin(ImportExportModelAdmin):
+class TermAdmin(AuditedAdminMixin, ImportExportModelAdmin):
     resource_classes = [TermResource]
     formats = [CSV, XLSX]
     list_display = ("text", "kind", "category", "severity", "action", "match_pinyin", "enabled", "updated_at")
@@ -66,7 +67,7 @@ class TermAdmin(ImportExportModelAdmin):
 
 
 @admin.register(SemanticRule)
-class SemanticRuleAdmin(admin.ModelAdmin[SemanticRule]):
+class SemanticRuleAdmin(AuditedAdminMixin, admin.ModelAdmin[SemanticRule]):
     list_display = ("category", "threshold", "action", "enabled", "updated_at")
     list_filter = ("enabled", "category", "action")
 

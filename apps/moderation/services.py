@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audit.models import AuditLog
+from apps.audit.services import audit_record
 from apps.moderation.models import Flag, SemanticRule, Term, TermAction
 from apps.moderation.selectors import RULES_VERSION_KEY
 
@@ -84,6 +86,13 @@ def _flag_decide(*, flag: Flag, reviewer: AbstractBaseUser, status: str) -> Flag
         locked.reviewer_id = reviewer.pk
         locked.decided_at = timezone.now()
         locked.save(update_fields=["status", "reviewer", "decided_at"])
+        audit_record(
+            kind=AuditLog.Kind.STAFF,
+            event=f"flag.{status}",
+            actor_id=reviewer.pk,
+            message_id=locked.message_id,
+            details={"flag_id": locked.pk, "verdict": locked.verdict, "direction": locked.direction},
+        )
     return locked
 
 

@@ -16,6 +16,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from apps.audit.models import AuditLog
+from apps.audit.services import audit_record
 from apps.moderation.models import Category
 from apps.reports import charts, selectors, services, writers
 from apps.reports.forms import ExportForm, RangeForm
@@ -51,7 +53,9 @@ class ExportAdmin(admin.ModelAdmin[Export]):
     list_filter = ("status", "format")
     list_select_related = ("requested_by",)
     ordering = ("-created_at",)
-    readonly_fields = [f.name for f in Export._meta.fields]
+    # The file has no URL (ExportStorage.url raises): its link is the "progress" download link.
+    exclude = ("file",)
+    readonly_fields = [*(f.name for f in Export._meta.fields if f.name != "file"), "progress"]
     change_list_template = "reports/export_change_list.html"
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -140,6 +144,13 @@ class ExportAdmin(admin.ModelAdmin[Export]):
         if not form.is_valid():
             return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
         r = form.report_range()
+        audit_record(
+            kind=AuditLog.Kind.STAFF,
+            event="report.export_stream",
+            actor_id=request.user.pk,
+            client_ip=request.META.get("REMOTE_ADDR"),
+            details={"from": str(r.date_from), "to": str(r.date_to), "channel": r.channel},
+        )
         chunks = writers.csv_chunks(header=selectors.EXPORT_HEADER, rows=selectors.export_rows(r=r))
         response = StreamingHttpResponse(_aiter_sync(chunks), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="messages-{r.date_from}-{r.date_to}.csv"'

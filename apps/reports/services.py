@@ -17,6 +17,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audit.models import AuditLog
+from apps.audit.services import audit_record
 from apps.core.side_effects import enqueue_on_commit
 from apps.reports import selectors, writers
 from apps.reports.models import Export
@@ -38,6 +40,13 @@ def export_request(
             date_from=date_from,
             date_to=date_to,
             channel=channel,
+        )
+        audit_record(
+            kind=AuditLog.Kind.STAFF,
+            event="report.export",
+            actor_id=user.pk,
+            channel=channel,
+            details={"export_id": export.pk, "format": fmt, "from": str(date_from), "to": str(date_to)},
         )
         enqueue_on_commit(run_export, export.pk)
     return export

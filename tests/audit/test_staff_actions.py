@@ -1,0 +1,72 @@
+"""Staff actions are audited with the acting user, in the same transaction as the change."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from apps.audit.models import AuditLog
+from apps.audit.selectors import audit_chain_verify
+from apps.conversations import handoff, services
+from apps.core.models import ApiToken
+from apps.moderation.models import Term
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def boss() -> User:
+    return User.objects.create_superuser("boss", password="pw-boss-12345")
+
+
+def events() -> list[tuple[str, int | None]]:
+    return list(AuditLog.objects.filter(kind=AuditLog.Kind.STAFF).order_by("id").values_list("event", "actor_id"))
+
+
+def test_takeover_and_hand_back_are_audited_with_the_agent(boss: User) -> None:
+    received = services.message_receive(
+        channel="simulator", external_user_id="cust-x1", display_name="", channel_message_id="m1", body="hi"
+    )
+    conversation_id = received.message.conversation_id
+
+    handoff.conversation_take_over(conversation_id=conversation_id, agent=boss)
+    handoff.conversation_hand_back(conversation_id=conversation_id, agent=boss)
+
+    assert events() == [("conversation.taken_over", boss.pk), ("conversation.handed_back", boss.pk)]
+    assert AuditLog.objects.filter(conversation_id_ref=conversation_id).count() == 2
+
+
+def test_a_blacklist_edit_in_the_admin_is_audited_without_values(boss: User, client: Client) -> None:
+    client.force_login(boss)
+    response = client.post(
+        "/admin/moderation/term/add/",
+        {"text": "加我微信", "kind": "keyword", "category": "fraud", "severity": 3, "action": "block", "enabled": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    term = Term.objects.get()
+
+    (row,) = AuditLog.objects.filter(event="moderation.term.add")
+    assert row.actor_id == boss.pk
+    assert row.details["object_id"] == term.pk
+
+
+def test_an_issued_api_token_is_shown_once_and_audited(boss: User, client: Client) -> None:
+    client.force_login(boss)
+    response = client.post("/admin/core/apitoken/add/", {"name": "bridge", "scopes": ["inbound"]}, follow=True)
+
+    token = ApiToken.objects.get()
+    page = response.content.decode()
+    assert "dsk_" in page
+    assert token.token_hash not in page
+    assert events()[-1] == ("core.apitoken.add", boss.pk)
+
+
+def test_sign_ins_and_failed_attempts_are_audited(boss: User, client: Client) -> None:
+    client.post("/admin/login/", {"username": "boss", "password": "wrong-password"})
+    client.post("/admin/login/", {"username": "boss", "password": "pw-boss-12345"})
+
+    rows = list(AuditLog.objects.filter(event__startswith="staff.").order_by("id"))
+    assert [r.event for r in rows] == ["staff.login_failed", "staff.login"]
+    assert rows[0].details == {"username": "boss"}
+    assert "wrong-password" not in str(rows[0].details)
+    assert rows[1].actor_id == boss.pk
+    assert audit_chain_verify().broken is None
