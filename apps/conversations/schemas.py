@@ -3,18 +3,28 @@ from typing import Annotated, Literal
 
 from django.conf import settings
 from ninja import Schema
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from apps.conversations.models import Channel
 
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+def _no_nul(value: str) -> str:
+    # Postgres text cannot hold NUL: refuse it here (422) rather than fail the INSERT (500).
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), NoNul]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128), NoNul]
 
 
 class InboundMessageIn(Schema):
     channel: Channel
     channel_message_id: Identifier
     external_user_id: Identifier
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] = ""
+    display_name: DisplayName = ""
     text: str = Field(min_length=1)
     # "staff": sent from the account's own phone (Wechaty); recorded as an agent message, and
     # the conversation goes to a human.
@@ -38,7 +48,7 @@ class InboundImageIn(Schema):
     channel: Channel
     channel_message_id: Identifier
     external_user_id: Identifier
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] = ""
+    display_name: DisplayName = ""
 
 
 class InboundMessageOut(Schema):

@@ -3,7 +3,7 @@ from typing import Annotated
 from ninja import Schema
 from pydantic import StringConstraints
 
-from apps.conversations.schemas import MessageOut
+from apps.conversations.schemas import MessageOut, NoNul
 
 SimulatorCustomerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
@@ -11,8 +11,8 @@ SimulatorCustomerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{
 class SimulatorMessageIn(Schema):
     customer_id: SimulatorCustomerId
     client_message_id: SimulatorCustomerId
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2000), NoNul]
 
 
 class SimulatorImageIn(Schema):
@@ -20,7 +20,7 @@ class SimulatorImageIn(Schema):
 
     customer_id: SimulatorCustomerId
     client_message_id: SimulatorCustomerId
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul]
 
 
 class SimulatorMessagesOut(Schema):

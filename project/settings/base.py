@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_prometheus",
     "channels",
+    "axes",
     "apps.core",
     "apps.audit",
     "apps.conversations",
@@ -53,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last of the request middleware, as axes asks: it turns a lockout into its response.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -105,6 +108,7 @@ LOGIN_URL = "admin:login"
 # Bodies above this are refused before parsing (the inbound API answers 413).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+from project.settings.auth import *  # noqa: E402,F403
 from project.settings.console import *  # noqa: E402,F403
 from project.settings.data import *  # noqa: E402,F403
 from project.settings.desk import *  # noqa: E402,F403
