@@ -19,6 +19,7 @@ from apps.console import events
 from apps.console.models import AgentProfile, ConversationEvent
 from apps.conversations.models import Channel, Conversation, Customer, Message
 from apps.conversations.pipeline import get_moderator
+from apps.conversations.services.state import exchange_audit
 from apps.core.side_effects import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,12 @@ def conversation_request_human(*, conversation_id: int, message_id: int | None =
             message.status = Status.HANDED_OVER
             message.status_changed_at = timezone.now()
             message.save(update_fields=["status", "status_changed_at"])
+            exchange_audit(
+                event="bot.human_requested",
+                conversation=conversation,
+                message=message,
+                response=settings.DESK_HUMAN_REQUEST_REPLY,
+            )
     return conversation
 
 
@@ -208,4 +215,16 @@ def agent_reply(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> 
         Message.objects.filter(
             conversation=conversation, direction=Message.Direction.INBOUND, status=Status.HANDED_OVER
         ).update(status=Status.ANSWERED, answered_at=now, status_changed_at=now)
+        audit_record(
+            kind=AuditLog.Kind.STAFF,
+            event="agent.reply",
+            actor_id=agent.pk,
+            customer_ref=f"{conversation.channel}:{conversation.customer.external_id}",
+            channel=conversation.channel,
+            conversation_id=conversation.pk,
+            message_id=reply.pk,
+            query=last_inbound.body if last_inbound is not None else "",
+            response=reply.body,
+            details={"verdict": verdict.action},
+        )
     return reply

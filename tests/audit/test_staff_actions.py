@@ -70,3 +70,43 @@ def test_sign_ins_and_failed_attempts_are_audited(boss: User, client: Client) ->
     assert "wrong-password" not in str(rows[0].details)
     assert rows[1].actor_id == boss.pk
     assert audit_chain_verify().broken is None
+
+
+def test_an_agent_reply_and_a_request_for_a_human_are_audited(boss: User) -> None:
+    received = services.message_receive(
+        channel="simulator", external_user_id="cust-x2", display_name="", channel_message_id="m1", body="转人工"
+    )
+    conversation_id = received.message.conversation_id
+    handoff.conversation_request_human(conversation_id=conversation_id, message_id=received.message.pk)
+    handoff.conversation_take_over(conversation_id=conversation_id, agent=boss)
+
+    reply = handoff.agent_reply(conversation_id=conversation_id, agent=boss, body="您好，我是客服小王。")
+
+    requested = AuditLog.objects.get(event="bot.human_requested")
+    assert requested.query == "转人工"
+    (row,) = AuditLog.objects.filter(event="agent.reply")
+    assert row.actor_id == boss.pk
+    assert row.message_id_ref == reply.pk
+    assert row.query == "转人工"
+    assert row.response == "您好，我是客服小王。"
+
+
+def test_a_staff_message_from_the_phone_is_audited() -> None:
+    services.staff_message_record(
+        channel="wechaty", external_user_id="wx-c1", display_name="", channel_message_id="p1", body="我来处理"
+    )
+
+    (row,) = AuditLog.objects.filter(event="agent.reply_from_phone")
+    assert row.response == "我来处理"
+    assert row.customer_ref == "wechaty:wx-c1"
+
+
+def test_every_configured_log_handler_masks_personal_data() -> None:
+    import logging
+
+    from apps.core.logging import PiiMaskingFilter
+
+    handlers = logging.getLogger().handlers
+    configured = [h for h in handlers if h.get_name() == "console"]
+    assert configured, "the LOGGING console handler is installed"
+    assert all(any(isinstance(f, PiiMaskingFilter) for f in h.filters) for h in configured)

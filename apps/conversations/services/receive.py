@@ -76,6 +76,7 @@ def staff_message_record(
     def settle(conversation: Conversation, message: Message) -> None:
         conversation.mode = Mode.HUMAN
         conversation.save(update_fields=["mode", "updated_at"])
+        exchange_audit(event="agent.reply_from_phone", conversation=conversation, message=message, response=body)
         logger.info("conversation %s taken over from the phone", conversation.pk)
 
     return _store(
