@@ -10,7 +10,7 @@ from ninja.responses import Status
 from ninja.security import HttpBearer
 
 from apps.conversations import attachments, services
-from apps.conversations.schemas import ErrorOut, InboundImageIn, InboundMessageIn, InboundMessageOut
+from apps.conversations.schemas import ErrorOut, InboundImageIn, InboundMessageIn, InboundMessageOut, inbound_ack
 from apps.core.models import ApiToken
 from apps.core.services import api_token_authenticate
 
@@ -47,12 +47,7 @@ def receive_message(request: HttpRequest, payload: InboundMessageIn) -> Status[I
     else:
         # The caller's address (the bridge's, for Wechaty) goes to the audit log with the exchange.
         received = services.message_receive(**identity, client_ip=request.META.get("REMOTE_ADDR"))
-    out = InboundMessageOut(
-        message_id=received.message.pk,
-        conversation_id=received.message.conversation_id,
-        duplicate=not received.created,
-    )
-    return Status(202 if received.created else 200, out)
+    return inbound_ack(received)
 
 
 @router.post(
@@ -80,9 +75,4 @@ def receive_image(request: HttpRequest) -> Status[InboundMessageOut]:
         )
     except attachments.ImageRejected as exc:
         raise HttpError(exc.status, exc.detail) from exc
-    out = InboundMessageOut(
-        message_id=received.message.pk,
-        conversation_id=received.message.conversation_id,
-        duplicate=not received.created,
-    )
-    return Status(202 if received.created else 200, out)
+    return inbound_ack(received)

@@ -1,11 +1,15 @@
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from django.conf import settings
 from ninja import Schema
+from ninja.responses import Status
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from apps.conversations.models import Channel
+
+if TYPE_CHECKING:
+    from apps.conversations.services import Received
 
 
 def _no_nul(value: str) -> str:
@@ -55,6 +59,16 @@ class InboundMessageOut(Schema):
     message_id: int
     conversation_id: int
     duplicate: bool
+
+
+def inbound_ack(received: "Received") -> Status[InboundMessageOut]:
+    """202 for a message stored now, 200 (duplicate) for a redelivery of one stored before."""
+    out = InboundMessageOut(
+        message_id=received.message.pk,
+        conversation_id=received.message.conversation_id,
+        duplicate=not received.created,
+    )
+    return Status(202 if received.created else 200, out)
 
 
 class ErrorOut(Schema):

@@ -8,7 +8,7 @@ from ninja.responses import Status
 
 from apps.conversations import attachments, selectors, services
 from apps.conversations.models import Channel
-from apps.conversations.schemas import ErrorOut, InboundMessageOut, MessageOut
+from apps.conversations.schemas import ErrorOut, InboundMessageOut, MessageOut, inbound_ack
 from apps.wechat.schemas import SimulatorCustomerId, SimulatorImageIn, SimulatorMessageIn, SimulatorMessagesOut
 
 router = Router(tags=["simulator"])
@@ -30,12 +30,7 @@ def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> Status[In
         body=payload.text,
         client_ip=request.META.get("REMOTE_ADDR"),
     )
-    out = InboundMessageOut(
-        message_id=received.message.pk,
-        conversation_id=received.message.conversation_id,
-        duplicate=not received.created,
-    )
-    return Status(202 if received.created else 200, out)
+    return inbound_ack(received)
 
 
 @router.post(
@@ -63,12 +58,7 @@ def send_image(request: HttpRequest) -> Status[InboundMessageOut]:
         )
     except attachments.ImageRejected as exc:
         raise HttpError(exc.status, exc.detail) from exc
-    out = InboundMessageOut(
-        message_id=received.message.pk,
-        conversation_id=received.message.conversation_id,
-        duplicate=not received.created,
-    )
-    return Status(202 if received.created else 200, out)
+    return inbound_ack(received)
 
 
 @router.get("/messages", response={200: SimulatorMessagesOut, 404: ErrorOut, 422: ErrorOut})
