@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from django.conf import settings
@@ -39,7 +39,11 @@ def completion_create(*, question: str, context: Sequence[Turn], knowledge: Sequ
     if endpoints:
         return completion_from_pool(endpoints=endpoints, request=request)
     if settings.LLM_EMBEDDED_ENABLED:
-        return completion_from_embedded(request=request)
+        # The store's persona, instructions and knowledge are written for R1; a 135M model only
+        # follows its own one-line system prompt, and answers the customer's words alone best.
+        bare = replace(config, instructions="")
+        small = replace(request, messages=messages_build(config=bare, context=context, question=question))
+        return completion_from_embedded(request=small)
     raise NoEndpointAvailable("no endpoint is configured and the embedded model is off")
 
 
