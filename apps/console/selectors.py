@@ -12,10 +12,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Permissi
 from django.db.models import Count, F, Min, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.console.models import CannedResponse, ConversationEvent, Note
 from apps.conversations.models import Conversation, Message
-from apps.moderation.models import Flag
+from apps.moderation.models import Category, Flag, TermAction
 
 CONSOLE_PERMISSION = "console.use_console"
 AGE_FILTERS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
@@ -43,6 +44,7 @@ class QueueRow:
     semantic: list[dict[str, Any]]
     categories: list[str]
     severity: int
+    verdict_label: str = ""
     context: list[Message] = field(default_factory=list)
 
 
@@ -95,10 +97,23 @@ def review_queue(
     return rows
 
 
+# Evidence is stored as codes; staff read the labels (translated with the rest of the UI).
+_VERDICT_LABELS = {"allow": _("allowed"), "mask": _("masked"), "block": _("blocked"), "review": _("for review")}
+
+
+def _labelled(item: dict[str, Any]) -> dict[str, Any]:
+    category, action = str(item.get("category", "")), str(item.get("action", ""))
+    return {
+        **item,
+        "category_label": Category(category).label if category in Category.values else category,
+        "action_label": TermAction(action).label if action in TermAction.values else action,
+    }
+
+
 def _queue_row(flag: Flag) -> QueueRow:
     evidence = flag.evidence or {}
-    hits = [h for h in evidence.get("hits", []) if isinstance(h, dict)]
-    semantic = [s for s in evidence.get("semantic", []) if isinstance(s, dict)]
+    hits = [_labelled(h) for h in evidence.get("hits", []) if isinstance(h, dict)]
+    semantic = [_labelled(s) for s in evidence.get("semantic", []) if isinstance(s, dict)]
     categories = sorted({str(x.get("category", "")) for x in [*hits, *semantic]} - {""})
     return QueueRow(
         flag=flag,
@@ -107,6 +122,7 @@ def _queue_row(flag: Flag) -> QueueRow:
         semantic=semantic,
         categories=categories,
         severity=max((int(h.get("severity", 0)) for h in hits), default=0),
+        verdict_label=str(_VERDICT_LABELS.get(flag.verdict, flag.verdict)),
     )
 
 
