@@ -4,6 +4,7 @@ the same rows streamed as CSV right away. Files are read back with csv and openp
 import csv
 import io
 import warnings
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.reports import selectors, services
 from apps.reports.models import Export
@@ -76,7 +78,7 @@ def test_a_manager_exports_a_range_and_downloads_the_file(
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_the_writers_report_progress_row_by_row(history: History, tmp_path: Path, fmt: str) -> None:
     seen: list[int] = []
-    r = selectors.ReportRange(date_from=selectors.date(2026, 3, 1), date_to=selectors.date(2026, 3, 3))
+    r = selectors.ReportRange(date_from=date(2026, 3, 1), date_to=date(2026, 3, 3))
     assert services.export_file_write(path=tmp_path / f"x.{fmt}", fmt=fmt, r=r, progress=seen.append) == 15
     assert seen == list(range(1, 16))
 
@@ -108,7 +110,7 @@ def test_the_csv_streams_right_away_for_the_filtered_range(history: History, man
 
 
 def test_an_empty_range_exports_a_header_only_xlsx(manager: User, tmp_path: Path) -> None:
-    r = selectors.ReportRange(date_from=selectors.date(2020, 1, 1), date_to=selectors.date(2020, 1, 2))
+    r = selectors.ReportRange(date_from=date(2020, 1, 1), date_to=date(2020, 1, 2))
     path = tmp_path / "empty.xlsx"
     assert services.export_file_write(path=path, fmt="xlsx", r=r) == 0
     rows = list(openpyxl.load_workbook(path, read_only=True)["messages"].iter_rows(values_only=True))
@@ -119,7 +121,7 @@ def test_an_empty_range_exports_a_header_only_xlsx(manager: User, tmp_path: Path
 def test_old_exports_are_pruned_with_their_files(history: History, manager: User) -> None:
     export = Export.objects.create(requested_by=manager, format="csv", date_from="2026-03-01", date_to="2026-03-03")
     path = Path(services.export_run(export_id=export.pk).file.path)
-    Export.objects.filter(pk=export.pk).update(created_at=selectors.timezone.now() - selectors.timedelta(days=30))
+    Export.objects.filter(pk=export.pk).update(created_at=timezone.now() - timedelta(days=30))
     assert services.exports_prune() == 1
     assert not path.exists()
     assert not Export.objects.exists()

@@ -7,7 +7,6 @@ answered by an agent: a handed-over or failed customer message, an agent message
 or a queued/human mode now.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -373,52 +372,4 @@ def dashboard_get(*, r: ReportRange) -> Dashboard:
         latency=llm_latency(r=r),
         cache_hit_rate=cache_hit_rate(r=r),
         agents=agent_workload(r=r),
-    )
-
-
-EXPORT_HEADER = [
-    "id",
-    "created_at",
-    "conversation_id",
-    "channel",
-    "direction",
-    "author_kind",
-    "agent",
-    "status",
-    "answer_ms",
-    "endpoint",
-    "ttft_ms",
-    "tokens_in",
-    "tokens_out",
-    "body",
-]
-
-
-def export_rows_count(*, r: ReportRange) -> int:
-    return _messages(r).count()
-
-
-def export_rows(*, r: ReportRange, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
-    """Messages of the range in id order, one tuple per row (EXPORT_HEADER), read through a
-    server-side cursor so memory stays flat whatever the range."""
-    return (
-        _messages(r)
-        .order_by("id")
-        .values_list(
-            "id",
-            "created_at",
-            "conversation_id",
-            "channel",
-            "direction",
-            "author_kind",
-            "author__username",
-            "status",
-            "answer_ms",
-            "answer_meta__endpoint",
-            "answer_meta__ttft_ms",
-            "answer_meta__tokens_in",
-            "answer_meta__tokens_out",
-            "body",
-        )
-        .iterator(chunk_size=chunk_size)
     )
