@@ -20,7 +20,6 @@ import json
 import logging
 import random
 import signal
-import socket
 import time
 from typing import Any
 
@@ -31,6 +30,7 @@ from workers.wechaty_bridge.config import BridgeConfig
 from workers.wechaty_bridge.health import Metrics, http_handler
 from workers.wechaty_bridge.protocol import Address
 from workers.wechaty_bridge.rules import Incoming, decide
+from workers.wechaty_bridge.sdk import TokenRedactor, free_port
 from workers.wechaty_bridge.store import Outgoing, Store
 
 log = logging.getLogger("wechaty_bridge")
@@ -38,26 +38,6 @@ log = logging.getLogger("wechaty_bridge")
 # WeChat puts U+2005 between an @mention and the text.
 _MENTION_SEPARATOR = "\u2005"
 _MAX_SEND_ATTEMPTS = 5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Redact(logging.Filter):
-    """The SDK logs the puppet token when both token and endpoint are set; keep it out of logs."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secret:
-            record.msg = record.getMessage().replace(self.secret, "***")
-            record.args = ()
-        return True
 
 
 class Bridge:
@@ -81,7 +61,7 @@ class Bridge:
         puppet_log = logging.getLogger("PuppetService")
         # It warns on every connect that both token and endpoint are set (printing the token).
         puppet_log.setLevel(logging.ERROR)
-        puppet_log.addFilter(_Redact(config.puppet_token))
+        puppet_log.addFilter(TokenRedactor(config.puppet_token))
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -145,7 +125,7 @@ class Bridge:
             # The SDK's plugin web server is never started (no plugins), but the SDK refuses to
             # log in if its port is taken; an unused port keeps it out of the way.
             host="127.0.0.1",
-            port=_free_port(),
+            port=free_port(),
             # In memory: the SDK's default job store is a SQLite file in the working directory.
             scheduler=AsyncIOScheduler(),
         )

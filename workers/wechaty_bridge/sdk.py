@@ -10,7 +10,9 @@
   urllib3's get_host are gone from the newer majors).
 """
 
+import logging
 import os
+import socket
 from typing import Any
 
 
@@ -30,3 +32,24 @@ def load(state_dir: str) -> Any:
     finally:
         os.chdir(previous)
     return wechaty
+
+
+def free_port() -> int:
+    # The SDK refuses to start if its default port 5000 is taken: give it one that is free.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TokenRedactor(logging.Filter):
+    """The SDK logs the puppet token when both token and endpoint are set; keep it out of logs."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secret:
+            record.msg = record.getMessage().replace(self.secret, "***")
+            record.args = ()
+        return True
