@@ -9,41 +9,31 @@ from typing import Any
 from django.db import migrations
 
 from apps.core.crypto import PREFIX, decrypt, encrypt
+from apps.core.rewrite import columns_rewrite_page
 
 _BATCH = 1000
 
 
 def _rewrite(table: str, columns: tuple[str, ...], *, forward: bool) -> Any:
+    def transform(column: str, value: str) -> str | None:
+        encrypted = value.startswith(f"{PREFIX}:")
+        context = f"{table}.{column}"
+        if forward and not encrypted:
+            return encrypt(value, context=context)
+        if not forward and encrypted:
+            return decrypt(value, context=context)
+        return None
+
     def run(apps: Any, schema_editor: Any) -> None:
-        quoted = ", ".join(schema_editor.quote_name(c) for c in columns)
-        last = 0
+        last = None
         with schema_editor.connection.cursor() as cursor:
             while True:
-                cursor.execute(
-                    f"SELECT id, {quoted} FROM {schema_editor.quote_name(table)} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
-                    [last, _BATCH],
+                page = columns_rewrite_page(
+                    cursor, table=table, pk="id", columns=columns, after=last, limit=_BATCH, transform=transform
                 )
-                rows = cursor.fetchall()
-                if not rows:
+                if not page.read:
                     return
-                for row_id, *values in rows:
-                    updates = {}
-                    for column, value in zip(columns, values, strict=True):
-                        if value is None:
-                            continue
-                        encrypted = value.startswith(f"{PREFIX}:")
-                        context = f"{table}.{column}"
-                        if forward and not encrypted:
-                            updates[column] = encrypt(value, context=context)
-                        elif not forward and encrypted:
-                            updates[column] = decrypt(value, context=context)
-                    if updates:
-                        assignments = ", ".join(f"{schema_editor.quote_name(c)} = %s" for c in updates)
-                        cursor.execute(
-                            f"UPDATE {schema_editor.quote_name(table)} SET {assignments} WHERE id = %s",  # noqa: S608
-                            [*updates.values(), row_id],
-                        )
-                last = rows[-1][0]
+                last = page.last
 
     return run
 

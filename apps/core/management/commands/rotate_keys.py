@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from apps.core.crypto import decrypt, encrypt, key_id_of, keyring, new_key_spec
 from apps.core.fields import EncryptedTextField
+from apps.core.rewrite import columns_rewrite_page
 
 # Tables whose guard trigger allows rewriting encrypted columns only with this flag set.
 _REKEY_FLAG = "SET LOCAL desk.audit_rekey = 'on'"
@@ -39,40 +40,31 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"re-encrypted {total_rewritten} rows under key {ring.primary_id!r}"))
 
     def _rotate(self, model: Any, fields: list[EncryptedTextField], primary: str, batch: int, verbosity: int) -> int:
-        table, pk = model._meta.db_table, model._meta.pk.column
-        columns = ", ".join(str(f.column) for f in fields)
-        count = model._default_manager.count()
-        rewritten, last = 0, None
-        with tqdm(total=count, desc=table, unit="rows", disable=verbosity == 0, file=self.stderr) as bar:
-            while True:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    where = f"WHERE {pk} > %s " if last is not None else ""
-                    cursor.execute(
-                        f"SELECT {pk}, {columns} FROM {table} {where}ORDER BY {pk} LIMIT %s FOR UPDATE",  # noqa: S608
-                        [last, batch] if last is not None else [batch],
-                    )
-                    rows = cursor.fetchall()
-                    if not rows:
-                        return rewritten
-                    cursor.execute(_REKEY_FLAG)
-                    for row_pk, *values in rows:
-                        updates = self._reencrypted(fields, values, primary)
-                        if updates:
-                            assignments = ", ".join(f"{column} = %s" for column in updates)
-                            cursor.execute(
-                                f"UPDATE {table} SET {assignments} WHERE {pk} = %s",  # noqa: S608
-                                [*updates.values(), row_pk],
-                            )
-                            rewritten += 1
-                    last = rows[-1][0]
-                bar.update(len(rows))
+        contexts = {str(f.column): f.crypto_context for f in fields}
 
-    @staticmethod
-    def _reencrypted(fields: list[EncryptedTextField], values: list[str | None], primary: str) -> dict[str, str]:
-        updates: dict[str, str] = {}
-        for field, stored in zip(fields, values, strict=True):
-            if stored is None or key_id_of(stored) == primary:
-                continue
-            plain = decrypt(stored, context=field.crypto_context)
-            updates[str(field.column)] = encrypt(plain, context=field.crypto_context)
-        return updates
+        def reencrypt(column: str, stored: str) -> str | None:
+            if key_id_of(stored) == primary:
+                return None
+            return encrypt(decrypt(stored, context=contexts[column]), context=contexts[column])
+
+        rewritten, last = 0, None
+        with tqdm(total=model._default_manager.count(), desc=model._meta.db_table, unit="rows",
+                  disable=verbosity == 0, file=self.stderr) as bar:  # fmt: skip
+            while True:
+                # One transaction per page: a long table never holds its locks for the whole run.
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(_REKEY_FLAG)
+                    page = columns_rewrite_page(
+                        cursor,
+                        table=model._meta.db_table,
+                        pk=model._meta.pk.column,
+                        columns=list(contexts),
+                        after=last,
+                        limit=batch,
+                        transform=reencrypt,
+                        lock=True,
+                    )
+                if not page.read:
+                    return rewritten
+                rewritten, last = rewritten + page.changed, page.last
+                bar.update(page.read)
