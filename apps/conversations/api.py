@@ -5,7 +5,6 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router
-from ninja.errors import HttpError
 from ninja.responses import Status
 from ninja.security import HttpBearer
 
@@ -64,15 +63,12 @@ def receive_message(request: HttpRequest, payload: InboundMessageIn) -> Status[I
 )
 def receive_image(request: HttpRequest) -> Status[InboundMessageOut]:
     form, data = attachments.image_upload_parse(request, schema=InboundImageIn)
-    try:
-        received = attachments.message_receive_image(
-            channel=form.channel,
-            external_user_id=form.external_user_id,
-            display_name=form.display_name,
-            channel_message_id=form.channel_message_id,
-            data=data,
-            client_ip=request.META.get("REMOTE_ADDR"),
-        )
-    except attachments.ImageRejected as exc:
-        raise HttpError(exc.status, exc.detail) from exc
+    received = attachments.message_receive_image(
+        channel=form.channel,
+        external_user_id=form.external_user_id,
+        display_name=form.display_name,
+        channel_message_id=form.channel_message_id,
+        data=data,
+        client_ip=request.META.get("REMOTE_ADDR"),
+    )
     return inbound_ack(received)

@@ -47,17 +47,14 @@ def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> Status[In
 def send_image(request: HttpRequest) -> Status[InboundMessageOut]:
     _require_enabled()
     form, data = attachments.image_upload_parse(request, schema=SimulatorImageIn)
-    try:
-        received = attachments.message_receive_image(
-            channel=Channel.SIMULATOR,
-            external_user_id=form.customer_id,
-            display_name=form.display_name,
-            channel_message_id=form.client_message_id,
-            data=data,
-            client_ip=request.META.get("REMOTE_ADDR"),
-        )
-    except attachments.ImageRejected as exc:
-        raise HttpError(exc.status, exc.detail) from exc
+    received = attachments.message_receive_image(
+        channel=Channel.SIMULATOR,
+        external_user_id=form.customer_id,
+        display_name=form.display_name,
+        channel_message_id=form.client_message_id,
+        data=data,
+        client_ip=request.META.get("REMOTE_ADDR"),
+    )
     return inbound_ack(received)
 
 
