@@ -1,6 +1,8 @@
 """Product settings: the message spine's pluggable steps, limits and thresholds."""
 
-from project.settings.env import env_bool, env_int, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from project.settings.env import env_bool, env_float, env_int, env_str
 
 # Pipeline steps, as dotted paths so the LLM and moderation issues can swap them in.
 DESK_ANSWERER = env_str("DESK_ANSWERER", "apps.llm.answerer.LLMAnswerer")
@@ -13,8 +15,17 @@ DESK_INBOUND_API_TOKEN = env_str("DESK_INBOUND_API_TOKEN", "")
 # Sliding context window handed to the answerer.
 DESK_CONTEXT_TURNS = env_int("DESK_CONTEXT_TURNS", 5)
 
-# Sweeper: a message claimed longer ago than the lease is presumed orphaned by a dead worker.
-DESK_PROCESSING_LEASE_SECONDS = env_int("DESK_PROCESSING_LEASE_SECONDS", 300)
+# Sweeper: a message whose lease was last renewed longer ago than this is presumed orphaned by a
+# dead worker. A live worker renews its claims every DESK_PROCESSING_LEASE_RENEW_SECONDS
+# (apps/conversations/services/lease.py), so the lease only has to outlast a few missed renewals,
+# not the slowest LLM call: a crash is retried about a minute later.
+DESK_PROCESSING_LEASE_SECONDS = env_int("DESK_PROCESSING_LEASE_SECONDS", 60)
+DESK_PROCESSING_LEASE_RENEW_SECONDS = env_float(
+    "DESK_PROCESSING_LEASE_RENEW_SECONDS", DESK_PROCESSING_LEASE_SECONDS / 3
+)
+if not 0 < DESK_PROCESSING_LEASE_RENEW_SECONDS < DESK_PROCESSING_LEASE_SECONDS:
+    # Renewing no faster than the lease lapses would let the sweeper take live messages.
+    raise ImproperlyConfigured("DESK_PROCESSING_LEASE_RENEW_SECONDS must be above 0 and below the lease.")
 DESK_RECEIVED_GRACE_SECONDS = env_int("DESK_RECEIVED_GRACE_SECONDS", 30)
 DESK_MAX_ATTEMPTS = env_int("DESK_MAX_ATTEMPTS", 4)
 DESK_SWEEP_BATCH = env_int("DESK_SWEEP_BATCH", 500)

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from project.settings.data import REDIS_CACHE_DB, REDIS_URL
-from project.settings.desk import DESK_PROCESSING_LEASE_SECONDS
 from project.settings.env import env_bool, env_float, env_int, env_str
 from project.settings.tasks import CELERY_BEAT_SCHEDULE
 
@@ -22,9 +21,10 @@ LLM_MAX_CONNECTIONS = env_int("LLM_MAX_CONNECTIONS", 1024)
 LLM_ENDPOINTS_CACHE_S = env_float("LLM_ENDPOINTS_CACHE_S", 5.0)
 LLM_RELEASE_DB_DURING_CALL = env_bool("LLM_RELEASE_DB_DURING_CALL", True)
 
-# Celery's threads pool enforces no task time limit, so the answer itself must finish well inside
-# the processing lease; otherwise the sweeper would hand a live message to a second worker.
-LLM_ANSWER_BUDGET_S = env_float("LLM_ANSWER_BUDGET_S", DESK_PROCESSING_LEASE_SECONDS * 0.8)
+# Celery's threads pool enforces no task time limit, so this bounds how long one answer may wait
+# on the model. The processing lease no longer has to outlast it: a live worker keeps renewing
+# its claim (apps/conversations/services/lease.py), so the sweeper does not take a call in flight.
+LLM_ANSWER_BUDGET_S = env_float("LLM_ANSWER_BUDGET_S", 240.0)
 
 # Embedded model, used only when no endpoint is enabled.
 LLM_EMBEDDED_ENABLED = env_bool("LLM_EMBEDDED_ENABLED", True)

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from apps.conversations import services
@@ -24,6 +25,11 @@ def age(message: Message, seconds: int) -> None:
     Message.objects.filter(pk=message.pk).update(status_changed_at=timezone.now() - timedelta(seconds=seconds))
 
 
+def past_lease() -> int:
+    """Seconds just past the processing lease: an unrenewed claim this old is orphaned."""
+    return settings.DESK_PROCESSING_LEASE_SECONDS + 1
+
+
 @pytest.mark.usefixtures("eager_tasks")
 class TestSweeper:
     def test_it_leaves_fresh_and_finished_work_alone(self) -> None:
@@ -37,7 +43,7 @@ class TestSweeper:
         message = receive("没人理我", "wx-orphan")
         Message.objects.filter(reply_to=message).delete()
         Message.objects.filter(pk=message.pk).update(status=Status.PROCESSING, attempts=1)
-        age(message, 301)  # older than the 300 s processing lease
+        age(message, past_lease())
 
         report = services.messages_sweep()
 
@@ -49,7 +55,7 @@ class TestSweeper:
     def test_it_does_not_steal_a_claim_within_its_lease(self) -> None:
         message = receive()
         Message.objects.filter(pk=message.pk).update(status=Status.PROCESSING)
-        age(message, 100)
+        age(message, settings.DESK_PROCESSING_LEASE_SECONDS - 10)
 
         assert services.messages_sweep().requeued_inbound == 0
 
@@ -69,7 +75,7 @@ class TestSweeper:
         message = receive()
         Message.objects.filter(pk=message.pk).update(status=Status.PROCESSING, attempts=4)
         Message.objects.filter(reply_to=message).delete()
-        age(message, 301)
+        age(message, past_lease())
 
         report = services.messages_sweep()
 
@@ -99,7 +105,7 @@ def test_a_worker_killed_mid_task_leaves_a_message_the_sweeper_finishes(
 
     # When a healthy worker runs and the sweeper passes after the lease
     celery_worker_process()
-    report = services.messages_sweep(now=timezone.now() + timedelta(seconds=301))
+    report = services.messages_sweep(now=timezone.now() + timedelta(seconds=past_lease()))
     assert report.requeued_inbound == 1
 
     # Then it is answered and delivered exactly once

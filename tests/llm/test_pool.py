@@ -108,7 +108,7 @@ def test_the_total_timeout_bounds_a_slow_trickle(openai_server: Start, endpoint_
 def test_the_answer_budget_caps_even_a_generous_endpoint_timeout(
     openai_server: Start, endpoint_for: MakeEndpoint, settings: object
 ) -> None:
-    # The threads pool enforces no task time limit: the budget keeps an answer inside the lease.
+    # The threads pool enforces no task time limit: the budget bounds how long one answer may wait.
     settings.LLM_ANSWER_BUDGET_S = 0.6  # type: ignore[attr-defined]
     endpoint_for(openai_server(chunk_delay_s=0.2, answer="一" * 40), total_timeout_s=900, read_timeout_s=600)
 

@@ -15,6 +15,7 @@ from apps.console import events as console_events
 from apps.conversations import selectors
 from apps.conversations.models import Message
 from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator
+from apps.conversations.services.lease import lease_held
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.state import Mode, Status, exchange_audit, lock_inbound, status_set
 from apps.core import metrics
@@ -46,6 +47,13 @@ def inbound_process(*, message_id: int) -> None:
     """Moderate, answer and reply to one customer message. Safe to run any number of times."""
     if not inbound_claim(message_id=message_id):
         return
+    # Renewed while this process works on it, however long the model takes; if the process dies,
+    # the renewals stop and the sweeper reclaims the message one short lease later.
+    with lease_held(message_id):
+        _claimed_process(message_id=message_id)
+
+
+def _claimed_process(*, message_id: int) -> None:
     message = Message.objects.select_related("conversation").get(pk=message_id)
     conversation = message.conversation
     moderator = get_moderator()
