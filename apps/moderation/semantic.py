@@ -21,6 +21,8 @@ import numpy.typing as npt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.moderation.encoder import SharedEncoder
+
 logger = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
@@ -78,12 +80,27 @@ def _model(spec: str) -> Any:
     # Offline: the weights are on disk; never reach for a hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
     from sentence_transformers import SentenceTransformer
 
     path = model_path(spec)
     with _load_lock:
+        torch.set_num_threads(settings.DESK_MODERATION_TORCH_THREADS)
         logger.info("loading sentence model from %s", path)
         return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
+@cache
+def _shared_encoder(spec: str, batch_size: int) -> SharedEncoder:
+    """Every Embedder of a process (moderation, knowledge) shares one encoder per model: see encoder.py."""
+
+    def encode(texts: list[str]) -> Vectors:
+        vectors = _model(spec).encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    return SharedEncoder(encode, max_batch=max(batch_size, 1) * 2)
 
 
 class Embedder:
@@ -97,10 +114,7 @@ class Embedder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        vectors = _model(self.spec).encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return _shared_encoder(self.spec, self.batch_size).encode(texts)
 
     def examples(self, phrases: Sequence[str]) -> Vectors:
         missing = [p for p in dict.fromkeys(phrases) if p not in self._examples]

@@ -12,6 +12,10 @@ DESK_MODERATION_REGEX_TIMEOUT_MS = env_int("DESK_MODERATION_REGEX_TIMEOUT_MS", 2
 DESK_MODERATION_SEMANTIC_ENABLED = env_bool("DESK_MODERATION_SEMANTIC_ENABLED", True)
 DESK_MODERATION_MODEL = env_str("DESK_MODERATION_MODEL", "embedding:m3e-small")
 DESK_MODERATION_BATCH_SIZE = env_int("DESK_MODERATION_BATCH_SIZE", 32)
+# torch intra-op threads of a process that encodes. One: its callers are already parallel (a worker's
+# threads; encoder.py batches them), and 2 OpenMP threads per call on 2 busy cores spin against each
+# other: 73 ms of CPU per single text instead of 13 ms (docs/benchmarks.md, "Load").
+DESK_MODERATION_TORCH_THREADS = env_int("DESK_MODERATION_TORCH_THREADS", 1)
 
 # What a customer whose message was blocked is told.
 DESK_MODERATION_BLOCKED_REPLY = env_str(
