@@ -82,3 +82,5 @@ class MessageOut(Schema):
     body: str
     status: str
     created_at: datetime
+    # Which customer message a reply answers, so a client can tell one answer from two.
+    reply_to_id: int | None = None

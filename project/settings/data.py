@@ -35,11 +35,16 @@ CACHES = {
     }
 }
 
+CHANNELS_REDIS_MAX_CONNECTIONS = env_int("CHANNELS_REDIS_MAX_CONNECTIONS", 2000)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [f"{REDIS_URL}/{REDIS_CHANNELS_DB}"],
+            # redis-py's async pool refuses (it does not wait) past max_connections, 100 by default:
+            # 600 browsers reconnecting at once each need one for group_add (bench/load.py found it).
+            "hosts": [
+                {"address": f"{REDIS_URL}/{REDIS_CHANNELS_DB}", "max_connections": CHANNELS_REDIS_MAX_CONNECTIONS}
+            ],
             "capacity": 1500,
             "expiry": 30,
         },
