@@ -89,11 +89,24 @@ class OpenAIServer:
         app.router.add_get("/v1/models", self.models)
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_get("/_stats", self.stats_view)
+        app.router.add_post("/_behave", self.behave_view)
         return app
+
+    async def behave_view(self, request: web.Request) -> web.Response:
+        """Change the behaviour of a server running in another process (the load and fault benches)."""
+        changes = await request.json()
+        unknown = set(changes) - set(Behaviour.__dataclass_fields__)
+        if unknown:
+            return web.json_response({"error": f"unknown fields {sorted(unknown)}"}, status=400)
+        self.behave(**changes)
+        return web.json_response({"mode": self.behaviour.mode, "latency_s": self.behaviour.latency_s})
 
     async def stats_view(self, request: web.Request) -> web.Response:
         s = self.stats
-        return web.json_response({"requests": s.requests, "in_flight": s.in_flight, "max_in_flight": s.max_in_flight})
+        snapshot = {"requests": s.requests, "in_flight": s.in_flight, "max_in_flight": s.max_in_flight}
+        if request.query.get("reset"):
+            s.max_in_flight = s.in_flight  # the peak of the next interval, not of the whole run
+        return web.json_response(snapshot)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(status=200 if self.behaviour.healthy else 503)
@@ -201,8 +214,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--mode", default="content")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed chunks")
+    parser.add_argument("--answer", default=Behaviour.answer)
     args = parser.parse_args()
-    server = OpenAIServer(Behaviour(mode=args.mode, latency_s=args.latency), record_bodies=False)
+    behaviour = Behaviour(mode=args.mode, latency_s=args.latency, chunk_delay_s=args.chunk_delay, answer=args.answer)
+    server = OpenAIServer(behaviour, record_bodies=False)
 
     async def run() -> None:
         await server._start(args.port)

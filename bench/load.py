@@ -1,0 +1,216 @@
+"""Load: simulated customers through the simulator channel against the whole desk on this box.
+
+    python bench/load.py [--rate 50] [--seconds 60] [--customers 600] [--latency 2]
+
+Starts web (uvicorn, ASGI), the default and llm Celery workers and beat on a database and Redis
+DBs of their own, the real moderator (2000-term blacklist + semantic rules on m3e-small) and the
+real answerer (knowledge search, then the LLM pool) against a local OpenAI-compatible server that
+streams each answer after a set latency. Customers post at a fixed rate, hold the page's websocket
+and read their replies as the page does. At the end every message must be answered exactly once.
+
+Prints sustained msg/s, app-added latency P50/P95/P99 (end to end minus the LLM call's own time),
+LLM calls in flight, errors and memory. Goal on 2 cores: >= 50 msg/s, app-added P99 <= 100 ms, 0 errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import harness, seed  # noqa: E402
+from bench.crowd import Crowd, drive  # noqa: E402
+from bench.tally import Row, tally, wait_settled  # noqa: E402
+
+DB_NAME = "desk_load"
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres"
+ISOLATION = {"REDIS_CACHE_DB": "9", "REDIS_BROKER_DB": "10", "REDIS_CHANNELS_DB": "11", "CELERY_QUEUE_PREFIX": "load"}
+
+
+def stack_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(ISOLATION)
+    env.update(
+        DJANGO_SETTINGS_MODULE="project.settings.local",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        DJANGO_DEBUG="false",
+        DESK_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+        DESK_ANSWERER="apps.llm.answerer.LLMAnswerer",
+        DESK_MODERATOR="apps.moderation.moderator.ContentModerator",
+        # Every question is new, so the answer cache would only add a miss; it stays on (a miss is real work).
+        LLM_PROBE_INTERVAL_S="15",
+    )
+    return env
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+class Sampler(threading.Thread):
+    """Once a second: resident memory of every process, and the LLM server's calls in flight."""
+
+    def __init__(self, stack: harness.Stack, llm: harness.FakeLLM) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.llm = stack, llm
+        self.rss: list[dict[str, float]] = []
+        self.in_flight: list[int] = []
+        self.peak_in_flight = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(1.0):
+            self.rss.append(self.stack.rss_mb())
+            try:
+                stats = self.llm.stats(reset=True)
+            except Exception:  # noqa: S112 - a missed sample is not a result
+                continue
+            self.in_flight.append(stats["in_flight"])
+            self.peak_in_flight = max(self.peak_in_flight, stats["max_in_flight"])
+
+
+def error_lines(stack: harness.Stack) -> dict[str, int]:
+    counts = {}
+    for name, proc in stack.procs.items():
+        text = proc.log_path.read_text(errors="replace") if proc.log_path else ""
+        counts[name] = sum(1 for line in text.splitlines() if " ERROR" in line or line.startswith("Traceback"))
+    return counts
+
+
+def report(args: argparse.Namespace, crowd: Crowd, rows: list[Row], sampler: Sampler, errors: dict[str, int]) -> None:
+    answered = [r for r in rows if r.status == "answered" and r.delivered == 1]
+    span = max(r.delivered_at for r in answered) - min(r.created_at for r in answered)
+    added_ms = [(r.delivered_at - r.created_at) * 1000 - r.llm_ms for r in answered]
+    sent_at = {s.inbound_id: s.sent_at for s in crowd.sent.values() if s.inbound_id}
+    llm_ms = {r.id: r.llm_ms for r in answered}
+    seen_ms = [
+        (min(s.seen_at for s in replies.values()) - sent_at[inbound]) * 1000 - llm_ms[inbound]
+        for inbound, replies in crowd.seen.items()
+        if inbound in sent_at and inbound in llm_ms
+    ]
+    peak = {name: max(sample.get(name, 0.0) for sample in sampler.rss) for name in sampler.rss[0]}
+    first, last = sampler.rss[0], sampler.rss[-1]
+    print(f"\nload: {len(crowd.sent)} messages from {args.customers} customers at {args.rate:g} msg/s offered "
+          f"({args.seconds:g} s); LLM {args.latency:g} s to first token, streamed")  # fmt: skip
+    print(f"  sustained throughput   : {len(answered) / span:7.1f} msg/s answered and delivered "
+          f"(first in -> last out {span:.1f} s)")  # fmt: skip
+    print(f"  app-added latency      : P50 {pct(added_ms, 50):6.1f} ms  P95 {pct(added_ms, 95):6.1f} ms  "
+          f"P99 {pct(added_ms, 99):6.1f} ms  max {max(added_ms):.0f} ms  (delivered - received - LLM)")  # fmt: skip
+    print(f"  as the customer saw it : P50 {pct(seen_ms, 50):6.1f} ms  P95 {pct(seen_ms, 95):6.1f} ms  "
+          f"P99 {pct(seen_ms, 99):6.1f} ms  ({len(seen_ms)} replies: shown on screen - sent - LLM call)")  # fmt: skip
+    stages = {
+        "received -> claimed": [(r.claimed_at - r.created_at) * 1000 for r in answered],
+        "answerer minus LLM call": [r.answer_ms - r.llm_ms for r in answered],
+        "rest of processing": [(r.answered_at - r.claimed_at) * 1000 - r.answer_ms for r in answered],
+        "answered -> delivered": [(r.delivered_at - r.answered_at) * 1000 for r in answered],
+    }
+    for stage, values in stages.items():
+        print(f"    {stage:<23}: P50 {pct(values, 50):6.1f} ms  P95 {pct(values, 95):6.1f} ms  "
+              f"P99 {pct(values, 99):6.1f} ms")  # fmt: skip
+    print(f"  LLM call (client side) : P50 {pct([r.llm_ms for r in answered], 50):6.0f} ms")
+    print(f"  LLM calls in flight    : mean {sum(sampler.in_flight) / max(len(sampler.in_flight), 1):.0f}, "
+          f"peak {sampler.peak_in_flight}")  # fmt: skip
+    print(f"  errors                 : HTTP {crowd.http_errors}, websocket reconnects {crowd.ws_reconnects}, "
+          f"ERROR log lines {errors}")  # fmt: skip
+    print("  memory (RSS, MB)       : " + ", ".join(
+        f"{name} {first[name]:.0f} -> {last[name]:.0f} (peak {peak[name]:.0f})" for name in peak))  # fmt: skip
+    print(f"  load average           : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+def run(args: argparse.Namespace) -> int:
+    env = stack_env(args)
+    os.environ.update(env)
+    redis_dbs = f"{ISOLATION['REDIS_CACHE_DB']}-{ISOLATION['REDIS_CHANNELS_DB']}"
+    print(f"preparing {DB_NAME} (migrate, empty), Redis DBs {redis_dbs}")
+    harness.database_prepare(dsn=PG_DSN, name=DB_NAME, env=env)
+    import django
+    import redis
+
+    for key in ("REDIS_CACHE_DB", "REDIS_BROKER_DB", "REDIS_CHANNELS_DB"):
+        redis.Redis(db=int(env[key])).flushdb()
+    django.setup()
+    llm = harness.FakeLLM(latency_s=args.latency, chunk_delay_s=args.chunk_delay)
+    llm.start()
+    seed.llm_endpoints([llm.url])
+    seed.moderation()
+    seed.knowledge()
+    stack, ok = harness.Stack(env=env, llm_concurrency=args.llm_concurrency), False
+    dsn = f"{PG_DSN} dbname={DB_NAME}"
+    try:
+        stack.start()
+        warm = Crowd(stack.url, customers=20, prefix=f"w{uuid.uuid4().hex[:6]}")
+
+        def warmed() -> None:
+            wait_settled(
+                dsn, channel="simulator", prefix=warm.prefix, expected=40, timeout=180, check=stack.check_alive
+            )
+
+        asyncio.run(drive(warm, rate=10, messages=40, until=warmed))
+        warm_tally = tally(dsn, channel="simulator", prefix=warm.prefix, keys=warm.sent)
+        print(f"stack up at {stack.url}; warm-up: {warm_tally.line()}")
+
+        crowd = Crowd(stack.url, customers=args.customers, prefix=f"l{uuid.uuid4().hex[:6]}")
+        sampler = Sampler(stack, llm)
+        sampler.start()  # from before the pages open: memory with 600 websockets is part of the figure
+        total = int(args.rate * args.seconds)
+        cpu_before: dict[str, float] = {}
+
+        def connected() -> None:
+            # The pages are open: from here on, the CPU is what the messages cost.
+            cpu_before.update(harness.cpu_seconds(stack, {"llm server": llm.proc}))
+
+        def until() -> None:
+            wait_settled(dsn, channel="simulator", prefix=crowd.prefix, expected=total, timeout=120,
+                         check=stack.check_alive)  # fmt: skip
+
+        asyncio.run(drive(crowd, rate=args.rate, messages=total, connected=connected, until=until))
+        cpu_after = harness.cpu_seconds(stack, {"llm server": llm.proc})
+        cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / total for name in cpu_after}
+        sampler.done.set()
+        seen = {inbound: len(replies) for inbound, replies in crowd.seen.items()}
+        result = tally(dsn, channel="simulator", prefix=crowd.prefix, keys=crowd.sent, seen_replies=seen)
+        errors = error_lines(stack)
+        ok = True
+    finally:
+        stack.stop(show_logs=not ok)
+        llm.proc.stop()
+    report(args, crowd, result.rows, sampler, errors)
+    print("  CPU per message (ms)   : " + ", ".join(f"{name} {value:.1f}" for name, value in cpu_ms.items())
+          + f"; total {sum(cpu_ms.values()):.1f}")  # fmt: skip
+    print(f"  outcome                : {result.line()}")
+    failed = not result.ok or crowd.http_errors or any(errors.values())
+    print("LOAD FAILED" if failed else "load: every message answered exactly once, no errors")
+    return 1 if failed else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=50.0, help="messages per second offered")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--customers", type=int, default=600)
+    parser.add_argument("--latency", type=float, default=2.0, help="LLM seconds before the first token")
+    parser.add_argument("--chunk-delay", type=float, default=0.02, help="LLM seconds between streamed chunks")
+    parser.add_argument("--llm-concurrency", type=int, default=256, help="threads of the llm worker")
+    try:
+        raise SystemExit(run(parser.parse_args()))
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted; stack stopped") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""WeChat's side of an Official Account, for the fault bench: callbacks signed and encrypted by
+wechatpy (an independent implementation of the protocol), every one delivered three times the way
+WeChat retries an ack it did not get in time, and a fake API server that takes the custom-send
+replies and counts them per customer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+import aiohttp
+import xmltodict
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+from tests.wechat.fake_wechat import FakeWeChat, serve
+
+APP_ID = "wxfault000000001"
+TOKEN = "fault-bench-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+RETRY_DELAYS_S = (0.0, 0.0, 1.0)  # two copies race each other, a third comes a second later
+
+
+def start_fake_wechat() -> FakeWeChat:
+    fake = FakeWeChat()
+    serve(fake)
+    return fake
+
+
+def _run_number(prefix: str) -> str:
+    # WeChat's MsgId is a 64-bit integer: derive a numeric run id from the bench's hex prefix.
+    return str(int(prefix[1:], 16))
+
+
+def key_prefix(prefix: str) -> str:
+    """The channel_message_id prefix the desk stores for this run's callbacks."""
+    return f"{APP_ID}:{_run_number(prefix)}"
+
+
+def _sign(*parts: str) -> str:
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return str(signer.signature)
+
+
+def _callback(openid: str, msg_id: str, text: str) -> tuple[str, bytes]:
+    """Query string and body of one safe-mode callback, as WeChat's servers build them."""
+    timestamp, nonce = str(int(time.time())), msg_id[-9:]
+    xml = (
+        f"<xml><ToUserName><![CDATA[gh_fault]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
+    envelope = xmltodict.parse(WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(xml, nonce, timestamp))["xml"]
+    query = {
+        "signature": _sign(TOKEN, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "openid": openid,
+        "encrypt_type": "aes",
+        "msg_signature": envelope["MsgSignature"],
+    }
+    encrypted = envelope["Encrypt"]
+    body = f"<xml><ToUserName><![CDATA[gh_fault]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    return urlencode(query), body.encode()
+
+
+async def send_all(
+    base_url: str,
+    fake: FakeWeChat,
+    *,
+    prefix: str,
+    messages: int,
+    rate: float,
+    customers: int,
+    then: Callable[[], None],
+) -> tuple[dict[str, str], Counter[str]]:
+    """Send every callback three times, open-loop at ``rate``.
+
+    Returns channel_message_id -> openid, and how the acks went (WeChat wants "success" within 5 s).
+    """
+    run = _run_number(prefix)
+    keys: dict[str, str] = {}
+    acks: Counter[str] = Counter()
+
+    async def deliver(session: aiohttp.ClientSession, query: str, body: bytes, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            async with session.post(f"/wechat/oa/{APP_ID}/?{query}", data=body,
+                                    headers={"Content-Type": "text/xml"}) as response:  # fmt: skip
+                text = await response.text()
+            acks["success" if response.status == 200 and text == "success" else f"HTTP {response.status}"] += 1
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            acks[type(exc).__name__] += 1
+
+    async with aiohttp.ClientSession(base_url, timeout=aiohttp.ClientTimeout(5)) as session:
+        start, tasks = time.perf_counter(), []
+        for index in range(messages):
+            await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
+            openid = f"o{run}{index % customers:05d}"
+            msg_id = f"{run}{index:06d}"
+            keys[f"{APP_ID}:{msg_id}"] = openid
+            fake.user_wrote(openid)  # WeChat opens the 48 h reply window when the customer writes
+            query, body = _callback(openid, msg_id, f"你好，我想问一下订单 {msg_id} 什么时候发货？")
+            tasks += [asyncio.create_task(deliver(session, query, body, delay)) for delay in RETRY_DELAYS_S]
+        await asyncio.gather(*tasks)
+    await asyncio.to_thread(then)
+    await asyncio.sleep(1.0)
+    return keys, acks
+
+
+def customer_view(fake: FakeWeChat, keys: dict[str, str], acks: Counter[str]) -> dict[str, object]:
+    """What the customers received through custom-send: a reply more than messages sent is a duplicate."""
+    expected = Counter(keys.values())
+    received = Counter(sent.touser for sent in fake.sent if sent.api == "custom")
+    duplicates = sum(max(0, received[user] - expected[user]) for user in received)
+    return {
+        "callbacks sent": 3 * len(keys),
+        "acks": dict(acks),
+        "custom-send replies": sum(received.values()),
+        "duplicate sends": duplicates,
+    }
