@@ -37,7 +37,15 @@ class Verdict:
 
 
 class AnswerUnavailable(Exception):
-    """The answerer cannot answer now (every backend down); the customer gets a human."""
+    """The answerer cannot answer now.
+
+    ``retryable``: the backends are down or busy and may be back in seconds, so the spine tries
+    again within DESK_ANSWER_PATIENCE_SECONDS; otherwise (or past that) the customer gets a human.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class Answerer(Protocol):

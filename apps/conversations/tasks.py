@@ -9,20 +9,27 @@ from apps.wechat.adapters import TransientDeliveryError
 _MAX_RETRIES = 3
 
 
-@shared_task(bind=True, max_retries=_MAX_RETRIES)
-def process_inbound(self: Task, message_id: int) -> None:
+# Two retry budgets share Celery's one retry counter, so both are kept here, not by max_retries:
+# waiting out an LLM outage is bounded by time (DESK_ANSWER_PATIENCE_SECONDS from the message's
+# arrival) and counted in ``deferrals``; any other error gets _MAX_RETRIES retries of its own. A
+# long outage must neither use up the errors' budget nor be cut short by it; either way the message
+# ends answered or failed with the fallback reply.
+@shared_task(bind=True, max_retries=None)
+def process_inbound(self: Task, message_id: int, deferrals: int = 0) -> None:
     try:
         services.inbound_process(message_id=message_id)
     except AnswerUnavailable as exc:
-        services.inbound_release(message_id=message_id, error=str(exc))
-        services.inbound_fail(message_id=message_id, reason=f"answerer unavailable: {exc}")
+        retry_in = services.inbound_answer_unavailable(message_id=message_id, error=exc, deferrals=deferrals)
+        if retry_in is not None:
+            raise self.retry(args=(message_id,), kwargs={"deferrals": deferrals + 1}, countdown=retry_in) from exc
     except Exception as exc:
         # Give the claim back so the retry (or the sweeper) can take it again.
         services.inbound_release(message_id=message_id, error=repr(exc))
-        if self.request.retries >= _MAX_RETRIES:
+        failures = self.request.retries - deferrals
+        if failures >= _MAX_RETRIES:
             services.inbound_fail(message_id=message_id, reason=f"processing failed: {exc!r}")
             return
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+        raise self.retry(exc=exc, countdown=2 ** (failures + 1)) from exc
 
 
 @shared_task(bind=True, max_retries=5)

@@ -35,6 +35,12 @@ INBOUND_OUTCOMES = Counter(
     "Customer messages by how the desk finished them (failed = fallback reply, the bot gave up).",
     ["outcome"],  # answered, handed_over, failed
 )
+# Apart from the outcomes: a deferred message still ends answered or failed, and counting it there
+# too would lower the success rate the alert reads.
+INBOUND_DEFERRALS = Counter(
+    "desk_inbound_deferrals_total",
+    "Answers put off because the answerer was briefly unavailable (DESK_ANSWER_PATIENCE_SECONDS).",
+)
 LLM_TTFT_SECONDS = Histogram(
     "desk_llm_ttft_seconds", "LLM time to first token.", ["endpoint"], buckets=_LATENCY_BUCKETS
 )
@@ -88,6 +94,11 @@ def inbound_outcome(outcome: str, *, received_at: datetime | None = None) -> Non
     INBOUND_OUTCOMES.labels(outcome).inc()
     if received_at is not None and outcome == "answered":
         STAGE_SECONDS.labels("reply").observe(max(0.0, time.time() - received_at.timestamp()))
+
+
+@_safe
+def inbound_deferred() -> None:
+    INBOUND_DEFERRALS.inc()
 
 
 @_safe

@@ -25,7 +25,7 @@ class LLMAnswerer:
         try:
             completion = services.completion_create(question=question, context=context, knowledge=snippets)
         except NoEndpointAvailable as exc:
-            raise AnswerUnavailable(str(exc)) from exc
+            raise AnswerUnavailable(str(exc), retryable=exc.retryable) from exc
         meta = {
             **completion.meta(),
             "source": "llm",

@@ -23,6 +23,7 @@ class EndpointPool:
     async def complete(self, *, endpoints: list[EndpointConfig], request: ChatRequest) -> Completion:
         tried: list[EndpointConfig] = []
         failures: list[str] = []
+        faulted = False  # an endpoint was to blame at least once: an outage, which may end in seconds
         started = time.monotonic()
         for _ in range(_ATTEMPTS):
             endpoint = await self._choose(endpoints, exclude={e.id for e in tried})
@@ -36,7 +37,9 @@ class EndpointPool:
             except EndpointError as exc:
                 failures.append(str(exc))
                 if not exc.counts:
-                    raise NoEndpointAvailable(f"request refused: {exc}") from exc
+                    # Asking again later would be refused again: not worth the customer's wait.
+                    raise NoEndpointAvailable(f"request refused: {exc}", retryable=False) from exc
+                faulted = True
                 await self.breaker.record_failure(endpoint.id)
                 continue
             await self.breaker.record_success(endpoint.id)
@@ -46,7 +49,8 @@ class EndpointPool:
             failures.append(f"{endpoint.name}: empty answer")
         if not tried:
             raise NoEndpointAvailable("every endpoint is disabled or cooling down")
-        raise NoEndpointAvailable("; ".join(failures))
+        # Only empty answers: the endpoints are up and were asked twice already; waiting fixes nothing.
+        raise NoEndpointAvailable("; ".join(failures), retryable=faulted)
 
     async def _choose(self, endpoints: list[EndpointConfig], *, exclude: set[int]) -> EndpointConfig | None:
         """Weighted random order among the candidates; the first one the breaker lets through."""

@@ -44,7 +44,7 @@ def completion_create(*, question: str, context: Sequence[Turn], knowledge: Sequ
         bare = replace(config, instructions="")
         small = replace(request, messages=messages_build(config=bare, context=context, question=question))
         return completion_from_embedded(request=small)
-    raise NoEndpointAvailable("no endpoint is configured and the embedded model is off")
+    raise NoEndpointAvailable("no endpoint is configured and the embedded model is off", retryable=False)
 
 
 def _release_db_connection() -> None:
@@ -71,12 +71,13 @@ def completion_from_embedded(*, request: ChatRequest) -> Completion:
         try:
             completion = engine.generate(request)
         except EndpointError as exc:
-            raise NoEndpointAvailable(str(exc)) from exc
+            raise NoEndpointAvailable(str(exc), retryable=exc.counts) from exc  # busy: its turn comes
         if completion.text:
             completion.extra.update(attempts=len(failures) + 1, failures=failures)
             return completion
         failures.append("embedded: empty answer")
-    raise NoEndpointAvailable("; ".join(failures))
+    # The model is up and answered, only emptily, twice: as in the pool, that is no outage to wait out.
+    raise NoEndpointAvailable("; ".join(failures), retryable=False)
 
 
 @dataclass(frozen=True)

@@ -63,4 +63,13 @@ class EndpointError(Exception):
 
 
 class NoEndpointAvailable(Exception):
-    """Every endpoint is down, cooling down or failed this call."""
+    """No backend gave an answer to this call.
+
+    ``retryable`` says whether the same request may succeed in a few seconds: True when endpoints
+    failed, timed out or are cooling down, or the embedded model is busy (an outage the breaker's
+    probe will end); False when the request itself was refused or nothing is configured to answer.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -37,6 +37,15 @@ DESK_RATE_LIMITED_REPLY = env_str("DESK_RATE_LIMITED_REPLY", "您发送消息太
 
 DESK_FALLBACK_REPLY = env_str("DESK_FALLBACK_REPLY", "您好，人工客服稍后回复您，请稍候。")
 
+# Answer patience: while the LLM is briefly unavailable (every endpoint failing or cooling down),
+# a message younger than this is retried (2, 4, 8… s) instead of getting DESK_FALLBACK_REPLY.
+# 45 s covers one or two breaker cooldown + half-open probe cycles (LLM_COOLDOWN_MIN_S 5 s,
+# doubling): the customer waits a little longer rather than joining a human queue, which also
+# takes every later message of the conversation. 0 gives the fallback at the first failure.
+DESK_ANSWER_PATIENCE_SECONDS = env_int("DESK_ANSWER_PATIENCE_SECONDS", 45)
+if DESK_ANSWER_PATIENCE_SECONDS < 0:
+    raise ImproperlyConfigured("DESK_ANSWER_PATIENCE_SECONDS must be 0 or more.")
+
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", True)
 
 # Channel name -> adapter class. Channels without an adapter fail delivery permanently.

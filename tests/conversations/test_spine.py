@@ -2,6 +2,7 @@
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -71,8 +72,10 @@ class TestSpine:
         assert replies_to(second.message) == []
 
     def test_an_unavailable_answerer_tells_the_customer_and_queues_a_human(
-        self, use_answerer: Callable[[str], None]
+        self, use_answerer: Callable[[str], None], settings: Any
     ) -> None:
+        # No patience: the outage outlasts it at once (test_answer_patience.py waits one out).
+        settings.DESK_ANSWER_PATIENCE_SECONDS = 0
         use_answerer("tests.support.answerers.UnavailableAnswerer")
 
         received = receive()

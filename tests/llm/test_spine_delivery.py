@@ -1,6 +1,7 @@
 """The LLM answerer inside the real spine: receive -> process -> reply -> deliver, Celery eager."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -54,8 +55,9 @@ def test_no_reasoning_text_ever_reaches_a_delivered_message(
 
 
 def test_when_every_endpoint_fails_the_customer_gets_the_fallback_and_a_human(
-    openai_server: Start, endpoint_for: MakeEndpoint
+    openai_server: Start, endpoint_for: MakeEndpoint, settings: Any
 ) -> None:
+    settings.DESK_ANSWER_PATIENCE_SECONDS = 0  # an outage past the patience (test_answer_patience.py: within it)
     endpoint_for(openai_server(mode="error", status=503))
     endpoint_for(openai_server(mode="hang"), read_timeout_s=0.3)
 
@@ -70,7 +72,10 @@ def test_when_every_endpoint_fails_the_customer_gets_the_fallback_and_a_human(
     assert Conversation.objects.get(pk=message.conversation_id).mode == Conversation.Mode.QUEUED
 
 
-def test_a_second_message_while_queued_is_kept_for_the_human(openai_server: Start, endpoint_for: MakeEndpoint) -> None:
+def test_a_second_message_while_queued_is_kept_for_the_human(
+    openai_server: Start, endpoint_for: MakeEndpoint, settings: Any
+) -> None:
+    settings.DESK_ANSWER_PATIENCE_SECONDS = 0  # the first message's outage outlasts the patience
     endpoint_for(openai_server(mode="error", status=500))
     receive("第一句", "wx-llm-1")
 

@@ -6,6 +6,7 @@ through apps.core.side_effects. One module per stage; this package is the public
 """
 
 from apps.conversations.services.outbound import conversation_reply, message_deliver
+from apps.conversations.services.patience import answer_retry_in, inbound_answer_unavailable
 from apps.conversations.services.process import (
     inbound_claim,
     inbound_fail,
@@ -19,7 +20,9 @@ from apps.conversations.services.sweep import SweepReport, messages_sweep
 __all__ = [
     "Received",
     "SweepReport",
+    "answer_retry_in",
     "conversation_reply",
+    "inbound_answer_unavailable",
     "inbound_claim",
     "inbound_fail",
     "inbound_hand_over",

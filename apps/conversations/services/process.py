@@ -5,6 +5,7 @@ Every path that settles a message writes its audit row in the same transaction.
 
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -32,10 +33,14 @@ def inbound_claim(*, message_id: int) -> bool:
     return claimed == 1
 
 
-def inbound_release(*, message_id: int, error: str) -> None:
-    """Give a claimed message back so a retry can claim it again."""
+def inbound_release(*, message_id: int, error: str, retry_in: float = 0) -> None:
+    """Give a claimed message back so a retry can claim it again (in ``retry_in`` seconds)."""
+    # The sweeper requeues a received message DESK_RECEIVED_GRACE_SECONDS after its status changed:
+    # dated at the scheduled retry, the grace counts from then, and a retry that is merely not due
+    # yet is not taken for a lost one (which the sweeper still requeues, the grace after it was due).
+    changed_at = timezone.now() + timedelta(seconds=retry_in)
     Message.objects.filter(pk=message_id, status=Status.PROCESSING).update(
-        status=Status.RECEIVED, status_changed_at=timezone.now(), error=error[:500]
+        status=Status.RECEIVED, status_changed_at=changed_at, error=error[:500]
     )
 
 
