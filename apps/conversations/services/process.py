@@ -133,6 +133,7 @@ def _reply_commit(
             reasoning=answer.reasoning,
             answer_ms=answer_ms,
             answer_meta=answer.meta,
+            deliver_inline=True,
         )
         status_set(message, Status.ANSWERED, answered_at=timezone.now(), answer_ms=answer_ms)
         # The reasoning stays on the reply row (encrypted); the audit row points at it.
@@ -177,6 +178,7 @@ def inbound_fail(*, message_id: int, reason: str, details: dict[str, object] | N
             body=settings.DESK_FALLBACK_REPLY,
             author_kind=Message.AuthorKind.SYSTEM,
             reply_to=message,
+            deliver_inline=True,
         )
         status_set(message, Status.FAILED, error=reason[:500])
         exchange_audit(
