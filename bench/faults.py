@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from bench.crowd import Crowd, drive  # noqa: E402
 from bench.scenario import Run, run_prefix  # noqa: E402
 from bench.tally import Tally, tally, wait_settled  # noqa: E402
 
-Inject = Callable[[Run], str]
+Inject = Callable[[Run, float], str]  # (run, seconds of sending) -> what was done
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def seed_oa(urls: list[str]) -> None:
 # -- the faults ----------------------------------------------------------------------------------
 
 
-def kill_workers(run: Run) -> str:
+def kill_workers(run: Run, span_s: float) -> str:
     assert run.stack is not None
     for name in ("llm", "worker"):
         run.stack.procs[name].kill(signal.SIGKILL)  # mid-call: LLM streams and deliveries in flight
@@ -79,45 +80,46 @@ def kill_workers(run: Run) -> str:
     return "SIGKILL of both Celery workers with calls in flight; restarted by the supervisor"
 
 
-def restart_redis(run: Run) -> str:
+def restart_redis(run: Run, span_s: float) -> str:
     assert run.redis is not None
     run.redis.restart(down_s=3.0)
     return "Redis killed, down 3 s, restarted empty (no persistence: queued tasks and channel groups gone)"
 
 
-def restart_postgres(run: Run) -> str:
+def restart_postgres(run: Run, span_s: float) -> str:
     assert run.postgres is not None
     run.postgres.restart(down_s=3.0)
     return "Postgres crash-stopped (pg_ctl -m immediate), down 3 s, restarted"
 
 
-def llm_errors_hang_recover(run: Run) -> str:
-    llm = run.llms[0]
+def llm_errors_hang_recover(run: Run, span_s: float) -> str:
+    llm, phase = run.llms[0], round(span_s * 0.2, 1)
     llm.behave(mode="error", status=500)
-    time.sleep(4.0)
+    time.sleep(phase)
     llm.behave(mode="hang")
-    time.sleep(6.0)
+    time.sleep(phase)
     llm.behave(mode="content")
-    return "the only endpoint answers HTTP 500 for 4 s, then hangs for 6 s, then recovers"
+    return f"the only endpoint answers HTTP 500 for {phase:g} s, then hangs for {phase:g} s, then recovers"
 
 
-def one_endpoint_down(run: Run) -> str:
+def one_endpoint_down(run: Run, span_s: float) -> str:
     run.llms[0].proc.kill(signal.SIGKILL)
     return "endpoint 1 of 2 killed (connection refused) for the rest of the run"
 
 
-def drop_websocket_events(run: Run) -> str:
+def drop_websocket_events(run: Run, span_s: float) -> str:
     # Emptying the channel layer's Redis DB drops every group membership and every queued event:
     # the desk goes on delivering, and no nudge reaches any open page until it reconnects.
     client = redis.Redis.from_url(f"{run.env.get('REDIS_URL', 'redis://127.0.0.1:6379')}/"
                                   f"{run.env['REDIS_CHANNELS_DB']}")  # fmt: skip
-    for _ in range(40):
+    until = time.monotonic() + span_s * 0.6
+    while time.monotonic() < until:
         client.flushdb()
         time.sleep(0.25)
-    return "channel layer emptied every 250 ms for 10 s: nudges and group memberships lost"
+    return f"channel layer emptied every 250 ms for {span_s * 0.6:.0f} s: nudges and group memberships lost"
 
 
-def webhook_retries(run: Run) -> str:
+def webhook_retries(run: Run, span_s: float) -> str:
     return "every OA callback delivered 3 times (at once, then 1 s and 3 s later), signed and AES-encrypted"
 
 
@@ -138,17 +140,20 @@ SCENARIOS = {
 # -- running one -----------------------------------------------------------------------------------
 
 
-def _inject_later(run: Run, scenario: Scenario, delay: float, note: list[str]) -> threading.Thread:
-    def go() -> None:
-        time.sleep(delay)
-        note.append(scenario.inject(run))
+class Injector(threading.Thread):
+    """Injects the fault ``at`` the given fraction of the sending, counted from the first message."""
 
-    thread = threading.Thread(target=go, daemon=True)
-    thread.start()
-    return thread
+    def __init__(self, run: Run, scenario: Scenario, span_s: float) -> None:
+        super().__init__(daemon=True)
+        self.run_, self.scenario, self.span_s = run, scenario, span_s
+        self.note = ""
+
+    def run(self) -> None:
+        time.sleep(self.scenario.at * self.span_s)
+        self.note = self.scenario.inject(self.run_, self.span_s)
 
 
-def run_scenario(scenario: Scenario, *, messages: int, rate: float, customers: int, slot: int = 0) -> Outcome:
+def run_scenario(scenario: Scenario, *, messages: int, rate: float, customers: int, keep: bool = False) -> Outcome:
     base_env = dict(os.environ)
     base_env.update(
         DJANGO_SETTINGS_MODULE="project.settings.local",
@@ -165,13 +170,12 @@ def run_scenario(scenario: Scenario, *, messages: int, rate: float, customers: i
         fake = oa_peer.start_fake_wechat()
         base_env["WECHAT_OA_API_BASE_URL"] = fake.url
     started, ok = time.monotonic(), False
-    note: list[str] = []
     try:
-        run.open(base_env, queue_prefix=f"fault{slot}", redis_db=12 + slot % 3)
+        run.open(base_env, queue_prefix="fault", redis_db=13)  # not 10-12: the test settings use those
         run.seed("seed_oa" if fake else "seed_llm")
         stack = run.start()
         prefix = run_prefix()
-        injector = _inject_later(run, scenario, scenario.at * messages / rate, note)
+        injector = Injector(run, scenario, messages / rate)
 
         def settled() -> None:
             injector.join()
@@ -180,27 +184,30 @@ def run_scenario(scenario: Scenario, *, messages: int, rate: float, customers: i
 
         extra: dict[str, object] = {}
         if fake is not None:
-            senders, acks = asyncio.run(oa_peer.send_all(stack.url, fake, prefix=prefix, messages=messages,
-                                                         rate=rate, customers=customers, then=settled))  # fmt: skip
-            extra = oa_peer.customer_view(fake, senders, acks)
-            keys, seen = list(senders), None
+            send = oa_peer.send_all(stack.url, fake, prefix=prefix, messages=messages, rate=rate,
+                                    customers=customers, then=settled, connected=injector.start)  # fmt: skip
+            callbacks = asyncio.run(send)
+            extra = callbacks.customer_view(fake)
+            keys, seen = list(callbacks.senders), None
         else:
             crowd = Crowd(stack.url, customers=customers, prefix=prefix)
-            asyncio.run(drive(crowd, rate=rate, messages=messages, until=settled, resync_at_end=True))
+            asyncio.run(drive(crowd, rate=rate, messages=messages, connected=injector.start, until=settled,
+                              resync_at_end=True))  # fmt: skip
             keys = list(crowd.sent)
             seen = {inbound: len(replies) for inbound, replies in crowd.seen.items()}
             extra = {"customer saw a reply": sum(1 for replies in crowd.seen.values() if replies),
                      "HTTP errors (retried)": crowd.http_errors}  # fmt: skip
-        if restarts := stack.restarts():
-            extra["restarted after a crash"] = restarts
         result = tally(run.dsn, channel=scenario.channel, prefix=_prefix(scenario, prefix), keys=keys,
                        seen_replies=seen)  # fmt: skip
+        extra["statuses"] = dict(Counter(row.status for row in result.rows))
+        if restarts := stack.restarts():
+            extra["restarted after a crash"] = restarts
         if fake is not None:
             result.duplicated += int(extra.get("duplicate sends", 0))  # type: ignore[call-overload]
         ok = True
-        return Outcome(scenario, result, note[0] if note else "", time.monotonic() - started, extra)
+        return Outcome(scenario, result, injector.note, time.monotonic() - started, extra)
     finally:
-        run.close(show_logs=not ok)
+        run.close(show_logs=not ok, keep=keep)
 
 
 def _prefix(scenario: Scenario, prefix: str) -> str:
@@ -227,6 +234,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep each run's database and logs")
     args = parser.parse_args()
     if args.list:
         for scenario in SCENARIOS.values():
@@ -238,7 +246,9 @@ def main() -> None:
     outcomes = []
     for name in args.scenarios or list(SCENARIOS):
         print(f"== {name}: {SCENARIOS[name].title}", flush=True)
-        outcome = run_scenario(SCENARIOS[name], messages=args.messages, rate=args.rate, customers=args.customers)
+        outcome = run_scenario(
+            SCENARIOS[name], messages=args.messages, rate=args.rate, customers=args.customers, keep=args.keep
+        )
         print(f"   {outcome.tally.line()}  ({outcome.seconds:.0f} s)", flush=True)
         outcomes.append(outcome)
     print_table(outcomes)

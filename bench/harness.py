@@ -219,6 +219,7 @@ class Stack:
 
     env: dict[str, str]
     llm_concurrency: int = 256
+    llm_processes: int = 1
     procs: dict[str, Proc] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     crash_loop: str = ""
@@ -260,20 +261,14 @@ class Stack:
                 ],
                 self.env,
             ),
-            "llm": Proc(
-                "llm",
-                [
-                    *worker,
-                    "--concurrency",
-                    str(self.llm_concurrency),
-                    "--queues",
-                    f"{prefix}.llm",
-                    "--hostname",
-                    f"llm-{self.port}@%h",
-                ],
-                self.env,
-            ),
         }
+        # One process per core for the LLM queue: a threads pool shares one GIL, so a single
+        # process tops out at one core of Python however many calls it keeps in flight.
+        for index in range(self.llm_processes):
+            name = "llm" if index == 0 else f"llm{index + 1}"
+            argv = [*worker, "--concurrency", str(self.llm_concurrency), "--queues", f"{prefix}.llm",
+                    "--hostname", f"{name}-{self.port}@%h"]  # fmt: skip
+            self.procs[name] = Proc(name, argv, self.env)
         if beat:
             schedule = Path(tempfile.mkdtemp(prefix="desk-beat-")) / "schedule"
             self.procs["beat"] = Proc("beat", [str(BIN / "celery"), "-A", "project", "beat", "-l", "WARNING",

@@ -1,12 +1,16 @@
-"""Load: simulated customers through the simulator channel against the whole desk on this box.
+"""Load: simulated customers through a real channel against the whole desk on this box.
 
-    python bench/load.py [--rate 50] [--seconds 60] [--customers 600] [--latency 2]
+    python bench/load.py [--rate 50] [--seconds 60] [--customers 600] [--latency 2] [--channel simulator]
 
 Starts web (uvicorn, ASGI), the default and llm Celery workers and beat on a database and Redis
 DBs of their own, the real moderator (2000-term blacklist + semantic rules on m3e-small) and the
 real answerer (knowledge search, then the LLM pool) against a local OpenAI-compatible server that
-streams each answer after a set latency. Customers post at a fixed rate, hold the page's websocket
-and read their replies as the page does. At the end every message must be answered exactly once.
+streams each answer after a set latency. Customers write at a fixed rate:
+- official_account (default, WeChat's own path): callbacks signed and AES-encrypted as WeChat's
+  servers send them; replies go out through custom-send to a local fake of WeChat's API, which
+  notes when each arrives;
+- simulator: customers hold the simulator page's websocket and read replies as the page does.
+At the end every message must have been answered exactly once.
 
 Prints sustained msg/s, app-added latency P50/P95/P99 (end to end minus the LLM call's own time),
 LLM calls in flight, errors and memory. Goal on 2 cores: >= 50 msg/s, app-added P99 <= 100 ms, 0 errors.
@@ -21,18 +25,21 @@ import signal
 import sys
 import threading
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import harness, seed  # noqa: E402
+from bench import harness, oa_peer, seed  # noqa: E402
 from bench.crowd import Crowd, drive  # noqa: E402
 from bench.tally import Row, tally, wait_settled  # noqa: E402
+from tests.wechat.fake_wechat import FakeWeChat  # noqa: E402
 
 DB_NAME = "desk_load"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres"
-ISOLATION = {"REDIS_CACHE_DB": "9", "REDIS_BROKER_DB": "10", "REDIS_CHANNELS_DB": "11", "CELERY_QUEUE_PREFIX": "load"}
+ISOLATION = {"REDIS_CACHE_DB": "9", "REDIS_BROKER_DB": "9", "REDIS_CHANNELS_DB": "9", "CELERY_QUEUE_PREFIX": "load"}
 
 
 def stack_env(args: argparse.Namespace) -> dict[str, str]:
@@ -87,27 +94,39 @@ def error_lines(stack: harness.Stack) -> dict[str, int]:
     return counts
 
 
-def report(args: argparse.Namespace, crowd: Crowd, rows: list[Row], sampler: Sampler, errors: dict[str, int]) -> None:
+@dataclass
+class Measured:
+    """What the customers' side saw, whichever channel carried the messages."""
+
+    prefix: str  # of every key: what the tally selects on
+    keys: list[str]
+    customer_ms: dict[int | str, float]  # inbound id or channel_message_id -> seconds from send to reply seen
+    http_errors: int
+    notes: str
+
+
+def report(
+    args: argparse.Namespace, measured: Measured, rows: list[Row], sampler: Sampler, errors: dict[str, int]
+) -> None:
     answered = [r for r in rows if r.status == "answered" and r.delivered == 1]
     span = max(r.delivered_at for r in answered) - min(r.created_at for r in answered)
     added_ms = [(r.delivered_at - r.created_at) * 1000 - r.llm_ms for r in answered]
-    sent_at = {s.inbound_id: s.sent_at for s in crowd.sent.values() if s.inbound_id}
-    llm_ms = {r.id: r.llm_ms for r in answered}
     seen_ms = [
-        (min(s.seen_at for s in replies.values()) - sent_at[inbound]) * 1000 - llm_ms[inbound]
-        for inbound, replies in crowd.seen.items()
-        if inbound in sent_at and inbound in llm_ms
+        measured.customer_ms[key] * 1000 - r.llm_ms
+        for r in answered
+        for key in (r.id, r.key)
+        if key in measured.customer_ms
     ]
     peak = {name: max(sample.get(name, 0.0) for sample in sampler.rss) for name in sampler.rss[0]}
     first, last = sampler.rss[0], sampler.rss[-1]
-    print(f"\nload: {len(crowd.sent)} messages from {args.customers} customers at {args.rate:g} msg/s offered "
-          f"({args.seconds:g} s); LLM {args.latency:g} s to first token, streamed")  # fmt: skip
+    print(f"\nload: {len(measured.keys)} messages via {args.channel} from {args.customers} customers at "
+          f"{args.rate:g} msg/s ({args.seconds:g} s); LLM {args.latency:g} s to first token, streamed")  # fmt: skip
     print(f"  sustained throughput   : {len(answered) / span:7.1f} msg/s answered and delivered "
           f"(first in -> last out {span:.1f} s)")  # fmt: skip
     print(f"  app-added latency      : P50 {pct(added_ms, 50):6.1f} ms  P95 {pct(added_ms, 95):6.1f} ms  "
           f"P99 {pct(added_ms, 99):6.1f} ms  max {max(added_ms):.0f} ms  (delivered - received - LLM)")  # fmt: skip
     print(f"  as the customer saw it : P50 {pct(seen_ms, 50):6.1f} ms  P95 {pct(seen_ms, 95):6.1f} ms  "
-          f"P99 {pct(seen_ms, 99):6.1f} ms  ({len(seen_ms)} replies: shown on screen - sent - LLM call)")  # fmt: skip
+          f"P99 {pct(seen_ms, 99):6.1f} ms  ({len(seen_ms)} replies: reply seen - sent - LLM call)")  # fmt: skip
     stages = {
         "received -> claimed": [(r.claimed_at - r.created_at) * 1000 for r in answered],
         "answerer minus LLM call": [r.answer_ms - r.llm_ms for r in answered],
@@ -120,15 +139,46 @@ def report(args: argparse.Namespace, crowd: Crowd, rows: list[Row], sampler: Sam
     print(f"  LLM call (client side) : P50 {pct([r.llm_ms for r in answered], 50):6.0f} ms")
     print(f"  LLM calls in flight    : mean {sum(sampler.in_flight) / max(len(sampler.in_flight), 1):.0f}, "
           f"peak {sampler.peak_in_flight}")  # fmt: skip
-    print(f"  errors                 : HTTP {crowd.http_errors}, websocket reconnects {crowd.ws_reconnects}, "
-          f"ERROR log lines {errors}")  # fmt: skip
+    print(f"  errors                 : HTTP {measured.http_errors}, ERROR log lines {errors}; {measured.notes}")
     print("  memory (RSS, MB)       : " + ", ".join(
         f"{name} {first[name]:.0f} -> {last[name]:.0f} (peak {peak[name]:.0f})" for name in peak))  # fmt: skip
     print(f"  load average           : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
+def drive_simulator(args: argparse.Namespace, stack: harness.Stack, connected: Callable[[], None],
+                    until: Callable[[str], None]) -> Measured:  # fmt: skip
+    crowd = Crowd(stack.url, customers=args.customers, prefix=f"l{uuid.uuid4().hex[:6]}")
+    total = int(args.rate * args.seconds)
+    asyncio.run(drive(crowd, rate=args.rate, messages=total, connected=connected, until=lambda: until(crowd.prefix)))
+    sent_at = {s.inbound_id: s.sent_at for s in crowd.sent.values() if s.inbound_id}
+    seen: dict[int | str, float] = {
+        inbound: min(s.seen_at for s in replies.values()) - sent_at[inbound]
+        for inbound, replies in crowd.seen.items()
+        if inbound in sent_at and replies
+    }
+    notes = f"websocket reconnects {crowd.ws_reconnects}"
+    return Measured(crowd.prefix, list(crowd.sent), seen, crowd.http_errors, notes)
+
+
+def drive_official_account(args: argparse.Namespace, stack: harness.Stack, fake: FakeWeChat,
+                           connected: Callable[[], None], until: Callable[[str], None]) -> Measured:  # fmt: skip
+    prefix = f"l{uuid.uuid4().hex[:6]}"
+    total = int(args.rate * args.seconds)
+    keys = oa_peer.key_prefix(prefix)
+    send = oa_peer.send_all(stack.url, fake, prefix=prefix, messages=total, rate=args.rate, customers=args.customers,
+                            then=lambda: until(keys), copies=(0.0,), connected=connected)  # fmt: skip
+    callbacks = asyncio.run(send)
+    failed = sum(n for ack, n in callbacks.acks.items() if ack != "success")
+    acks = f"callback ack P50 {pct(callbacks.ack_ms, 50):.1f} ms, P99 {pct(callbacks.ack_ms, 99):.1f} ms (WeChat: 5 s)"
+    delays: dict[int | str, float] = {key: value for key, value in callbacks.reply_delays(fake).items()}
+    return Measured(keys, list(callbacks.senders), delays, failed, acks)
+
+
 def run(args: argparse.Namespace) -> int:
     env = stack_env(args)
+    fake = oa_peer.start_fake_wechat() if args.channel == "official_account" else None
+    if fake is not None:
+        env["WECHAT_OA_API_BASE_URL"] = fake.url
     os.environ.update(env)
     redis_dbs = f"{ISOLATION['REDIS_CACHE_DB']}-{ISOLATION['REDIS_CHANNELS_DB']}"
     print(f"preparing {DB_NAME} (migrate, empty), Redis DBs {redis_dbs}")
@@ -144,51 +194,50 @@ def run(args: argparse.Namespace) -> int:
     seed.llm_endpoints([llm.url])
     seed.moderation()
     seed.knowledge()
-    stack, ok = harness.Stack(env=env, llm_concurrency=args.llm_concurrency), False
+    seed.official_account(app_id=oa_peer.APP_ID, token=oa_peer.TOKEN, aes_key=oa_peer.AES_KEY)
+    stack = harness.Stack(env=env, llm_concurrency=args.llm_concurrency, llm_processes=args.llm_processes)
+    ok = False
     dsn = f"{PG_DSN} dbname={DB_NAME}"
+    total = int(args.rate * args.seconds)
+    cpu_before: dict[str, float] = {}
+    sampler = Sampler(stack, llm)
+
+    def connected() -> None:
+        # The customers are connected: from here on, the CPU is what the messages cost.
+        cpu_before.update(harness.cpu_seconds(stack, {"llm server": llm.proc}))
+
+    def until(count: int) -> Callable[[str], None]:
+        def wait(prefix: str) -> None:
+            wait_settled(dsn, channel=args.channel, prefix=prefix, expected=count, timeout=180, check=stack.check_alive)
+
+        return wait
+
+    def measure(count: int, rate: float, seconds: float, start: Callable[[], None]) -> Measured:
+        sub = argparse.Namespace(**{**vars(args), "rate": rate, "seconds": seconds})
+        if fake is not None:
+            return drive_official_account(sub, stack, fake, start, until(count))
+        return drive_simulator(sub, stack, start, until(count))
+
     try:
         stack.start()
-        warm = Crowd(stack.url, customers=20, prefix=f"w{uuid.uuid4().hex[:6]}")
-
-        def warmed() -> None:
-            wait_settled(
-                dsn, channel="simulator", prefix=warm.prefix, expected=40, timeout=180, check=stack.check_alive
-            )
-
-        asyncio.run(drive(warm, rate=10, messages=40, until=warmed))
-        warm_tally = tally(dsn, channel="simulator", prefix=warm.prefix, keys=warm.sent)
-        print(f"stack up at {stack.url}; warm-up: {warm_tally.line()}")
-
-        crowd = Crowd(stack.url, customers=args.customers, prefix=f"l{uuid.uuid4().hex[:6]}")
-        sampler = Sampler(stack, llm)
-        sampler.start()  # from before the pages open: memory with 600 websockets is part of the figure
-        total = int(args.rate * args.seconds)
-        cpu_before: dict[str, float] = {}
-
-        def connected() -> None:
-            # The pages are open: from here on, the CPU is what the messages cost.
-            cpu_before.update(harness.cpu_seconds(stack, {"llm server": llm.proc}))
-
-        def until() -> None:
-            wait_settled(dsn, channel="simulator", prefix=crowd.prefix, expected=total, timeout=120,
-                         check=stack.check_alive)  # fmt: skip
-
-        asyncio.run(drive(crowd, rate=args.rate, messages=total, connected=connected, until=until))
+        warm = measure(40, 10, 4, lambda: None)  # loads the models and fills every pool before measuring
+        print(f"stack up at {stack.url}; warm-up: {len(warm.keys)} messages answered")
+        sampler.start()  # from before the customers connect: memory with 600 websockets is part of the figure
+        measured = measure(total, args.rate, args.seconds, connected)
         cpu_after = harness.cpu_seconds(stack, {"llm server": llm.proc})
-        cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / total for name in cpu_after}
         sampler.done.set()
-        seen = {inbound: len(replies) for inbound, replies in crowd.seen.items()}
-        result = tally(dsn, channel="simulator", prefix=crowd.prefix, keys=crowd.sent, seen_replies=seen)
+        cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / total for name in cpu_after}
+        result = tally(dsn, channel=args.channel, prefix=measured.prefix, keys=measured.keys)
         errors = error_lines(stack)
         ok = True
     finally:
         stack.stop(show_logs=not ok)
         llm.proc.stop()
-    report(args, crowd, result.rows, sampler, errors)
+    report(args, measured, result.rows, sampler, errors)
     print("  CPU per message (ms)   : " + ", ".join(f"{name} {value:.1f}" for name, value in cpu_ms.items())
           + f"; total {sum(cpu_ms.values()):.1f}")  # fmt: skip
     print(f"  outcome                : {result.line()}")
-    failed = not result.ok or crowd.http_errors or any(errors.values())
+    failed = not result.ok or measured.http_errors or any(errors.values())
     print("LOAD FAILED" if failed else "load: every message answered exactly once, no errors")
     return 1 if failed else 0
 
@@ -205,7 +254,14 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=600)
     parser.add_argument("--latency", type=float, default=2.0, help="LLM seconds before the first token")
     parser.add_argument("--chunk-delay", type=float, default=0.02, help="LLM seconds between streamed chunks")
-    parser.add_argument("--llm-concurrency", type=int, default=256, help="threads of the llm worker")
+    parser.add_argument("--llm-concurrency", type=int, default=128, help="threads of each llm worker process")
+    parser.add_argument("--llm-processes", type=int, default=2, help="llm worker processes (one per core)")
+    parser.add_argument(
+        "--channel",
+        choices=["official_account", "simulator"],
+        default="official_account",
+        help="signed, encrypted OA callbacks (WeChat's path) or the simulator page (websockets)",
+    )
     try:
         raise SystemExit(run(parser.parse_args()))
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import aiohttp
@@ -77,49 +78,81 @@ async def send_all(
     rate: float,
     customers: int,
     then: Callable[[], None],
-) -> tuple[dict[str, str], Counter[str]]:
-    """Send every callback three times, open-loop at ``rate``.
-
-    Returns channel_message_id -> openid, and how the acks went (WeChat wants "success" within 5 s).
-    """
+    copies: tuple[float, ...] = RETRY_DELAYS_S,
+    connected: Callable[[], None] | None = None,
+) -> Callback:
+    """Send every callback once per delay in ``copies``, open-loop at ``rate``; then wait with ``then``."""
     run = _run_number(prefix)
-    keys: dict[str, str] = {}
-    acks: Counter[str] = Counter()
+    result = Callback()
 
     async def deliver(session: aiohttp.ClientSession, query: str, body: bytes, delay: float) -> None:
         await asyncio.sleep(delay)
+        started = time.perf_counter()
         try:
             async with session.post(f"/wechat/oa/{APP_ID}/?{query}", data=body,
                                     headers={"Content-Type": "text/xml"}) as response:  # fmt: skip
                 text = await response.text()
-            acks["success" if response.status == 200 and text == "success" else f"HTTP {response.status}"] += 1
+            ok = response.status == 200 and text == "success"
+            result.acks["success" if ok else f"HTTP {response.status}"] += 1
         except (aiohttp.ClientError, TimeoutError) as exc:
-            acks[type(exc).__name__] += 1
+            result.acks[type(exc).__name__] += 1
+        result.ack_ms.append((time.perf_counter() - started) * 1000)
 
-    async with aiohttp.ClientSession(base_url, timeout=aiohttp.ClientTimeout(5)) as session:
+    limits = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(base_url, connector=limits, timeout=aiohttp.ClientTimeout(5)) as session:
+        if connected is not None:
+            connected()
         start, tasks = time.perf_counter(), []
         for index in range(messages):
             await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
             openid = f"o{run}{index % customers:05d}"
             msg_id = f"{run}{index:06d}"
-            keys[f"{APP_ID}:{msg_id}"] = openid
+            key = f"{APP_ID}:{msg_id}"
+            result.senders[key] = openid
+            result.sent_at[key] = time.time()
             fake.user_wrote(openid)  # WeChat opens the 48 h reply window when the customer writes
             query, body = _callback(openid, msg_id, f"你好，我想问一下订单 {msg_id} 什么时候发货？")
-            tasks += [asyncio.create_task(deliver(session, query, body, delay)) for delay in RETRY_DELAYS_S]
+            tasks += [asyncio.create_task(deliver(session, query, body, delay)) for delay in copies]
         await asyncio.gather(*tasks)
     await asyncio.to_thread(then)
     await asyncio.sleep(1.0)
-    return keys, acks
+    result.copies = len(copies)
+    return result
 
 
-def customer_view(fake: FakeWeChat, keys: dict[str, str], acks: Counter[str]) -> dict[str, object]:
-    """What the customers received through custom-send: a reply more than messages sent is a duplicate."""
-    expected = Counter(keys.values())
-    received = Counter(sent.touser for sent in fake.sent if sent.api == "custom")
-    duplicates = sum(max(0, received[user] - expected[user]) for user in received)
-    return {
-        "callbacks sent": 3 * len(keys),
-        "acks": dict(acks),
-        "custom-send replies": sum(received.values()),
-        "duplicate sends": duplicates,
-    }
+@dataclass
+class Callback:
+    """What WeChat's side saw of a run: who sent what and when, and how the desk acked."""
+
+    senders: dict[str, str] = field(default_factory=dict)  # channel_message_id -> openid
+    sent_at: dict[str, float] = field(default_factory=dict)
+    acks: Counter[str] = field(default_factory=Counter)
+    ack_ms: list[float] = field(default_factory=list)
+    copies: int = 1
+
+    def customer_view(self, fake: FakeWeChat) -> dict[str, object]:
+        """Replies the customers got through custom-send; more replies than messages are duplicates."""
+        expected = Counter(self.senders.values())
+        received = Counter(sent.touser for sent in fake.sent if sent.api == "custom")
+        duplicates = sum(max(0, received[user] - expected[user]) for user in received)
+        return {
+            "callbacks sent": self.copies * len(self.senders),
+            "acks": dict(self.acks),
+            "custom-send replies": sum(received.values()),
+            "duplicate sends": duplicates,
+        }
+
+    def reply_delays(self, fake: FakeWeChat) -> dict[str, float]:
+        """channel_message_id -> seconds from callback to the reply reaching WeChat (n-th message, n-th reply)."""
+        by_user: dict[str, list[str]] = {}
+        for key in sorted(self.sent_at, key=self.sent_at.__getitem__):
+            by_user.setdefault(self.senders[key], []).append(key)
+        replies: dict[str, list[float]] = {}
+        for sent in fake.sent:
+            if sent.api == "custom":
+                replies.setdefault(sent.touser, []).append(sent.at)
+        delays = {}
+        for user, keys in by_user.items():
+            for key, at in zip(keys, sorted(replies.get(user, [])), strict=False):
+                delays[key] = at - self.sent_at[key]
+        return delays

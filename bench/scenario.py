@@ -7,8 +7,6 @@ instead of 60/20, a 5 s grace for unqueued messages instead of 30, a 1-5 s break
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -126,7 +124,8 @@ class Run:
         self.stack.start(supervise=True)
         return self.stack
 
-    def close(self, *, show_logs: bool = False) -> None:
+    def close(self, *, show_logs: bool = False, keep: bool = False) -> None:
+        """Stop everything; ``keep`` leaves the database (shared cluster only) and the logs for a look."""
         if self.stack is not None:
             self.stack.stop(show_logs=show_logs)
         for llm in self.llms:
@@ -135,17 +134,15 @@ class Run:
             self.redis.stop()
         if self.postgres is not None:
             self.postgres.destroy()
-        else:
+        elif not keep:
             with psycopg.connect(f"{PG_DSN} dbname=postgres", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
         for proc in [*(self.stack.procs.values() if self.stack else []), *(llm.proc for llm in self.llms)]:
-            if proc.log_path is not None and not show_logs:
+            if keep and proc.log_path is not None:
+                print(f"   kept: {proc.name} log {proc.log_path}")
+            elif proc.log_path is not None and not show_logs:
                 proc.log_path.unlink(missing_ok=True)
 
 
 def run_prefix() -> str:
     return f"f{uuid.uuid4().hex[:6]}"
-
-
-def psql_available() -> bool:
-    return shutil.which("runuser") is not None or os.geteuid() != 0

@@ -7,6 +7,7 @@ customer message (45015 / 45047), sync_msg pages by cursor with limit <= 1000.
 
 import json
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ class Sent:
     content: str
     open_kfid: str = ""
     msgid: str = ""
+    at: float = field(default_factory=time.time)  # when WeChat took it: the customer's phone shows it then
 
 
 @dataclass
