@@ -220,6 +220,7 @@ class Stack:
     env: dict[str, str]
     llm_concurrency: int = 256
     llm_processes: int = 1
+    worker_nice: int = 0
     procs: dict[str, Proc] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     crash_loop: str = ""
@@ -232,7 +233,10 @@ class Stack:
 
     def start(self, *, beat: bool = True, supervise: bool = False) -> None:
         prefix = self.env["CELERY_QUEUE_PREFIX"]
-        worker = [str(BIN / "celery"), "-A", "project", "worker", "--pool", "threads", "--without-gossip",
+        # Workers run at a lower CPU priority than web, as the Procfile has it: past capacity the
+        # backlog of answers grows, but WeChat's callbacks are still acked within its 5 s.
+        nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
+        worker = [*nice, str(BIN / "celery"), "-A", "project", "worker", "--pool", "threads", "--without-gossip",
                   "--without-mingle", "-l", "WARNING"]  # fmt: skip
         self.procs = {
             "web": Proc(
