@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 BRIDGE_VENV ?= .venv-bridge
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test setup install services system-deps messages browser lint typecheck migrations-check ci bench clean bridge
+.PHONY: run test setup install services system-deps messages browser lint typecheck migrations-check ci bench load faults clean bridge
 
 run: setup ## install everything and run web + worker + beat on embedded defaults
 	@echo "Desk: http://127.0.0.1:8000/simulator/  (admin: http://127.0.0.1:8000/admin/)"
@@ -73,6 +73,13 @@ ci: lint typecheck migrations-check test
 
 bench: install services
 	$(BIN)/python bench/spine.py
+
+# The load and fault suite (docs/reliability.md): 50 msg/s for 60 s, then all seven faults.
+load: install services
+	$(BIN)/python bench/load.py
+
+faults: install services
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) $(BRIDGE_VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
