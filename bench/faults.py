@@ -120,7 +120,7 @@ def drop_websocket_events(run: Run, span_s: float) -> str:
 
 
 def webhook_retries(run: Run, span_s: float) -> str:
-    return "every OA callback delivered 3 times (at once, then 1 s and 3 s later), signed and AES-encrypted"
+    return "every OA callback delivered 3 times (two copies at once, a third 1 s later), signed and AES-encrypted"
 
 
 SCENARIOS = {
