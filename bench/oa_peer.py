@@ -79,24 +79,36 @@ async def send_all(
     customers: int,
     then: Callable[[], None],
     copies: tuple[float, ...] = RETRY_DELAYS_S,
+    retries: int = 0,
     connected: Callable[[], None] | None = None,
 ) -> Callback:
-    """Send every callback once per delay in ``copies``, open-loop at ``rate``; then wait with ``then``."""
+    """Send every callback once per delay in ``copies``, open-loop at ``rate``; then wait with ``then``.
+
+    ``retries``: send a copy again when it is not acked with "success" within 5 s, as WeChat does.
+    """
     run = _run_number(prefix)
     result = Callback()
 
     async def deliver(session: aiohttp.ClientSession, query: str, body: bytes, delay: float) -> None:
         await asyncio.sleep(delay)
-        started = time.perf_counter()
-        try:
-            async with session.post(f"/wechat/oa/{APP_ID}/?{query}", data=body,
-                                    headers={"Content-Type": "text/xml"}) as response:  # fmt: skip
-                text = await response.text()
-            ok = response.status == 200 and text == "success"
-            result.acks["success" if ok else f"HTTP {response.status}"] += 1
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            result.acks[type(exc).__name__] += 1
-        result.ack_ms.append((time.perf_counter() - started) * 1000)
+        # WeChat drops a callback not acked within 5 s and sends it again, three times in all.
+        for attempt in range(1 + retries):
+            started = time.perf_counter()
+            try:
+                async with session.post(f"/wechat/oa/{APP_ID}/?{query}", data=body,
+                                        headers={"Content-Type": "text/xml"}) as response:  # fmt: skip
+                    text = await response.text()
+                ok = response.status == 200 and text == "success"
+                result.acks["success" if ok else f"HTTP {response.status}"] += 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                ok = False
+                result.acks[type(exc).__name__] += 1
+            result.ack_ms.append((time.perf_counter() - started) * 1000)
+            if ok:
+                return
+            if attempt < retries:
+                result.retried += 1
+        result.given_up += 1
 
     limits = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(base_url, connector=limits, timeout=aiohttp.ClientTimeout(5)) as session:
@@ -129,6 +141,8 @@ class Callback:
     acks: Counter[str] = field(default_factory=Counter)
     ack_ms: list[float] = field(default_factory=list)
     copies: int = 1
+    retried: int = 0  # copies sent again after a missing or failed ack
+    given_up: int = 0  # copies WeChat would have dropped: every try failed
 
     def customer_view(self, fake: FakeWeChat) -> dict[str, object]:
         """Replies the customers got through custom-send; more replies than messages are duplicates."""
