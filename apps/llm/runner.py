@@ -7,7 +7,6 @@ one 2-core worker keep >=256 requests in flight.
 """
 
 import asyncio
-import os
 import threading
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -17,6 +16,7 @@ from django.conf import settings
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
 
+from apps.core.per_process import PerProcess
 from apps.llm.breaker import Breaker
 from apps.llm.client import http_client
 
@@ -54,18 +54,9 @@ async def _wrap(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-_runner: Runner | None = None
-_runner_pid: int | None = None
-_lock = threading.Lock()
+_runner = PerProcess(Runner)
 
 
 def get_runner() -> Runner:
-    """The process's runner; a forked child (prefork pool) builds its own, as loops and sockets do not survive fork."""
-    global _runner, _runner_pid
-    pid = os.getpid()
-    if _runner is None or _runner_pid != pid:
-        with _lock:
-            if _runner is None or _runner_pid != pid:
-                _runner = Runner()
-                _runner_pid = pid
-    return _runner
+    """The process's runner; a forked child (prefork pool) builds its own."""
+    return _runner.get()

@@ -12,7 +12,6 @@ sweeper reclaims its messages about one lease later.
 
 import logging
 import math
-import os
 import threading
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from django.utils import timezone
 
 from apps.conversations.models import Message
 from apps.conversations.services.state import Status
+from apps.core.per_process import PerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -116,21 +116,12 @@ def _connection_release() -> None:
         logger.debug("closing the lease keeper's connection failed", exc_info=True)
 
 
-_keeper: _Keeper | None = None
-_keeper_pid: int | None = None
-_keeper_lock = threading.Lock()
+_keeper = PerProcess(_Keeper)
 
 
 def _keeper_get() -> _Keeper:
-    """The process's keeper, started on first use; a forked child starts its own, as threads do not survive fork."""
-    global _keeper, _keeper_pid
-    pid = os.getpid()
-    if _keeper is None or _keeper_pid != pid:
-        with _keeper_lock:
-            if _keeper is None or _keeper_pid != pid:
-                _keeper = _Keeper()
-                _keeper_pid = pid
-    return _keeper
+    """The process's keeper, started on first use; a forked child starts its own."""
+    return _keeper.get()
 
 
 @contextmanager
