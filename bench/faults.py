@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 import threading
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from bench import oa_peer, seed  # noqa: E402
+from bench import harness, oa_peer, seed  # noqa: E402
 from bench.crowd import Crowd, drive  # noqa: E402
 from bench.scenario import Run, run_prefix  # noqa: E402
 from bench.tally import Tally, tally, wait_settled  # noqa: E402
@@ -154,16 +153,7 @@ class Injector(threading.Thread):
 
 
 def run_scenario(scenario: Scenario, *, messages: int, rate: float, customers: int, keep: bool = False) -> Outcome:
-    base_env = dict(os.environ)
-    base_env.update(
-        DJANGO_SETTINGS_MODULE="project.settings.local",
-        DJANGO_DEBUG="false",
-        DESK_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        DESK_ANSWERER="apps.llm.answerer.LLMAnswerer",
-        DESK_MODERATOR="apps.moderation.moderator.ContentModerator",
-        WECHAT_OA_API_BASE_URL="",  # set below for the OA scenario
-    )
+    base_env = harness.production_env()
     run = Run(name=scenario.name, **scenario.run)  # type: ignore[arg-type]
     fake = None
     if scenario.channel == "official_account":

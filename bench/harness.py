@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -326,6 +327,27 @@ class Stack:
             proc.stop()
             if show_logs:
                 print(f"--- {proc.name} log (tail) ---\n{proc.log_tail()}", file=sys.stderr)
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    """The environment of a stack that answers and moderates as production does, quietly."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="project.settings.local",
+        DJANGO_DEBUG="false",
+        DESK_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+        DESK_ANSWERER="apps.llm.answerer.LLMAnswerer",
+        DESK_MODERATOR="apps.moderation.moderator.ContentModerator",
+    )
+    env.update(overrides)
+    return env
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def cpu_seconds(stack: Stack, extra: dict[str, Proc]) -> dict[str, float]:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import harness, oa_peer, seed  # noqa: E402
 from bench.crowd import Crowd, drive  # noqa: E402
+from bench.harness import pct  # noqa: E402
 from bench.tally import Row, tally, wait_settled  # noqa: E402
 from tests.wechat.fake_wechat import FakeWeChat  # noqa: E402
 
@@ -43,25 +44,8 @@ ISOLATION = {"REDIS_CACHE_DB": "9", "REDIS_BROKER_DB": "9", "REDIS_CHANNELS_DB":
 
 
 def stack_env(args: argparse.Namespace) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(ISOLATION)
-    env.update(
-        DJANGO_SETTINGS_MODULE="project.settings.local",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        DJANGO_DEBUG="false",
-        DESK_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        DESK_ANSWERER="apps.llm.answerer.LLMAnswerer",
-        DESK_MODERATOR="apps.moderation.moderator.ContentModerator",
-        # Every question is new, so the answer cache would only add a miss; it stays on (a miss is real work).
-        LLM_PROBE_INTERVAL_S="15",
-    )
-    return env
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+    # Every question is new, so the answer cache only adds a miss; it stays on (a miss is real work).
+    return harness.production_env(**ISOLATION, DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
 
 
 class Sampler(threading.Thread):
