@@ -109,7 +109,7 @@ class Run:
             input=dump, check=True, capture_output=True,
         )  # fmt: skip
 
-    def seed(self, seeder: object) -> None:
+    def seed(self, seeder: str) -> None:
         """Run ``seeder()`` with Django on this run's database (a child process: settings are per process)."""
         code = f"import django; django.setup(); from bench import faults; faults.{seeder}({self.llm_urls!r})"
         env = {**self.env, "PYTHONPATH": str(ROOT)}
