@@ -2,7 +2,7 @@
 
 A run gets a database of its own, and optionally a Redis server and a Postgres cluster of its
 own (``PrivateRedis``, ``PrivatePostgres``) so that restarting them under load touches nothing
-else on the machine. The LLM is ``tests/llm/openai_server.py`` in a subprocess: a real
+else on the machine. The LLM is ``peers/openai_server.py`` in a subprocess: a real
 OpenAI-compatible streaming server whose behaviour (latency, 500s, hangs) is changed over HTTP.
 """
 
@@ -189,11 +189,11 @@ class PrivatePostgres:
 
 
 class FakeLLM:
-    """tests/llm/openai_server.py in a subprocess on a fixed port, so it can be killed and brought back."""
+    """peers/openai_server.py in a subprocess on a fixed port, so it can be killed and brought back."""
 
     def __init__(self, *, latency_s: float, chunk_delay_s: float = 0.0, answer: str | None = None) -> None:
         self.port = free_port()
-        argv = [sys.executable, str(ROOT / "tests/llm/openai_server.py"), "--port", str(self.port),
+        argv = [sys.executable, str(ROOT / "peers/openai_server.py"), "--port", str(self.port),
                 "--latency", str(latency_s), "--chunk-delay", str(chunk_delay_s)]  # fmt: skip
         if answer:
             argv += ["--answer", answer]

@@ -2,14 +2,14 @@
 
     python bench/knowledge.py [--latency 1.0] [--calls 20]
 
-1. The 30 entries of tests/knowledge/dataset.py (question + 2 stored phrasings each) are indexed
+1. The 30 entries of peers/knowledge_dataset.py (question + 2 stored phrasings each) are indexed
    with the packaged sentence model (m3e-small, as in production). 90 held-out paraphrases (label:
    their entry) and 60 negatives (32 near-misses sharing words and topic with an entry, 28 unrelated;
    label: no direct answer) are searched. A *wrong hit* is a direct answer with the wrong entry, or
    any direct answer to a negative. Printed at the configured threshold/margin and for a sweep.
 2. Latency, per answer: the answer cache's memory and Redis hits (key computation included), a direct
    answer (one embedding + index search), and an LLM call through the desk's pool against the local
-   OpenAI-compatible server (tests/llm/openai_server.py, in a subprocess) with a set latency.
+   OpenAI-compatible server (peers/openai_server.py, in a subprocess) with a set latency.
 
 Needs Redis (cache level 2, breaker state); no database.
 """
@@ -40,7 +40,7 @@ from apps.llm.cache import AnswerCache, CachedAnswer, cache_key, prompt_version 
 from apps.llm.prompt import PromptConfig, messages_build  # noqa: E402
 from apps.llm.types import ChatRequest, EndpointConfig  # noqa: E402
 from apps.moderation.semantic import Embedder  # noqa: E402
-from tests.knowledge.dataset import ENTRIES, NEAR_MISSES, NEGATIVES, UNRELATED  # noqa: E402
+from peers.knowledge_dataset import ENTRIES, NEAR_MISSES, NEGATIVES, UNRELATED  # noqa: E402
 
 PROMPT = PromptConfig(
     instructions="你是本店的微信客服助手。",
@@ -137,7 +137,7 @@ def quality(index: Index) -> None:
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests/llm/openai_server.py"), "--latency", str(latency), "--mode", "bare_think"],
+        [sys.executable, str(ROOT / "peers/openai_server.py"), "--latency", str(latency), "--mode", "bare_think"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -2,7 +2,7 @@
 
     python bench/llm_client.py [--calls 300] [--concurrency 256 512]
 
-Starts the local OpenAI-compatible test server (tests/llm/openai_server.py) in subprocesses, so the
+Starts the local OpenAI-compatible test server (peers/openai_server.py) in subprocesses, so the
 server's work does not share a GIL with the client being measured. Needs Redis (breaker state).
 """
 
@@ -35,7 +35,7 @@ REQUEST = ChatRequest(messages=[{"role": "user", "content": "几点开门？"}],
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests/llm/openai_server.py"), "--latency", str(latency), "--mode", "bare_think"],
+        [sys.executable, str(ROOT / "peers/openai_server.py"), "--latency", str(latency), "--mode", "bare_think"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -36,7 +36,7 @@ from bench import harness, oa_peer, seed  # noqa: E402
 from bench.crowd import Crowd, drive  # noqa: E402
 from bench.harness import pct  # noqa: E402
 from bench.tally import Row, tally, wait_settled  # noqa: E402
-from tests.wechat.fake_wechat import FakeWeChat  # noqa: E402
+from peers.fake_wechat import FakeWeChat  # noqa: E402
 
 DB_NAME = "desk_load"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres"

@@ -17,7 +17,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from tests.wechat.fake_wechat import FakeWeChat, serve
+from peers.fake_wechat import FakeWeChat, serve
 
 APP_ID = "wxfault000000001"
 TOKEN = "fault-bench-token"

@@ -51,7 +51,7 @@ def moderation(*, terms: int = 2000) -> None:
 def knowledge() -> None:
     from apps.knowledge.models import Entry
     from apps.knowledge.services import entry_save
-    from tests.knowledge.dataset import ENTRIES
+    from peers.knowledge_dataset import ENTRIES
 
     for faq in ENTRIES:
         entry_save(entry=Entry(question=faq.question, variants="\n".join(faq.variants), answer=faq.answer))

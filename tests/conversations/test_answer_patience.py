@@ -19,6 +19,7 @@ from apps.conversations import services
 from apps.conversations.models import Conversation, Message
 from apps.conversations.pipeline import Answer, AnswerUnavailable, Turn
 from apps.conversations.tasks import process_inbound
+from tests.factories import receive
 
 Status = Message.Status
 T0 = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
@@ -47,12 +48,6 @@ def scripted(use_answerer: Callable[[str], None]) -> Callable[..., type[Scripted
         return ScriptedAnswerer
 
     return _script
-
-
-def receive(text: str = "在吗？", message_id: str = "wx-patience-1") -> Message:
-    return services.message_receive(
-        channel="simulator", external_user_id="cust-wait", display_name="王", channel_message_id=message_id, body=text
-    ).message
 
 
 def run_like_a_worker(message_id: int) -> list[float]:
@@ -109,7 +104,7 @@ class TestPatience:
         answerer = scripted(outage(), outage(), outage(), outage(), outage())
         deferred_before = deferrals_counted()
 
-        received = receive()
+        received = receive("在吗？").message
 
         countdowns = run_like_a_worker(received.pk)
 
@@ -131,7 +126,7 @@ class TestPatience:
         # Four deferrals, then an unexpected error: it still gets its first retry, not a fallback.
         answerer = scripted(outage(), outage(), outage(), outage(), RuntimeError("database hiccup"))
 
-        received = receive()
+        received = receive().message
 
         countdowns = run_like_a_worker(received.pk)
 
@@ -147,7 +142,7 @@ class TestPatience:
         answerer = scripted(AnswerUnavailable("request refused: HTTP 400", retryable=False))
         deferred_before = deferrals_counted()
 
-        received = receive()
+        received = receive().message
 
         countdowns = run_like_a_worker(received.pk)
 
@@ -168,7 +163,7 @@ class TestDeferral:
     """The service alone, on a claimed message (no task runs: nothing is enqueued without a commit)."""
 
     def claimed(self) -> Message:
-        message = receive()
+        message = receive().message
         assert services.inbound_claim(message_id=message.pk)
         return message
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.conversations import services
 from apps.conversations.models import Message
 from apps.conversations.services import lease
+from tests.factories import receive
 from tests.support.processes import LiveProcess
 from tests.support.waiting import wait_for
 
@@ -28,12 +29,6 @@ def short_lease(settings: Any) -> None:
     # Short enough that a 3 s answer outlasts the lease several renewals over.
     settings.DESK_PROCESSING_LEASE_SECONDS = LEASE_S
     settings.DESK_PROCESSING_LEASE_RENEW_SECONDS = RENEW_S
-
-
-def receive(text: str, message_id: str) -> services.Received:
-    return services.message_receive(
-        channel="simulator", external_user_id="cust-0001", display_name="李四", channel_message_id=message_id, body=text
-    )
 
 
 def inbound(message_id: str) -> Message | None:
@@ -74,7 +69,7 @@ class TestRenewableLease:
 
         def work() -> None:
             try:
-                receive("能快点吗？", "wx-slow")
+                receive("能快点吗？", message_id="wx-slow")
             except BaseException as exc:  # the assertion below reports it
                 failures.append(exc)
             finally:
@@ -107,7 +102,7 @@ class TestRenewableLease:
         assert bot_replies(message) == 1
 
     def test_a_claim_whose_holder_is_gone_is_reclaimed_after_the_lease(self) -> None:
-        message = claimed_again(receive("还在吗？", "wx-gone").message)
+        message = claimed_again(receive("还在吗？", message_id="wx-gone").message)
 
         # Given a holder that kept the lease fresh, then left without settling the message
         with lease.lease_held(message.pk):
@@ -146,7 +141,7 @@ class TestRenewableLease:
                 return renew(message_ids=message_ids)
 
         monkeypatch.setattr(lease, "leases_renew", flaky)
-        message = claimed_again(receive("数据库挂了吗？", "wx-flaky").message)
+        message = claimed_again(receive("数据库挂了吗？", message_id="wx-flaky").message)
 
         # When the message is held past the lease
         with lease.lease_held(message.pk):
@@ -186,7 +181,7 @@ def test_a_worker_killed_mid_call_has_its_message_reclaimed_one_lease_later(
     lease_env = {"DESK_PROCESSING_LEASE_SECONDS": str(LEASE_S), "DESK_PROCESSING_LEASE_RENEW_SECONDS": str(RENEW_S)}
     # Given a worker stuck in a long model call, whose keeper renews the claim, and a healthy one beside it
     doomed = celery_worker_process(DESK_ANSWERER="tests.support.answerers.HangingAnswerer", **lease_env)
-    message = receive("订单什么时候发货？", "wx-kill").message
+    message = receive("订单什么时候发货？", message_id="wx-kill").message
     wait_for(lambda: renewed(message), what="the doomed worker's keeper to renew the claim")
     celery_worker_process(**lease_env)
     time.sleep(LEASE_S + RENEW_S)

@@ -9,14 +9,9 @@ from django.db import connection
 
 from apps.conversations import selectors, services
 from apps.conversations.models import Conversation, Message
+from tests.factories import receive
 
 Status = Message.Status
-
-
-def receive(text: str = "你好", message_id: str | None = "wx-1", user: str = "cust-0001") -> services.Received:
-    return services.message_receive(
-        channel="simulator", external_user_id=user, display_name="张三", channel_message_id=message_id, body=text
-    )
 
 
 def replies_to(message: Message) -> list[Message]:
@@ -26,7 +21,7 @@ def replies_to(message: Message) -> list[Message]:
 @pytest.mark.usefixtures("eager_tasks")
 class TestSpine:
     def test_a_message_is_stored_answered_and_delivered(self) -> None:
-        received = receive()
+        received = receive("你好")
 
         message = Message.objects.get(pk=received.message.pk)
         (reply,) = replies_to(message)
@@ -40,8 +35,8 @@ class TestSpine:
         assert message.answered_at is not None
 
     def test_a_message_delivered_twice_with_the_same_channel_id_is_stored_and_answered_once(self) -> None:
-        first = receive()
-        second = receive()
+        first = receive(message_id="wx-1")
+        second = receive(message_id="wx-1")
 
         assert first.created
         assert not second.created
@@ -58,15 +53,15 @@ class TestSpine:
         assert Message.objects.get(pk=received.message.pk).attempts == 1
 
     def test_messages_of_one_customer_share_one_open_conversation(self) -> None:
-        receive("第一句", "wx-1")
-        receive("第二句", "wx-2")
+        receive("第一句", message_id="wx-1")
+        receive("第二句", message_id="wx-2")
         assert Conversation.objects.count() == 1
 
     def test_the_bot_stays_silent_while_a_human_has_the_conversation(self) -> None:
-        first = receive("第一句", "wx-1")
+        first = receive("第一句", message_id="wx-1")
         Conversation.objects.filter(pk=first.message.conversation_id).update(mode=Conversation.Mode.HUMAN)
 
-        second = receive("我要找人工", "wx-2")
+        second = receive("我要找人工", message_id="wx-2")
 
         assert Message.objects.get(pk=second.message.pk).status == Status.HANDED_OVER
         assert replies_to(second.message) == []
@@ -92,8 +87,8 @@ class TestSpine:
         self, use_answerer: Callable[[str], None]
     ) -> None:
         use_answerer("tests.support.answerers.ContextEchoAnswerer")
-        receive("一", "wx-1")
-        received = receive("二", "wx-2")
+        receive("一", message_id="wx-1")
+        received = receive("二", message_id="wx-2")
 
         (reply,) = replies_to(received.message)
         assert reply.body.startswith("[customer:一 | assistant:")
@@ -105,7 +100,7 @@ class TestSpine:
 @pytest.mark.django_db
 def test_conversation_context_is_the_last_n_turns_oldest_first() -> None:
     for i in range(8):
-        received = receive(f"q{i}", f"wx-{i}")
+        received = receive(f"q{i}", message_id=f"wx-{i}")
         services.conversation_reply(
             conversation=received.message.conversation, body=f"a{i}", author_kind="bot", reply_to=received.message
         )
@@ -125,7 +120,7 @@ def test_concurrent_deliveries_of_one_message_store_it_once() -> None:
     def deliver_once() -> None:
         barrier.wait()
         try:
-            results.append(receive("同一条", "wx-race", user="cust-race"))
+            results.append(receive("同一条", message_id="wx-race", user="cust-race"))
         finally:
             connection.close()
 

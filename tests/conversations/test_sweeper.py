@@ -9,16 +9,11 @@ from django.utils import timezone
 
 from apps.conversations import services
 from apps.conversations.models import Conversation, Message
+from tests.factories import receive
 from tests.support.processes import LiveProcess
 from tests.support.waiting import wait_for
 
 Status = Message.Status
-
-
-def receive(text: str = "在吗？", message_id: str = "wx-1") -> Message:
-    return services.message_receive(
-        channel="simulator", external_user_id="cust-0001", display_name="李四", channel_message_id=message_id, body=text
-    ).message
 
 
 def age(message: Message, seconds: int) -> None:
@@ -40,7 +35,7 @@ class TestSweeper:
         assert report == services.SweepReport(requeued_inbound=0, requeued_outbound=0, given_up=0)
 
     def test_it_finishes_a_message_whose_worker_died_mid_task(self, settings: object) -> None:
-        message = receive("没人理我", "wx-orphan")
+        message = receive("没人理我", message_id="wx-orphan").message
         Message.objects.filter(reply_to=message).delete()
         Message.objects.filter(pk=message.pk).update(status=Status.PROCESSING, attempts=1)
         age(message, past_lease())
@@ -53,14 +48,14 @@ class TestSweeper:
         assert Message.objects.filter(reply_to=message, status=Status.DELIVERED).count() == 1
 
     def test_it_does_not_steal_a_claim_within_its_lease(self) -> None:
-        message = receive()
+        message = receive().message
         Message.objects.filter(pk=message.pk).update(status=Status.PROCESSING)
         age(message, settings.DESK_PROCESSING_LEASE_SECONDS - 10)
 
         assert services.messages_sweep().requeued_inbound == 0
 
     def test_it_redelivers_an_outbound_message_stuck_before_delivery(self) -> None:
-        message = receive()
+        message = receive().message
         reply = Message.objects.get(reply_to=message)
         Message.objects.filter(pk=reply.pk).update(status=Status.PROCESSING, delivered_at=None)
         age(reply, 31)
@@ -72,7 +67,7 @@ class TestSweeper:
         assert reply.status == Status.DELIVERED
 
     def test_it_gives_up_after_the_attempt_limit_and_hands_the_customer_to_a_human(self) -> None:
-        message = receive()
+        message = receive().message
         Message.objects.filter(pk=message.pk).update(status=Status.PROCESSING, attempts=4)
         Message.objects.filter(reply_to=message).delete()
         age(message, past_lease())
@@ -95,7 +90,7 @@ def test_a_worker_killed_mid_task_leaves_a_message_the_sweeper_finishes(
     doomed = celery_worker_process(DESK_ANSWERER="tests.support.answerers.CrashingAnswerer")
 
     # When a customer message reaches it
-    message = receive("订单什么时候发货？", "wx-crash")
+    message = receive("订单什么时候发货？", message_id="wx-crash").message
     assert doomed.wait_exit(timeout=30) == 13
 
     # Then the message is left claimed and unanswered

@@ -17,8 +17,8 @@ from apps.knowledge.selectors import KNOWLEDGE_VERSION_KEY
 from apps.llm import selectors as llm_selectors
 from apps.llm.cache import answer_cache
 from apps.llm.models import Endpoint
-from tests.knowledge.dataset import ENTRIES, FaqEntry
-from tests.llm.openai_server import Behaviour, OpenAIServer
+from peers.knowledge_dataset import ENTRIES, FaqEntry
+from peers.openai_server import Behaviour, OpenAIServer
 
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 

@@ -8,7 +8,7 @@ from apps.knowledge.models import Entry
 from apps.llm.answerer import LLMAnswerer
 from apps.llm.cache import answer_cache, question_normalise
 from apps.llm.models import Endpoint, PromptSettings
-from tests.llm.openai_server import OpenAIServer
+from peers.openai_server import OpenAIServer
 
 
 def ask(question: str, context: list[Turn] | None = None) -> dict[str, object]:

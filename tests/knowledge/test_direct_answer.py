@@ -7,8 +7,8 @@ from apps.knowledge import selectors
 from apps.knowledge.models import Entry
 from apps.llm.answerer import LLMAnswerer
 from apps.llm.models import Endpoint
+from peers.openai_server import OpenAIServer
 from tests.knowledge.conftest import faq_of
-from tests.llm.openai_server import OpenAIServer
 
 AUTH = {"Authorization": "Bearer test-inbound-token"}
 

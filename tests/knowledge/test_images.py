@@ -10,8 +10,8 @@ from PIL import Image
 from apps.conversations.models import Attachment, Conversation, Message
 from apps.knowledge.models import Entry
 from apps.llm.models import Endpoint
+from peers.openai_server import OpenAIServer
 from tests.knowledge.conftest import faq_of
-from tests.llm.openai_server import OpenAIServer
 
 URL = "/api/inbound/messages/image"
 AUTH = {"Authorization": "Bearer test-inbound-token"}

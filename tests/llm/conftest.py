@@ -8,7 +8,7 @@ import pytest
 
 from apps.llm import selectors
 from apps.llm.models import Endpoint
-from tests.llm.openai_server import Behaviour, OpenAIServer
+from peers.openai_server import Behaviour, OpenAIServer
 
 
 @pytest.fixture(autouse=True)

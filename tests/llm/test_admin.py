@@ -6,7 +6,7 @@ from django.test import Client
 
 from apps.llm import selectors
 from apps.llm.models import Endpoint
-from tests.llm.openai_server import OpenAIServer
+from peers.openai_server import OpenAIServer
 
 
 def test_the_endpoint_list_shows_each_breaker_state(

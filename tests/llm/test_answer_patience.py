@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
-from apps.conversations import services as conversation_services
 from apps.conversations.models import Conversation, Message
 from apps.conversations.pipeline import AnswerUnavailable
 from apps.llm import selectors, services
 from apps.llm.answerer import LLMAnswerer
 from apps.llm.models import Endpoint
 from apps.llm.types import ChatRequest, NoEndpointAvailable
-from tests.llm.openai_server import OpenAIServer
+from peers.openai_server import OpenAIServer
+from tests.factories import receive
 from tests.support.processes import LiveProcess
 from tests.support.waiting import wait_for
 
@@ -26,12 +26,6 @@ MakeEndpoint = Callable[..., Endpoint]
 StartWorker = Callable[..., LiveProcess]
 Status = Message.Status
 FALLBACK = "您好，人工客服稍后回复您，请稍候。"
-
-
-def receive(text: str = "几点开门？", message_id: str = "wx-patience-1") -> Message:
-    return conversation_services.message_receive(
-        channel="simulator", external_user_id="cust-wait", display_name="赵六", channel_message_id=message_id, body=text
-    ).message
 
 
 def outbound() -> list[Message]:
@@ -125,7 +119,7 @@ def test_a_refused_request_gets_the_fallback_at_once_without_a_retry(
     server = openai_server(mode="error", status=400)  # e.g. the context is too long for the model
     endpoint_for(server)
 
-    message = receive()
+    message = receive("几点开门？").message
 
     message = Message.objects.select_related("conversation").get(pk=message.pk)
     (reply,) = outbound()
@@ -145,7 +139,7 @@ def test_an_outage_shorter_than_the_patience_only_delays_the_answer(
     endpoint_for(server)
     celery_worker_process(**worker_env(patience_s=30))
 
-    message = receive()
+    message = receive("几点开门？").message
 
     # The first call fails, and the retry 2 s later too: the customer is still waiting for the bot.
     wait_for(lambda: server.stats.requests >= 2, timeout=20, what="a retry after the first failure")
@@ -176,7 +170,7 @@ def test_an_outage_longer_than_the_patience_gets_the_fallback_once(
     endpoint_for(server)
     celery_worker_process(**worker_env(patience_s=3))
 
-    message = receive()
+    message = receive("几点开门？").message
 
     wait_for(
         lambda: Message.objects.filter(direction="out", status=Status.DELIVERED).exists(), timeout=30, what="reply"

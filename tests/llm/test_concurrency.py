@@ -7,7 +7,7 @@ from collections.abc import Callable
 from apps.llm import selectors, services
 from apps.llm.models import Endpoint
 from apps.llm.types import ChatRequest
-from tests.llm.openai_server import OpenAIServer
+from peers.openai_server import OpenAIServer
 
 CALLS = 256
 

@@ -3,7 +3,8 @@
 import pytest
 
 from apps.llm.answerer import LLMAnswerer
-from apps.llm.engine import MODEL_NAME, model_path
+from apps.llm.engine import MODEL_NAME, get_engine, model_path
+from tests.support.forking import in_forked_child
 
 
 @pytest.mark.django_db
@@ -35,3 +36,23 @@ def test_a_request_that_waits_too_long_for_the_embedded_model_fails_cleanly(sett
             )
     finally:
         engine._lock.release()
+
+
+def test_a_forked_child_gets_an_engine_of_its_own_even_while_the_parent_is_generating() -> None:
+    parent = get_engine()
+    assert get_engine() is parent
+    parent._lock.acquire()  # a thread of the parent is generating when the worker forks
+    try:
+
+        def child() -> dict[str, bool]:
+            own = get_engine()
+            # The inherited lock would stay held forever: the thread that would release it is gone.
+            free = own._lock.acquire(timeout=1)
+            if free:
+                own._lock.release()
+            return {"fresh": own is not parent, "free": free, "kept": get_engine() is own}
+
+        assert in_forked_child(child) == {"fresh": True, "free": True, "kept": True}
+    finally:
+        parent._lock.release()
+    assert get_engine() is parent

@@ -8,7 +8,7 @@ from django.conf import settings
 from apps.conversations import services as conversation_services
 from apps.conversations.models import Message
 from apps.llm.models import Endpoint
-from tests.llm.openai_server import OpenAIServer
+from peers.openai_server import OpenAIServer
 from tests.support.processes import LiveProcess
 from tests.support.waiting import wait_for
 

@@ -8,7 +8,7 @@ import pytest
 from apps.llm import selectors, services
 from apps.llm.models import Endpoint
 from apps.llm.types import ChatRequest, Completion, NoEndpointAvailable
-from tests.llm.openai_server import OpenAIServer
+from peers.openai_server import OpenAIServer
 
 Start = Callable[..., OpenAIServer]
 MakeEndpoint = Callable[..., Endpoint]

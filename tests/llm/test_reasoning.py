@@ -8,7 +8,7 @@ from apps.llm import selectors, services
 from apps.llm.models import Endpoint
 from apps.llm.reasoning import reasoning_split
 from apps.llm.types import ChatRequest
-from tests.llm.openai_server import OpenAIServer
+from peers.openai_server import OpenAIServer
 
 ANSWER = "您好，我们每天九点开门。"
 THOUGHT = "顾客问营业时间。SECRET-REASONING 需要简短回答。"

@@ -6,21 +6,14 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from apps.conversations import services as conversation_services
 from apps.conversations.models import Conversation, Message
 from apps.llm.models import Endpoint
-from tests.llm.openai_server import OpenAIServer
+from peers.openai_server import OpenAIServer
+from tests.factories import receive
 
 Start = Callable[..., OpenAIServer]
 MakeEndpoint = Callable[..., Endpoint]
 SECRET = "SECRET-REASONING"
-
-
-def receive(text: str = "几点开门？", message_id: str = "wx-llm-1") -> Message:
-    received = conversation_services.message_receive(
-        channel="simulator", external_user_id="cust-llm", display_name="李四", channel_message_id=message_id, body=text
-    )
-    return Message.objects.select_related("conversation").get(pk=received.message.pk)
 
 
 def delivered() -> list[Message]:
@@ -38,7 +31,7 @@ def test_no_reasoning_text_ever_reaches_a_delivered_message(
 ) -> None:
     endpoint_for(openai_server(mode=mode, thought=f"先想一想 {SECRET} 再回答"))
 
-    message = receive()
+    message = receive("几点开门？").message
 
     sent = delivered()
     assert len(sent) == 1
@@ -61,7 +54,7 @@ def test_when_every_endpoint_fails_the_customer_gets_the_fallback_and_a_human(
     endpoint_for(openai_server(mode="error", status=503))
     endpoint_for(openai_server(mode="hang"), read_timeout_s=0.3)
 
-    message = receive()
+    message = receive("几点开门？").message
 
     message.refresh_from_db()
     (reply,) = delivered()
@@ -77,9 +70,9 @@ def test_a_second_message_while_queued_is_kept_for_the_human(
 ) -> None:
     settings.DESK_ANSWER_PATIENCE_SECONDS = 0  # the first message's outage outlasts the patience
     endpoint_for(openai_server(mode="error", status=500))
-    receive("第一句", "wx-llm-1")
+    receive("第一句", message_id="wx-llm-1")
 
-    second = receive("还在吗？", "wx-llm-2")
+    second = receive("还在吗？", message_id="wx-llm-2").message
 
     assert Message.objects.get(pk=second.pk).status == Message.Status.HANDED_OVER
     assert len(delivered()) == 1, "nothing is lost, nothing more is sent by the bot"
@@ -89,7 +82,7 @@ def test_the_answer_is_delivered_after_a_failover(openai_server: Start, endpoint
     endpoint_for(openai_server(mode="error", status=503), weight=1000)
     endpoint_for(openai_server(mode="bare_think", answer="可以的。"), weight=1)
 
-    receive()
+    receive("几点开门？")
 
     (reply,) = delivered()
     assert reply.body == "可以的。"
@@ -100,7 +93,7 @@ def test_the_reply_records_which_endpoint_and_model_answered_and_how_fast(
 ) -> None:
     endpoint = endpoint_for(openai_server(mode="reasoning_content"))
 
-    receive()
+    receive("几点开门？")
 
     (reply,) = delivered()
     meta = reply.answer_meta

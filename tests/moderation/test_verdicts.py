@@ -12,6 +12,7 @@ from apps.conversations.pipeline import Answer, Turn
 from apps.moderation import services
 from apps.moderation.models import Flag, Term
 from apps.moderation.moderator import ContentModerator
+from tests.factories import receive
 
 pytestmark = pytest.mark.django_db
 
@@ -21,13 +22,6 @@ class LeakyAnswerer:
 
     def answer(self, *, conversation_id: int, question: str, context: list[Turn]) -> Answer:
         return Answer(text="可以找我们代开发票，价格优惠")
-
-
-def receive(text: str) -> Message:
-    received = spine.message_receive(
-        channel="simulator", external_user_id="cust-1", display_name="张三", channel_message_id=None, body=text
-    )
-    return received.message
 
 
 @pytest.fixture
@@ -59,7 +53,7 @@ def test_the_strongest_action_wins_and_masks_only_mask_terms(make_term: Callable
 @pytest.mark.usefixtures("spine_with_echo")
 def test_a_blocked_inbound_message_gets_the_polite_reply_and_a_flag(make_term: Callable[..., Term]) -> None:
     make_term("代开发票", category="fraud")
-    message = receive("专业代開發票，加我")
+    message = receive("专业代開發票，加我").message
 
     spine.inbound_process(message_id=message.pk)
 
@@ -73,7 +67,7 @@ def test_a_blocked_inbound_message_gets_the_polite_reply_and_a_flag(make_term: C
 @pytest.mark.usefixtures("spine_with_echo")
 def test_a_hand_over_term_queues_the_conversation_for_a_human(make_term: Callable[..., Term]) -> None:
     make_term("投诉到消协", action="hand_over", category="other")
-    message = receive("再不处理我就投诉到消协")
+    message = receive("再不处理我就投诉到消协").message
 
     spine.inbound_process(message_id=message.pk)
 
@@ -88,7 +82,7 @@ def test_a_blocked_answer_is_never_delivered(
 ) -> None:
     use_answerer("tests.moderation.test_verdicts.LeakyAnswerer")
     make_term("代开发票", category="fraud")
-    message = receive("怎么开发票？")
+    message = receive("怎么开发票？").message
 
     spine.inbound_process(message_id=message.pk)
 
@@ -100,7 +94,7 @@ def test_a_blocked_answer_is_never_delivered(
 
 def test_a_retried_check_keeps_one_flag_per_message_and_direction(make_term: Callable[..., Term]) -> None:
     make_term("傻逼")
-    message = receive("傻逼")
+    message = receive("傻逼").message
     moderator = ContentModerator()
 
     moderator.check(text=message.body, direction="in", message_id=message.pk)
@@ -114,7 +108,7 @@ def test_a_reviewer_confirms_dismisses_and_blacklists_from_a_flag(
 ) -> None:
     make_term("傻逼", action="flag")
     moderator = ContentModerator()
-    first = receive("傻逼，加微信 abc12345 给你便宜")
+    first = receive("傻逼，加微信 abc12345 给你便宜").message
     moderator.check(text=first.body, direction="in", message_id=first.pk)
     flag = Flag.objects.get(message=first)
 

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from apps.wechat.models import WechatAccount
 from apps.wechat.selectors import account_cache_clear
-from tests.wechat.fake_wechat import FakeWeChat, serve
+from peers.fake_wechat import FakeWeChat, serve
 
 OA_APP_ID = "wx1234567890abcdef"
 OA_TOKEN = "oa-callback-token"

@@ -11,7 +11,7 @@ from django.test import Client
 from apps.conversations.models import Conversation, Message
 from apps.wechat.kf.services import kf_service_state_set, kf_sync_sweep
 from apps.wechat.models import KfCursor, WechatAccount, WechatContact
-from tests.wechat.fake_wechat import FakeWeChat
+from peers.fake_wechat import FakeWeChat
 from tests.wechat.signing import kf_event_xml, kf_post, kf_verify_url
 
 OPEN_KFID = "wkAJ2GCAAAZSfhHCt7IFSvLKtMPxyJTw"

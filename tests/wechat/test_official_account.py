@@ -12,8 +12,8 @@ from apps.conversations.services import conversation_reply
 from apps.conversations.tasks import deliver
 from apps.wechat.models import InboundEvent, WechatAccount, WechatContact
 from apps.wechat.planner import sentences
+from peers.fake_wechat import FakeWeChat
 from tests.wechat.answerers import LONG_ANSWER
-from tests.wechat.fake_wechat import FakeWeChat
 from tests.wechat.signing import oa_event_xml, oa_post, oa_text_xml, sign
 
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"

@@ -3,7 +3,7 @@
 It speaks /v1/chat/completions (SSE chunks, usage chunk, [DONE]), /v1/models and /health, and does
 what a test tells it through ``behaviour``: a set latency, reasoning in ``reasoning_content`` or
 ``reasoning`` fields, ``<think>`` tags or a bare ``</think>``, HTTP errors, hangs, broken streams.
-Run it alone for the benchmark: ``python tests/llm/openai_server.py --latency 2`` prints its port.
+Run it alone for the benchmark: ``python peers/openai_server.py --latency 2`` prints its port.
 """
 
 import argparse

@@ -1,0 +1,65 @@
+"""Test data: one factory per model, and receive(), the way a customer's message enters the desk.
+
+The model factories write rows directly: a customer, a conversation in a given mode. A customer
+*message* is not made that way: receive() goes through the spine's real entry point, so the
+message is stored once, rate-limited and enqueued for processing exactly as a channel's is.
+"""
+
+import enum
+import itertools
+
+import factory
+from factory.django import DjangoModelFactory
+
+from apps.conversations import services
+from apps.conversations.models import Conversation, Customer
+
+
+class CustomerFactory(DjangoModelFactory[Customer]):
+    class Meta:
+        model = Customer
+        django_get_or_create = ("channel", "external_id")  # the same customer, as the spine would find it
+
+    channel = "simulator"
+    external_id = factory.Sequence(lambda n: f"customer-{n:04d}")
+    display_name = factory.Sequence(lambda n: f"顾客{n}")
+
+
+class ConversationFactory(DjangoModelFactory[Conversation]):
+    class Meta:
+        model = Conversation
+
+    customer = factory.SubFactory(CustomerFactory)
+    channel = factory.SelfAttribute("customer.channel")
+    mode = Conversation.Mode.BOT
+
+
+class _Auto(enum.Enum):
+    NEXT = enum.auto()
+
+
+_message_numbers = itertools.count(1)
+
+
+def receive(
+    text: str = "你好",
+    *,
+    channel: str = "simulator",
+    user: str = "cust-0001",
+    message_id: str | _Auto | None = _Auto.NEXT,
+    display_name: str = "",
+) -> services.Received:
+    """A customer message handed over by a channel, through services.message_receive.
+
+    ``message_id`` is the channel's id of the message: a new one per call unless given (give the
+    same one twice for a redelivery), ``None`` for a channel that sends none.
+    """
+    if message_id is _Auto.NEXT:
+        message_id = f"msg-{next(_message_numbers):06d}"
+    return services.message_receive(
+        channel=channel,
+        external_user_id=user,
+        display_name=display_name,
+        channel_message_id=message_id,
+        body=text,
+    )
