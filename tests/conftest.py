@@ -30,12 +30,14 @@ def _fresh_rate_limits() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_pipeline_steps() -> Iterator[None]:
     # Steps and adapters are cached per process; a test that swaps one must not leak it.
-    from apps.conversations.pipeline import get_answerer, get_moderator
-    from apps.wechat.adapters import get_adapter
+    from apps.conversations.channels import get_adapter
+    from apps.conversations.pipeline import get_answerer, get_image_reader, get_knowledge, get_moderator
 
     yield
     get_answerer.cache_clear()
     get_moderator.cache_clear()
+    get_image_reader.cache_clear()
+    get_knowledge.cache_clear()
     get_adapter.cache_clear()
 
 

@@ -1,5 +1,5 @@
 """The console inside the admin site: its pages hang off the Workspace entry's URLs, and the
-canned responses, notes and agent profiles get ordinary admin screens."""
+canned responses and notes get ordinary admin screens."""
 
 from typing import Any
 
@@ -9,7 +9,7 @@ from django.urls import URLPattern, path
 
 from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.console import selectors, views
-from apps.console.models import AgentProfile, CannedResponse, Workspace
+from apps.console.models import CannedResponse, Workspace
 
 
 @admin.register(Workspace)
@@ -51,10 +51,3 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
 class CannedResponseAdmin(AuditedAdminMixin, admin.ModelAdmin[CannedResponse]):
     list_display = ("title", "shortcut", "updated_at")
     search_fields = ("title", "shortcut", "body")
-
-
-@admin.register(AgentProfile)
-class AgentProfileAdmin(AuditedAdminMixin, admin.ModelAdmin[AgentProfile]):
-    list_display = ("user", "wecom_userid")
-    search_fields = ("user__username", "wecom_userid")
-    autocomplete_fields = ("user",)

@@ -9,7 +9,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from apps.console import events, selectors
+from apps.console import selectors
+from apps.conversations import events
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
@@ -30,5 +31,5 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def console_event(self, event: dict[str, Any]) -> None:
+    async def desk_event(self, event: dict[str, Any]) -> None:  # events.EVENT_TYPE
         await self.send_json({key: value for key, value in event.items() if key != "type"})

@@ -14,8 +14,8 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.console.models import CannedResponse, ConversationEvent, Note
-from apps.conversations.models import Conversation, Message
+from apps.console.models import CannedResponse, Note
+from apps.conversations.models import Conversation, ConversationEvent, Message
 from apps.moderation.models import Category, Flag, TermAction
 
 CONSOLE_PERMISSION = "console.use_console"

@@ -1,20 +1,158 @@
-"""Writes of the console that are not about who serves a conversation (apps.conversations.handoff)."""
+"""Writes of the agent console: take over, hand back, assign, close, reply, notes, flag decisions.
 
+Who serves a conversation is recorded by the spine (services.conversation_mode_record), which
+also tells the conversation's channel after commit; the console only decides who may do what.
+Lock order, as in the spine: customer -> conversation -> message.
+"""
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
-from apps.console import events
+from apps.audit.models import AuditLog
+from apps.audit.services import audit_record
 from apps.console.models import Note
-from apps.conversations import handoff
-from apps.conversations.models import Conversation
+from apps.conversations import events
+from apps.conversations.models import Conversation, ConversationEvent, Message
+from apps.conversations.pipeline import get_moderator
+from apps.conversations.services import conversation_lock, conversation_mode_record, conversation_reply
 from apps.moderation import services as moderation
 from apps.moderation.models import Flag, Term, TermAction
+
+Mode = Conversation.Mode
+Status = Message.Status
+CONSOLE_PERMISSION = "console.use_console"
+
+
+class HandoffError(Exception):
+    """The action does not apply to the conversation as it is now."""
+
+
+class ConversationTaken(HandoffError):
+    def __init__(self, *, holder: str) -> None:
+        super().__init__(f"taken over by {holder}")
+        self.holder = holder
+
+
+class ReplyBlocked(HandoffError):
+    """Outbound moderation refused the agent's text."""
+
+
+def _username(user_id: int | None) -> str:
+    if user_id is None:
+        return ""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    return user.get_username() if user is not None else ""
+
+
+def conversation_take_over(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
+    """The agent serves the customer from now on; the bot stays silent. One agent wins a race."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        if conversation.mode == Mode.CLOSED:
+            raise HandoffError("the conversation is closed")
+        if conversation.mode == Mode.HUMAN:
+            if conversation.assignee_id == agent.pk:
+                return conversation
+            if conversation.assignee_id is not None:
+                raise ConversationTaken(holder=_username(conversation.assignee_id))
+        conversation.mode = Mode.HUMAN
+        conversation.assignee_id = agent.pk
+        return conversation_mode_record(
+            conversation, kind=ConversationEvent.Kind.TAKEN_OVER, actor=agent, fields=["mode", "assignee"]
+        )
+
+
+def conversation_hand_back(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
+    """The bot answers the customer's next messages again."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        if conversation.mode not in (Mode.HUMAN, Mode.QUEUED):
+            raise HandoffError("the conversation is not with a human")
+        conversation.mode = Mode.BOT
+        conversation.assignee_id = None
+        return conversation_mode_record(
+            conversation, kind=ConversationEvent.Kind.HANDED_BACK, actor=agent, fields=["mode", "assignee"]
+        )
+
+
+def conversation_assign(*, conversation_id: int, agent: AbstractBaseUser, assignee_id: int) -> Conversation:
+    """Give the conversation to another agent (who must be allowed in the console)."""
+    assignee = get_user_model().objects.filter(pk=assignee_id, is_active=True, is_staff=True).first()
+    if assignee is None or not assignee.has_perm(CONSOLE_PERMISSION):
+        raise HandoffError("the assignee is not an agent")
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        if conversation.mode == Mode.CLOSED:
+            raise HandoffError("the conversation is closed")
+        conversation.mode = Mode.HUMAN
+        conversation.assignee_id = assignee.pk
+        return conversation_mode_record(
+            conversation, kind=ConversationEvent.Kind.ASSIGNED, actor=agent, fields=["mode", "assignee"]
+        )
+
+
+def conversation_close(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
+    """Done: the customer's next message opens a new conversation with the bot."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        if conversation.mode == Mode.CLOSED:
+            return conversation
+        conversation.mode = Mode.CLOSED
+        conversation.closed_at = timezone.now()
+        return conversation_mode_record(
+            conversation, kind=ConversationEvent.Kind.CLOSED, actor=agent, fields=["mode", "closed_at"]
+        )
+
+
+def agent_reply(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> Message:
+    """Send the agent's text through the bot's outbound path: moderation, then the deliver task."""
+    text = body.strip()
+    if not text:
+        raise HandoffError("the reply is empty")
+    verdict = get_moderator().check(text=text, direction="out", message_id=None)
+    if verdict.evidence:
+        events.flags_changed()
+    if verdict.action == "block":
+        raise ReplyBlocked("the reply contains blocked content")
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        if conversation.mode != Mode.HUMAN or conversation.assignee_id != agent.pk:
+            raise HandoffError("take the conversation over before replying")
+        now = timezone.now()
+        inbound = Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND)
+        last_inbound = inbound.order_by("-id").first()
+        reply = conversation_reply(
+            conversation=conversation,
+            body=verdict.text,
+            author_kind=Message.AuthorKind.AGENT,
+            author_id=agent.pk,
+            reply_to=last_inbound,
+        )
+        # What the agent answered is no longer waiting (the console's unread count).
+        Message.objects.filter(
+            conversation=conversation, direction=Message.Direction.INBOUND, status=Status.HANDED_OVER
+        ).update(status=Status.ANSWERED, answered_at=now, status_changed_at=now)
+        audit_record(
+            kind=AuditLog.Kind.STAFF,
+            event="agent.reply",
+            actor_id=agent.pk,
+            customer_ref=f"{conversation.channel}:{conversation.customer.external_id}",
+            channel=conversation.channel,
+            conversation_id=conversation.pk,
+            message_id=reply.pk,
+            query=last_inbound.body if last_inbound is not None else "",
+            response=reply.body,
+            details={"verdict": verdict.action},
+        )
+    return reply
 
 
 def note_add(*, conversation_id: int, author: AbstractBaseUser, body: str) -> Note:
     text = body.strip()
     if not text:
-        raise handoff.HandoffError("the note is empty")
+        raise HandoffError("the note is empty")
     with transaction.atomic():
         note = Note.objects.create(conversation_id=conversation_id, author_id=author.pk, body=text)
         events.conversation_changed(conversation_id=conversation_id)
@@ -50,5 +188,5 @@ def flag_take_over(*, flag_id: int, agent: AbstractBaseUser) -> Conversation:
     """Take over the conversation a flagged message belongs to."""
     flag = Flag.objects.select_related("message").get(pk=flag_id)
     if flag.message is None:
-        raise handoff.HandoffError("the flag has no conversation")
-    return handoff.conversation_take_over(conversation_id=flag.message.conversation_id, agent=agent)
+        raise HandoffError("the flag has no conversation")
+    return conversation_take_over(conversation_id=flag.message.conversation_id, agent=agent)

@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.console import selectors, services
-from apps.conversations import handoff
 from apps.conversations.models import Conversation, Message
 from apps.moderation.models import Category, Flag, TermAction
 
@@ -172,9 +171,9 @@ def timeline(request: HttpRequest, conversation_id: int) -> JsonResponse:
 def _conversation_action(request: HttpRequest, conversation_id: int, act: Callable[[], object]) -> JsonResponse:
     try:
         act()
-    except handoff.ConversationTaken as exc:
+    except services.ConversationTaken as exc:
         return JsonResponse({"error": str(exc), "holder": exc.holder}, status=409)
-    except handoff.HandoffError as exc:
+    except services.HandoffError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     except Conversation.DoesNotExist:
         return JsonResponse({"error": "no such conversation"}, status=404)
@@ -187,13 +186,13 @@ def _conversation_action(request: HttpRequest, conversation_id: int, act: Callab
 def conversation_action(request: HttpRequest, conversation_id: int, action: str) -> JsonResponse:
     user: Any = request.user
     actions: dict[str, Callable[[], object]] = {
-        "take-over": lambda: handoff.conversation_take_over(conversation_id=conversation_id, agent=user),
-        "hand-back": lambda: handoff.conversation_hand_back(conversation_id=conversation_id, agent=user),
-        "close": lambda: handoff.conversation_close(conversation_id=conversation_id, agent=user),
-        "assign": lambda: handoff.conversation_assign(
+        "take-over": lambda: services.conversation_take_over(conversation_id=conversation_id, agent=user),
+        "hand-back": lambda: services.conversation_hand_back(conversation_id=conversation_id, agent=user),
+        "close": lambda: services.conversation_close(conversation_id=conversation_id, agent=user),
+        "assign": lambda: services.conversation_assign(
             conversation_id=conversation_id, agent=user, assignee_id=_int(request.POST.get("assignee"))
         ),
-        "reply": lambda: handoff.agent_reply(
+        "reply": lambda: services.agent_reply(
             conversation_id=conversation_id, agent=user, body=request.POST.get("body", "")
         ),
         "note": lambda: services.note_add(
@@ -232,8 +231,8 @@ def flag_action(request: HttpRequest, flag_id: int, action: str) -> JsonResponse
         return JsonResponse({"error": "no such flag"}, status=404)
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
-    except handoff.ConversationTaken as exc:
+    except services.ConversationTaken as exc:
         return JsonResponse({"error": str(exc), "holder": exc.holder}, status=409)
-    except handoff.HandoffError as exc:
+    except services.HandoffError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     return JsonResponse({"ok": True})

@@ -8,7 +8,7 @@ from ninja import Router
 from ninja.responses import Status
 from ninja.security import HttpBearer
 
-from apps.conversations import attachments, services
+from apps.conversations import attachments, services, uploads
 from apps.conversations.schemas import ErrorOut, InboundImageIn, InboundMessageIn, InboundMessageOut, inbound_ack
 from apps.core.models import ApiToken
 from apps.core.services import api_token_authenticate
@@ -62,7 +62,7 @@ def receive_message(request: HttpRequest, payload: InboundMessageIn) -> Status[I
     summary="Receive one customer image (multipart/form-data: the InboundImageIn fields and the file in `image`)",
 )
 def receive_image(request: HttpRequest) -> Status[InboundMessageOut]:
-    form, data = attachments.image_upload_parse(request, schema=InboundImageIn)
+    form, data = uploads.image_upload_parse(request, schema=InboundImageIn)
     received = attachments.message_receive_image(
         channel=form.channel,
         external_user_id=form.external_user_id,

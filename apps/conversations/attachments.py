@@ -12,28 +12,19 @@ import hashlib
 import io
 import uuid
 from dataclasses import dataclass
-from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.http import HttpRequest
-from ninja import Schema
-from ninja.errors import HttpError, ValidationError
 from PIL import Image
-from pydantic import ValidationError as PydanticValidationError
 
 from apps.conversations import services
 from apps.conversations.models import Attachment, Message
-from apps.conversations.pipeline import Answer
+from apps.conversations.pipeline import Answer, ImageUnreadable, get_image_reader
 
 IMAGE_PLACEHOLDER = "[图片]"  # what the Official Account and kf channels store for an image, too
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif", "BMP": "image/bmp"}
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif", "image/bmp": "bmp"}
-# Multipart boundaries and the small text fields around the file.
-_FORM_OVERHEAD = 64 * 1024
-
-S = TypeVar("S", bound=Schema)
 
 
 class ImageRejected(Exception):
@@ -50,7 +41,7 @@ class ImageInfo:
     height: int
 
 
-def _too_large() -> ImageRejected:
+def image_too_large() -> ImageRejected:
     limit_mb = settings.DESK_IMAGE_MAX_BYTES / (1024 * 1024)
     return ImageRejected(413, f"the image is larger than {limit_mb:g} MB")
 
@@ -58,7 +49,7 @@ def _too_large() -> ImageRejected:
 def image_inspect(*, data: bytes) -> ImageInfo:
     """Accept only a complete image of a known format and a sane decoded size."""
     if len(data) > settings.DESK_IMAGE_MAX_BYTES:
-        raise _too_large()
+        raise image_too_large()
     if not data:
         raise ImageRejected(422, "the image is empty")
     try:
@@ -123,13 +114,11 @@ def message_text(*, message: Message) -> str | None:
     if attachment is None:
         return message.body
     if attachment.ocr_status == Attachment.OcrStatus.PENDING:
-        from apps.knowledge.ocr import OcrError, image_read_text
-
         try:
             with attachment.file.open("rb") as handle:
-                result = image_read_text(data=handle.read())
-            text, ms = result.text, result.ms
-        except OcrError:
+                read = get_image_reader().read(data=handle.read())
+            text, ms = read.text, read.ms
+        except ImageUnreadable:
             text, ms = "", None
         attachment.ocr_text = text
         attachment.ocr_ms = ms
@@ -140,32 +129,3 @@ def message_text(*, message: Message) -> str | None:
 
 def unreadable_answer() -> Answer:
     return Answer(text=settings.DESK_IMAGE_UNREADABLE_REPLY, meta={"source": "ocr", "readable": False})
-
-
-# HTTP side: the inbound and simulator APIs take the image as multipart/form-data.
-
-
-def image_upload_parse(request: HttpRequest, *, schema: type[S], field: str = "image") -> tuple[S, bytes]:
-    """The form's fields (validated by ``schema``) and the image bytes; 413/422 before storing anything.
-
-    The declared length is checked before Django reads the body, so an oversized upload is refused
-    without spooling it to disk.
-    """
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > settings.DESK_IMAGE_MAX_BYTES + _FORM_OVERHEAD:
-        raise HttpError(413, _too_large().detail)
-    if not (request.content_type or "").startswith("multipart/form-data"):
-        raise HttpError(415, "send the image as multipart/form-data")
-    try:
-        form = schema.model_validate({key: request.POST.get(key) for key in request.POST})
-    except PydanticValidationError as exc:
-        raise ValidationError([{"loc": ("form", *e["loc"]), "msg": e["msg"]} for e in exc.errors()]) from exc
-    upload = request.FILES.get(field)
-    if upload is None:
-        raise ValidationError([{"loc": ("form", field), "msg": "an image file is required"}])
-    if upload.size is not None and upload.size > settings.DESK_IMAGE_MAX_BYTES:
-        raise HttpError(413, _too_large().detail)
-    return form, upload.read()

@@ -1,21 +1,24 @@
-"""Websocket nudges for the console, published only after commit.
+"""What the spine announces on the websocket layer, published only after commit.
 
-Events carry ids, never content: a browser that gets one reads what changed from Postgres,
-and a browser that missed some resyncs from the last id it saw, so a dropped event loses nothing.
+Events carry ids, never content: a listener (the console's pages) that gets one reads what
+changed from Postgres, and one that missed some resyncs from the last id it saw, so a dropped
+event loses nothing. Listeners join these groups and handle the ``desk.event`` type; the spine
+does not know who listens.
 """
 
 from apps.core.side_effects import publish_on_commit
 
-LISTS_GROUP = "console.lists"
+LISTS_GROUP = "desk.lists"
+EVENT_TYPE = "desk.event"
 
 
 def conversation_group(conversation_id: int) -> str:
-    return f"console.conversation.{conversation_id}"
+    return f"desk.conversation.{conversation_id}"
 
 
 def conversation_changed(*, conversation_id: int, message_id: int | None = None) -> None:
     """A message was added to, or the mode/assignee of, a conversation changed."""
-    event = {"type": "console.event", "kind": "conversation", "conversation_id": conversation_id}
+    event = {"type": EVENT_TYPE, "kind": "conversation", "conversation_id": conversation_id}
     if message_id is not None:
         event["message_id"] = message_id
     publish_on_commit(LISTS_GROUP, event)
@@ -24,4 +27,4 @@ def conversation_changed(*, conversation_id: int, message_id: int | None = None)
 
 def flags_changed() -> None:
     """A moderation flag was recorded or decided: review queues reload."""
-    publish_on_commit(LISTS_GROUP, {"type": "console.event", "kind": "flags"})
+    publish_on_commit(LISTS_GROUP, {"type": EVENT_TYPE, "kind": "flags"})

@@ -3,18 +3,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from apps.conversations.channels import channel_choices
 from apps.core.fields import EncryptedTextField
 
 
-class Channel(models.TextChoices):
-    SIMULATOR = "simulator", _("Browser simulator")
-    WECHATY = "wechaty", _("WeChat (Wechaty)")
-    OFFICIAL_ACCOUNT = "official_account", _("Official Account")
-    WECOM_KF = "wecom_kf", _("WeCom customer service")
-
-
 class Customer(models.Model):
-    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=32, choices=channel_choices)
     external_id = models.CharField(_("external id"), max_length=128)
     display_name = models.CharField(_("display name"), max_length=128, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -39,7 +33,7 @@ class Conversation(models.Model):
         CLOSED = "closed", _("Closed")
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
-    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=32, choices=channel_choices)
     mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices, default=Mode.BOT)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -93,7 +87,7 @@ class Message(models.Model):
         FAILED = "failed", _("Failed")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages")
-    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=32, choices=channel_choices)
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     author_kind = models.CharField(_("author kind"), max_length=16, choices=AuthorKind.choices)
     author = models.ForeignKey(
@@ -115,7 +109,7 @@ class Message(models.Model):
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     answer_ms = models.PositiveIntegerField(_("answer time (ms)"), null=True, blank=True)
-    # What produced an answer: endpoint, model, TTFT, total time, tokens in/out (apps.llm).
+    # What produced an answer: endpoint, model, TTFT, total time, tokens in/out (the answerer).
     # Where the message came from: the customer's address when the channel gives one, else the
     # address of the bridge or webhook caller that delivered it (for the audit log).
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
@@ -174,3 +168,38 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type} for message #{self.message_id}"
+
+
+class ConversationEvent(models.Model):
+    """Who changed a conversation's mode or assignee, and when: the timeline's system events.
+
+    The table predates the spine owning it (it was the console's), hence its name.
+    """
+
+    class Kind(models.TextChoices):
+        REQUESTED_HUMAN = "requested_human", _("Customer asked for a human")
+        TAKEN_OVER = "taken_over", _("Taken over")
+        HANDED_BACK = "handed_back", _("Handed back to the bot")
+        ASSIGNED = "assigned", _("Assigned")
+        CLOSED = "closed", _("Closed")
+
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(_("event"), max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "console_conversationevent"
+        verbose_name = _("conversation event")
+        verbose_name_plural = _("conversation events")
+        indexes = [models.Index(fields=["conversation", "created_at"], name="console_event_conversation")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind}"

@@ -1,10 +1,12 @@
-"""The pluggable steps of the message spine: moderation and answering.
+"""The pluggable steps of the message spine: reading images, moderation and answering.
 
 The spine calls these interfaces only; the implementations are named in settings
-(DESK_MODERATOR, DESK_ANSWERER) so the LLM and content-safety apps plug in without the
-spine knowing them.
+(DESK_IMAGE_READER, DESK_MODERATOR, DESK_ANSWERER) so the OCR, LLM and content-safety apps
+plug in without the spine knowing them. The knowledge base is a step of the answerer
+(DESK_KNOWLEDGE), declared here so the LLM app and the knowledge app need not know each other.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, Protocol
@@ -48,6 +50,46 @@ class AnswerUnavailable(Exception):
         self.retryable = retryable
 
 
+@dataclass(frozen=True)
+class ImageText:
+    text: str  # "" when the image holds no readable text
+    ms: int | None = None
+
+
+class ImageUnreadable(Exception):
+    """The image could not be decoded or the reader failed: the spine treats it as unreadable."""
+
+
+class ImageReader(Protocol):
+    def read(self, *, data: bytes) -> ImageText: ...
+
+
+class KnowledgeMatch(Protocol):
+    @property
+    def entry_id(self) -> int: ...
+
+    @property
+    def answer(self) -> str: ...
+
+
+class KnowledgeSearch(Protocol):
+    @property
+    def matches(self) -> Sequence[KnowledgeMatch]: ...  # best first, one per entry
+
+    @property
+    def direct(self) -> KnowledgeMatch | None: ...  # close enough to answer with as it is
+
+    def snippets(self, *, min_score: float) -> list[str]: ...
+
+    def direct_meta(self) -> dict[str, Any]: ...
+
+
+class Knowledge(Protocol):
+    def search(self, *, question: str) -> KnowledgeSearch: ...
+
+    def version(self) -> str: ...  # changes whenever an answer could change: the answer cache keys on it
+
+
 class Answerer(Protocol):
     def answer(self, *, conversation_id: int, question: str, context: list[Turn]) -> Answer: ...
 
@@ -64,3 +106,13 @@ def get_answerer() -> Answerer:
 @cache
 def get_moderator() -> Moderator:
     return import_string(settings.DESK_MODERATOR)()
+
+
+@cache
+def get_image_reader() -> ImageReader:
+    return import_string(settings.DESK_IMAGE_READER)()
+
+
+@cache
+def get_knowledge() -> Knowledge:
+    return import_string(settings.DESK_KNOWLEDGE)()

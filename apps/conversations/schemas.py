@@ -6,7 +6,7 @@ from ninja import Schema
 from ninja.responses import Status
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from apps.conversations.models import Channel
+from apps.conversations.channels import channel_kinds
 
 if TYPE_CHECKING:
     from apps.conversations.services import Received
@@ -19,13 +19,21 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _configured_channel(value: str) -> str:
+    # The channels are those configured (DESK_CHANNEL_ADAPTERS), not a list fixed in the spine.
+    if value not in channel_kinds():
+        raise ValueError(f"unknown channel; configured: {', '.join(channel_kinds())}")
+    return value
+
+
 NoNul = AfterValidator(_no_nul)
+ChannelKind = Annotated[str, StringConstraints(max_length=32), AfterValidator(_configured_channel)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), NoNul]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128), NoNul]
 
 
 class InboundMessageIn(Schema):
-    channel: Channel
+    channel: ChannelKind
     channel_message_id: Identifier
     external_user_id: Identifier
     display_name: DisplayName = ""
@@ -49,7 +57,7 @@ class InboundMessageIn(Schema):
 class InboundImageIn(Schema):
     """The text fields of POST /inbound/messages/image (multipart/form-data, the file in ``image``)."""
 
-    channel: Channel
+    channel: ChannelKind
     channel_message_id: Identifier
     external_user_id: Identifier
     display_name: DisplayName = ""

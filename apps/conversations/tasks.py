@@ -3,8 +3,8 @@
 from celery import Task, shared_task
 
 from apps.conversations import services
+from apps.conversations.channels import TransientDeliveryError
 from apps.conversations.pipeline import AnswerUnavailable
-from apps.wechat.adapters import TransientDeliveryError
 
 _MAX_RETRIES = 3
 
@@ -36,6 +36,14 @@ def process_inbound(self: Task, message_id: int, deferrals: int = 0) -> None:
 def deliver(self: Task, message_id: int) -> None:
     try:
         services.message_deliver(message_id=message_id)
+    except TransientDeliveryError as exc:
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+
+
+@shared_task(bind=True, max_retries=5)
+def channel_conversation_changed(self: Task, conversation_id: int, mode: str, assignee_id: int | None) -> None:
+    try:
+        services.channel_conversation_changed(conversation_id=conversation_id, mode=mode, assignee_id=assignee_id)
     except TransientDeliveryError as exc:
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
 

@@ -18,6 +18,8 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps
 
+from apps.conversations.pipeline import ImageText, ImageUnreadable
+
 logger = logging.getLogger(__name__)
 
 
@@ -37,7 +39,7 @@ class OcrResult:
         return "\n".join(line.text for line in self.lines)
 
 
-class OcrError(Exception):
+class OcrError(ImageUnreadable):
     """The image could not be decoded or the engine failed: treat as unreadable."""
 
 
@@ -81,3 +83,11 @@ def image_read_text(*, data: bytes) -> OcrResult:
         if str(text).strip() and float(score) >= settings.DESK_OCR_MIN_CONFIDENCE
     ]
     return OcrResult(lines=lines, ms=int((time.monotonic() - started) * 1000))
+
+
+class RapidOcrReader:
+    """The spine's image-reading step (DESK_IMAGE_READER): RapidOCR, Chinese and English."""
+
+    def read(self, *, data: bytes) -> ImageText:
+        result = image_read_text(data=data)
+        return ImageText(text=result.text, ms=result.ms)

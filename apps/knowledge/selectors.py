@@ -63,3 +63,13 @@ def knowledge_search(*, question: str) -> Search:
 def knowledge_version_cached() -> str:
     """The version as this process last saw it (at most KNOWLEDGE_RELOAD_SECONDS old): the answer cache keys on it."""
     return knowledge_base().version()
+
+
+class KnowledgeStep:
+    """The answerer's knowledge step (apps.conversations.pipeline.Knowledge, DESK_KNOWLEDGE)."""
+
+    def search(self, *, question: str) -> Search:
+        return knowledge_search(question=question)
+
+    def version(self) -> str:
+        return knowledge_version_cached()

@@ -2,9 +2,8 @@
 
 from django.conf import settings
 
-from apps.conversations.pipeline import Answer, AnswerUnavailable, Turn
+from apps.conversations.pipeline import Answer, AnswerUnavailable, Turn, get_knowledge
 from apps.core import metrics
-from apps.knowledge import selectors as knowledge
 from apps.llm import selectors, services
 from apps.llm.cache import CachedAnswer, answer_cache, cache_key, prompt_version
 from apps.llm.types import NoEndpointAvailable
@@ -18,7 +17,7 @@ class LLMAnswerer:
         if key is not None and (hit := answer_cache().get(key)) is not None:
             cached, level = hit
             return Answer(text=cached.text, meta={**cached.meta, "source": "cache", "cache_level": level})
-        found = knowledge.knowledge_search(question=question)
+        found = get_knowledge().search(question=question)
         if found.direct is not None:
             return Answer(text=found.direct.answer, meta=found.direct_meta())
         snippets = found.snippets(min_score=settings.KNOWLEDGE_SNIPPET_MIN_SCORE)
@@ -42,6 +41,6 @@ class LLMAnswerer:
         return cache_key(
             question=question,
             model=",".join(models),
-            knowledge_version=knowledge.knowledge_version_cached(),
+            knowledge_version=get_knowledge().version(),
             prompt=prompt_version(selectors.prompt_config_get()),
         )

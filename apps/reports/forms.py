@@ -5,17 +5,23 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.conversations.models import Channel
+from apps.conversations.channels import channel_choices
 from apps.reports.models import Export
 from apps.reports.selectors import ReportRange
 
 MAX_DAYS = 366
 
 
+def _channel_choices() -> list[tuple[str, Any]]:
+    return [("", _("All channels")), *channel_choices()]
+
+
 class RangeForm(forms.Form):
     date_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
-    channel = forms.ChoiceField(label=_("Channel"), choices=[("", _("All channels")), *Channel.choices], required=False)
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=lambda: [("", _("All channels")), *channel_choices()], required=False
+    )
 
     @classmethod
     def from_query(cls, data: Any) -> "RangeForm":

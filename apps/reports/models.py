@@ -5,7 +5,7 @@ from django.core.files.storage import FileSystemStorage, Storage
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from apps.conversations.models import Channel
+from apps.conversations.channels import channel_choices
 
 MANAGER_PERMISSION = "reports.manager"
 
@@ -48,7 +48,7 @@ class Export(models.Model):
     format = models.CharField(_("format"), max_length=8, choices=Format.choices)
     date_from = models.DateField(_("from"))
     date_to = models.DateField(_("to (inclusive)"))
-    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices, blank=True)
+    channel = models.CharField(_("channel"), max_length=32, choices=channel_choices, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     rows_total = models.PositiveIntegerField(_("rows"), null=True, blank=True)
     rows_done = models.PositiveIntegerField(_("rows written"), default=0)

@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.admin_mixins import AuditedAdminMixin
-from apps.wechat.models import KfCursor, WechatAccount, WechatContact
+from apps.wechat.models import KfCursor, WechatAccount, WechatContact, WecomServicer
 
 
 class WechatAccountForm(forms.ModelForm[WechatAccount]):
@@ -70,3 +70,12 @@ class KfCursorAdmin(admin.ModelAdmin[KfCursor]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(WecomServicer)
+class WecomServicerAdmin(AuditedAdminMixin, admin.ModelAdmin[WecomServicer]):
+    """Which WeCom userid serves kf sessions for a desk agent (WeCom names the servicer by it)."""
+
+    list_display = ("user", "userid")
+    search_fields = ("user__username", "userid")
+    autocomplete_fields = ("user",)

@@ -6,9 +6,9 @@ from ninja import Query, Router
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from apps.conversations import attachments, selectors, services
-from apps.conversations.models import Channel
+from apps.conversations import attachments, selectors, services, uploads
 from apps.conversations.schemas import ErrorOut, InboundMessageOut, MessageOut, inbound_ack
+from apps.wechat.channels import SIMULATOR
 from apps.wechat.schemas import SimulatorCustomerId, SimulatorImageIn, SimulatorMessageIn, SimulatorMessagesOut
 
 router = Router(tags=["simulator"])
@@ -23,7 +23,7 @@ def _require_enabled() -> None:
 def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> Status[InboundMessageOut]:
     _require_enabled()
     received = services.message_receive(
-        channel=Channel.SIMULATOR,
+        channel=SIMULATOR,
         external_user_id=payload.customer_id,
         display_name=payload.display_name,
         channel_message_id=payload.client_message_id,
@@ -46,9 +46,9 @@ def send_message(request: HttpRequest, payload: SimulatorMessageIn) -> Status[In
 )
 def send_image(request: HttpRequest) -> Status[InboundMessageOut]:
     _require_enabled()
-    form, data = attachments.image_upload_parse(request, schema=SimulatorImageIn)
+    form, data = uploads.image_upload_parse(request, schema=SimulatorImageIn)
     received = attachments.message_receive_image(
-        channel=Channel.SIMULATOR,
+        channel=SIMULATOR,
         external_user_id=form.customer_id,
         display_name=form.display_name,
         channel_message_id=form.client_message_id,
@@ -63,5 +63,5 @@ def list_messages(
     request: HttpRequest, customer_id: Query[SimulatorCustomerId], after: Query[int] = 0
 ) -> SimulatorMessagesOut:
     _require_enabled()
-    rows = selectors.customer_messages_after(channel=Channel.SIMULATOR, external_id=customer_id, after_id=max(after, 0))
+    rows = selectors.customer_messages_after(channel=SIMULATOR, external_id=customer_id, after_id=max(after, 0))
     return SimulatorMessagesOut(messages=[MessageOut.from_orm(row) for row in rows])

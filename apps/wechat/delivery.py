@@ -16,8 +16,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.conversations.channels import OutboundText, PermanentDeliveryError, TransientDeliveryError
 from apps.wechat import selectors
-from apps.wechat.adapters.base import OutboundText, PermanentDeliveryError, TransientDeliveryError
 from apps.wechat.client import PermanentApiError, QuotaApiError, TransientApiError
 from apps.wechat.models import WechatContact
 from apps.wechat.planner import reply_plan

@@ -1,6 +1,7 @@
 """WeChat channel state: the accounts we serve, each customer's reply window and quota,
 and the kf sync cursor. The simulator channel needs none of this."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -103,3 +104,19 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class WecomServicer(models.Model):
+    """A desk agent's WeCom userid: what WeCom 客服 needs to name the servicer of a kf session."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="wecom_servicer"
+    )
+    userid = models.CharField(_("WeCom userid"), max_length=64)
+
+    class Meta:
+        verbose_name = _("WeCom servicer")
+        verbose_name_plural = _("WeCom servicers")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.userid})"

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.conversations.models import Conversation, Customer
 from apps.conversations.services import Received, message_receive
 from apps.wechat.models import InboundEvent, WechatAccount, WechatContact
 
@@ -76,16 +75,3 @@ def inbound_event_first(*, key: str) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def conversation_open_for(*, channel: str, external_id: str) -> Conversation:
-    """The customer's open conversation, creating customer and conversation on first contact."""
-    customer, _ = Customer.objects.get_or_create(channel=channel, external_id=external_id)
-    open_ = Conversation.objects.filter(customer=customer).exclude(mode=Conversation.Mode.CLOSED).first()
-    if open_ is not None:
-        return open_
-    try:
-        with transaction.atomic():
-            return Conversation.objects.create(customer=customer, channel=channel)
-    except IntegrityError:
-        return Conversation.objects.filter(customer=customer).exclude(mode=Conversation.Mode.CLOSED).get()

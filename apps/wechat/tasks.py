@@ -19,12 +19,3 @@ def kf_sync(self: Task, cursor_id: int) -> dict[str, int]:
 @shared_task
 def kf_sync_sweep() -> int:
     return kf_services.kf_sync_sweep()
-
-
-@shared_task(bind=True, max_retries=5)
-def kf_service_state_push(self: Task, conversation_id: int, servicer_userid: str = "") -> None:
-    """For the console: enqueue after its takeover / hand-back / queue change commits."""
-    try:
-        kf_services.kf_service_state_set(conversation_id=conversation_id, servicer_userid=servicer_userid)
-    except TransientApiError as exc:
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc

@@ -7,6 +7,10 @@ from project.settings.env import env_bool, env_float, env_int, env_str
 # Pipeline steps, as dotted paths so the LLM and moderation issues can swap them in.
 DESK_ANSWERER = env_str("DESK_ANSWERER", "apps.llm.answerer.LLMAnswerer")
 DESK_MODERATOR = env_str("DESK_MODERATOR", "apps.moderation.moderator.ContentModerator")
+# Reads the text in customer images (apps.conversations.pipeline.ImageReader): RapidOCR by default.
+DESK_IMAGE_READER = env_str("DESK_IMAGE_READER", "apps.knowledge.ocr.RapidOcrReader")
+# The answerer's knowledge base (apps.conversations.pipeline.Knowledge).
+DESK_KNOWLEDGE = env_str("DESK_KNOWLEDGE", "apps.knowledge.selectors.KnowledgeStep")
 
 # Inbound limits: characters of text a customer message may carry.
 DESK_INBOUND_MAX_CHARS = env_int("DESK_INBOUND_MAX_CHARS", 8000)

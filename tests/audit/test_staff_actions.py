@@ -6,7 +6,8 @@ from django.test import Client
 
 from apps.audit.models import AuditLog
 from apps.audit.selectors import audit_chain_verify
-from apps.conversations import handoff, services
+from apps.console import services as console
+from apps.conversations import services
 from apps.core.models import ApiToken
 from apps.moderation.models import Term
 
@@ -28,8 +29,8 @@ def test_takeover_and_hand_back_are_audited_with_the_agent(boss: User) -> None:
     )
     conversation_id = received.message.conversation_id
 
-    handoff.conversation_take_over(conversation_id=conversation_id, agent=boss)
-    handoff.conversation_hand_back(conversation_id=conversation_id, agent=boss)
+    console.conversation_take_over(conversation_id=conversation_id, agent=boss)
+    console.conversation_hand_back(conversation_id=conversation_id, agent=boss)
 
     assert events() == [("conversation.taken_over", boss.pk), ("conversation.handed_back", boss.pk)]
     assert AuditLog.objects.filter(conversation_id_ref=conversation_id).count() == 2
@@ -77,10 +78,10 @@ def test_an_agent_reply_and_a_request_for_a_human_are_audited(boss: User) -> Non
         channel="simulator", external_user_id="cust-x2", display_name="", channel_message_id="m1", body="转人工"
     )
     conversation_id = received.message.conversation_id
-    handoff.conversation_request_human(conversation_id=conversation_id, message_id=received.message.pk)
-    handoff.conversation_take_over(conversation_id=conversation_id, agent=boss)
+    services.conversation_request_human(conversation_id=conversation_id, message_id=received.message.pk)
+    console.conversation_take_over(conversation_id=conversation_id, agent=boss)
 
-    reply = handoff.agent_reply(conversation_id=conversation_id, agent=boss, body="您好，我是客服小王。")
+    reply = console.agent_reply(conversation_id=conversation_id, agent=boss, body="您好，我是客服小王。")
 
     requested = AuditLog.objects.get(event="bot.human_requested")
     assert requested.query == "转人工"

@@ -10,21 +10,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import close_old_connections
 
-from apps.console.models import ConversationEvent
-from apps.conversations import handoff
-from apps.conversations import services as spine
-from apps.conversations.models import Conversation, Message
+from apps.console import services as console
+from apps.conversations.models import Conversation, ConversationEvent, Message
 from apps.moderation import services as moderation
 from apps.moderation.models import Term
+from tests.factories import receive
 
 pytestmark = pytest.mark.usefixtures("eager_tasks")
-
-
-def say(text: str, customer: str = "cust-1") -> Message:
-    received = spine.message_receive(
-        channel="simulator", external_user_id=customer, display_name="张三", channel_message_id=None, body=text
-    )
-    return Message.objects.get(pk=received.message.pk)
 
 
 def bot_replies(conversation: Conversation) -> list[str]:
@@ -32,18 +24,20 @@ def bot_replies(conversation: Conversation) -> list[str]:
 
 
 def test_the_bot_stays_silent_in_human_mode_and_answers_again_after_hand_back(agent: User) -> None:
-    first = say("你好")
+    first = receive("你好").message
     conversation = first.conversation
     assert len(bot_replies(conversation)) == 1
 
-    handoff.conversation_take_over(conversation_id=conversation.pk, agent=agent)
-    while_human = say("还在吗")
+    console.conversation_take_over(conversation_id=conversation.pk, agent=agent)
+    while_human = receive("还在吗").message
+    while_human.refresh_from_db()  # as the spine left it
 
     assert while_human.status == Message.Status.HANDED_OVER
     assert len(bot_replies(conversation)) == 1
 
-    handoff.conversation_hand_back(conversation_id=conversation.pk, agent=agent)
-    after = say("再问一下")
+    console.conversation_hand_back(conversation_id=conversation.pk, agent=agent)
+    after = receive("再问一下").message
+    after.refresh_from_db()
 
     assert after.status == Message.Status.ANSWERED
     assert len(bot_replies(conversation)) == 2
@@ -53,11 +47,11 @@ def test_the_bot_stays_silent_in_human_mode_and_answers_again_after_hand_back(ag
 
 def test_a_second_agent_cannot_take_over_and_learns_who_has_it(make_agent: Callable[[str], User]) -> None:
     alice, bob = make_agent("alice"), make_agent("bob")
-    conversation = say("你好").conversation
-    handoff.conversation_take_over(conversation_id=conversation.pk, agent=alice)
+    conversation = receive("你好").message.conversation
+    console.conversation_take_over(conversation_id=conversation.pk, agent=alice)
 
-    with pytest.raises(handoff.ConversationTaken) as taken:
-        handoff.conversation_take_over(conversation_id=conversation.pk, agent=bob)
+    with pytest.raises(console.ConversationTaken) as taken:
+        console.conversation_take_over(conversation_id=conversation.pk, agent=bob)
 
     assert taken.value.holder == "alice"
     conversation.refresh_from_db()
@@ -66,7 +60,7 @@ def test_a_second_agent_cannot_take_over_and_learns_who_has_it(make_agent: Calla
 
 def test_two_agents_racing_to_take_over_produce_exactly_one_winner(make_agent: Callable[[str], User]) -> None:
     agents = [make_agent(f"agent{i}") for i in range(4)]
-    conversation = say("你好").conversation
+    conversation = receive("你好").message.conversation
     barrier = threading.Barrier(len(agents))
     won: list[str] = []
     lost: list[str] = []
@@ -74,9 +68,9 @@ def test_two_agents_racing_to_take_over_produce_exactly_one_winner(make_agent: C
     def race(agent: User) -> None:
         try:
             barrier.wait()
-            handoff.conversation_take_over(conversation_id=conversation.pk, agent=agent)
+            console.conversation_take_over(conversation_id=conversation.pk, agent=agent)
             won.append(agent.username)
-        except handoff.ConversationTaken as exc:
+        except console.ConversationTaken as exc:
             lost.append(exc.holder)
         finally:
             close_old_connections()
@@ -96,7 +90,8 @@ def test_two_agents_racing_to_take_over_produce_exactly_one_winner(make_agent: C
 
 
 def test_a_customer_asking_for_a_human_is_queued_and_told() -> None:
-    message = say("我要转 人工")
+    message = receive("我要转 人工").message
+    message.refresh_from_db()
     conversation = Conversation.objects.get(pk=message.conversation_id)
 
     assert conversation.mode == Conversation.Mode.QUEUED
@@ -111,7 +106,7 @@ def test_a_customer_asking_for_a_human_is_queued_and_told() -> None:
 def test_configured_phrases_also_ask_for_a_human(settings: Any) -> None:
     settings.DESK_HUMAN_REQUEST_PHRASES = ["真人"]
 
-    message = say("请给我一个真人")
+    message = receive("请给我一个真人").message
 
     assert Conversation.objects.get(pk=message.conversation_id).mode == Conversation.Mode.QUEUED
 
@@ -119,13 +114,13 @@ def test_configured_phrases_also_ask_for_a_human(settings: Any) -> None:
 def test_an_agent_reply_is_moderated_and_delivered_through_the_channel(agent: User) -> None:
     moderation.term_save(term=Term(text="傻逼", category="abuse", action="mask"))
     moderation.term_save(term=Term(text="代开发票", category="fraud", action="block"))
-    waiting = say("转人工")
+    waiting = receive("转人工").message
     conversation = waiting.conversation
-    handoff.conversation_take_over(conversation_id=conversation.pk, agent=agent)
+    console.conversation_take_over(conversation_id=conversation.pk, agent=agent)
 
-    with pytest.raises(handoff.ReplyBlocked):
-        handoff.agent_reply(conversation_id=conversation.pk, agent=agent, body="可以代开发票")
-    reply = handoff.agent_reply(conversation_id=conversation.pk, agent=agent, body="别说傻逼，我来帮您")
+    with pytest.raises(console.ReplyBlocked):
+        console.agent_reply(conversation_id=conversation.pk, agent=agent, body="可以代开发票")
+    reply = console.agent_reply(conversation_id=conversation.pk, agent=agent, body="别说傻逼，我来帮您")
 
     reply.refresh_from_db()
     assert reply.author == agent
@@ -139,30 +134,31 @@ def test_an_agent_reply_is_moderated_and_delivered_through_the_channel(agent: Us
 
 def test_only_the_agent_holding_the_conversation_may_reply(make_agent: Callable[[str], User]) -> None:
     alice, bob = make_agent("alice"), make_agent("bob")
-    conversation = say("转人工").conversation
+    conversation = receive("转人工").message.conversation
 
-    with pytest.raises(handoff.HandoffError):
-        handoff.agent_reply(conversation_id=conversation.pk, agent=alice, body="您好")
-    handoff.conversation_take_over(conversation_id=conversation.pk, agent=alice)
-    with pytest.raises(handoff.HandoffError):
-        handoff.agent_reply(conversation_id=conversation.pk, agent=bob, body="您好")
+    with pytest.raises(console.HandoffError):
+        console.agent_reply(conversation_id=conversation.pk, agent=alice, body="您好")
+    console.conversation_take_over(conversation_id=conversation.pk, agent=alice)
+    with pytest.raises(console.HandoffError):
+        console.agent_reply(conversation_id=conversation.pk, agent=bob, body="您好")
 
 
 def test_assigning_and_closing(make_agent: Callable[[str], User], outsider: User) -> None:
     alice, bob = make_agent("alice"), make_agent("bob")
-    conversation = say("转人工").conversation
+    conversation = receive("转人工").message.conversation
 
-    with pytest.raises(handoff.HandoffError):
-        handoff.conversation_assign(conversation_id=conversation.pk, agent=alice, assignee_id=outsider.pk)
-    handoff.conversation_assign(conversation_id=conversation.pk, agent=alice, assignee_id=bob.pk)
+    with pytest.raises(console.HandoffError):
+        console.conversation_assign(conversation_id=conversation.pk, agent=alice, assignee_id=outsider.pk)
+    console.conversation_assign(conversation_id=conversation.pk, agent=alice, assignee_id=bob.pk)
     conversation.refresh_from_db()
     assert (conversation.mode, conversation.assignee) == (Conversation.Mode.HUMAN, bob)
 
-    handoff.conversation_close(conversation_id=conversation.pk, agent=bob)
+    console.conversation_close(conversation_id=conversation.pk, agent=bob)
     conversation.refresh_from_db()
     assert conversation.mode == Conversation.Mode.CLOSED
     assert conversation.closed_at is not None
     # The customer's next message opens a new conversation, served by the bot.
-    again = say("又来了")
+    again = receive("又来了").message
+    again.refresh_from_db()
     assert again.conversation_id != conversation.pk
     assert again.status == Message.Status.ANSWERED

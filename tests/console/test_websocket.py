@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from apps.conversations import handoff
+from apps.console import services as console
 from apps.conversations.models import Conversation, Customer
 from project.asgi import application
 
@@ -57,7 +57,7 @@ async def test_an_agent_is_nudged_after_a_takeover_commits(agent: User) -> None:
     _, _, lists = await connect("/ws/console/", agent)
     assert connected
 
-    await sync_to_async(handoff.conversation_take_over)(conversation_id=conversation.pk, agent=agent)
+    await sync_to_async(console.conversation_take_over)(conversation_id=conversation.pk, agent=agent)
 
     assert await watching.receive_json_from(timeout=5) == {"kind": "conversation", "conversation_id": conversation.pk}
     assert (await lists.receive_json_from(timeout=5))["conversation_id"] == conversation.pk

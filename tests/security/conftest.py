@@ -21,17 +21,17 @@ from django.utils import timezone
 
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
-from apps.console.models import AgentProfile, CannedResponse, Note
+from apps.console.models import CannedResponse, Note
 from apps.conversations.models import Conversation, Customer, Message
 from apps.core.services import api_token_create
 from apps.knowledge.models import Entry
 from apps.llm.models import Endpoint, PromptSettings
 from apps.moderation.models import Flag, SemanticRule, Term
 from apps.reports.models import Export
-from apps.wechat.models import KfCursor, WechatAccount, WechatContact
+from apps.wechat.models import KfCursor, WechatAccount, WechatContact, WecomServicer
 
 ROLES = ("agent", "manager", "admin")
-_roles_migration = importlib.import_module("apps.core.migrations.0002_roles")
+_roles_migration = importlib.import_module("apps.core.migrations.0003_roles_wecom_servicer")
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def build_world(tmp_path: Path) -> World:
     account = WechatAccount.objects.create(
         kind=WechatAccount.Kind.values[0], name="oa", app_id="wx1", secret="s", token="t"
     )
-    audit_record(kind=AuditLog.Kind.STAFF, event="test.seed", actor_id=agent.pk)
+    audit_record(kind=AuditLog.Kind.STAFF, event="staff.login", actor_id=agent.pk)
     _access = {"user_agent": "ua", "ip_address": "10.0.0.9", "username": "x", "http_accept": "*/*", "path_info": "/"}
     objects: dict[str, models.Model] = {
         "conversations.customer": customer,
@@ -143,7 +143,7 @@ def build_world(tmp_path: Path) -> World:
         "wechat.wechatcontact": WechatContact.objects.create(account=account, customer=customer, user_id="o-1"),
         "wechat.kfcursor": KfCursor.objects.create(account=account, open_kfid="kf-1"),
         "console.cannedresponse": CannedResponse.objects.create(title="Hi", shortcut="hi", body="您好"),
-        "console.agentprofile": AgentProfile.objects.create(user=agent, wecom_userid="w1"),
+        "wechat.wecomservicer": WecomServicer.objects.create(user=agent, userid="w1"),
         "reports.export": export,
         "audit.auditlog": AuditLog.objects.order_by("-id").first(),  # type: ignore[dict-item]
         "axes.accessattempt": AccessAttempt.objects.create(

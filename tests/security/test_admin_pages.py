@@ -33,7 +33,7 @@ CONFIGURATION = frozenset(
         "knowledge.entry",
         "wechat.wechataccount",
         "console.cannedresponse",
-        "console.agentprofile",
+        "wechat.wecomservicer",
         "core.apitoken",
     }
 )

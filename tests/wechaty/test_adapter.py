@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from apps.wechat.adapters import OutboundText, TransientDeliveryError
+from apps.conversations.channels import OutboundText, TransientDeliveryError
 from apps.wechat.adapters.wechaty import WechatyAdapter
 from workers.wechaty_bridge.protocol import OutboxEntry, heartbeat_key, outbox_key
 

@@ -5,6 +5,13 @@ lock, taken last). Side effects (tasks, websocket events) are published only aft
 through apps.core.side_effects. One module per stage; this package is the public surface.
 """
 
+from apps.conversations.services.modes import (
+    asks_for_human,
+    channel_conversation_changed,
+    conversation_lock,
+    conversation_mode_record,
+    conversation_request_human,
+)
 from apps.conversations.services.outbound import conversation_reply, message_deliver
 from apps.conversations.services.patience import answer_retry_in, inbound_answer_unavailable
 from apps.conversations.services.process import (
@@ -14,14 +21,20 @@ from apps.conversations.services.process import (
     inbound_process,
     inbound_release,
 )
-from apps.conversations.services.receive import Received, message_receive, staff_message_record
+from apps.conversations.services.receive import Received, conversation_open, message_receive, staff_message_record
 from apps.conversations.services.sweep import SweepReport, messages_sweep
 
 __all__ = [
     "Received",
     "SweepReport",
     "answer_retry_in",
+    "asks_for_human",
+    "channel_conversation_changed",
+    "conversation_lock",
+    "conversation_mode_record",
+    "conversation_open",
     "conversation_reply",
+    "conversation_request_human",
     "inbound_answer_unavailable",
     "inbound_claim",
     "inbound_fail",

@@ -6,11 +6,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.console import events as console_events
+from apps.conversations import events
+from apps.conversations.channels import OutboundText, PermanentDeliveryError, get_adapter
 from apps.conversations.models import Conversation, Message
 from apps.conversations.services.state import Status, enqueue_delivery, status_set
 from apps.core import metrics
-from apps.wechat.adapters import OutboundText, PermanentDeliveryError, get_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def conversation_reply(
         _deliver_on_commit(reply.pk)
     else:
         enqueue_delivery(reply.pk)
-    console_events.conversation_changed(conversation_id=conversation.pk, message_id=reply.pk)
+    events.conversation_changed(conversation_id=conversation.pk, message_id=reply.pk)
     return reply
 
 

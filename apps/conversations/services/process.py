@@ -12,11 +12,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.console import events as console_events
-from apps.conversations import selectors
+from apps.conversations import events, selectors
 from apps.conversations.models import Message
 from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator
 from apps.conversations.services.lease import lease_held
+from apps.conversations.services.modes import asks_for_human, conversation_request_human
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.state import Mode, Status, exchange_audit, lock_inbound, status_set
 from apps.core import metrics
@@ -62,8 +62,8 @@ def _claimed_process(*, message_id: int) -> None:
     message = Message.objects.select_related("conversation").get(pk=message_id)
     conversation = message.conversation
     moderator = get_moderator()
-    # Imported here: both modules call back into this package (receive, reply).
-    from apps.conversations import attachments, handoff
+    # Imported here: attachments calls back into this package (receive).
+    from apps.conversations import attachments
 
     text = attachments.message_text(message=message)  # an image's OCR text; None when unreadable
     if text is None:
@@ -71,7 +71,7 @@ def _claimed_process(*, message_id: int) -> None:
         return
     verdict_in = moderator.check(text=text, direction="in", message_id=message.pk)
     if verdict_in.evidence:
-        console_events.flags_changed()
+        events.flags_changed()
     audit_in: dict[str, object] = {"verdict_in": _verdict(verdict_in)}
     if verdict_in.action == "block":
         blocked = Answer(text=settings.DESK_MODERATION_BLOCKED_REPLY)
@@ -80,8 +80,8 @@ def _claimed_process(*, message_id: int) -> None:
     if verdict_in.action == "review" or conversation.mode != Mode.BOT:
         inbound_hand_over(message_id=message_id, details=audit_in)
         return
-    if handoff.asks_for_human(message.body):
-        handoff.conversation_request_human(conversation_id=conversation.pk, message_id=message_id)
+    if asks_for_human(message.body):
+        conversation_request_human(conversation_id=conversation.pk, message_id=message_id)
         return
 
     context = selectors.conversation_context(
@@ -94,7 +94,7 @@ def _claimed_process(*, message_id: int) -> None:
 
     verdict_out = moderator.check(text=answer.text, direction="out", message_id=message.pk)
     if verdict_out.evidence:
-        console_events.flags_changed()
+        events.flags_changed()
     audit: dict[str, object] = {**audit_in, "verdict_out": _verdict(verdict_out)}
     if verdict_out.action in ("block", "review"):
         # A withheld answer must never reach the customer; a human takes it from here.
@@ -161,7 +161,7 @@ def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = No
         status_set(message, Status.HANDED_OVER)
         exchange_audit(event="bot.handed_over", conversation=conversation, message=message, details=details)
         metrics.inbound_outcome("handed_over")
-        console_events.conversation_changed(conversation_id=conversation.pk)
+        events.conversation_changed(conversation_id=conversation.pk)
 
 
 def inbound_fail(*, message_id: int, reason: str, details: dict[str, object] | None = None) -> None:

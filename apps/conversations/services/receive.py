@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.console import events as console_events
+from apps.conversations import events
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.state import Mode, Status, enqueue_processing, exchange_audit
@@ -118,7 +118,7 @@ def _store(
             conversation.last_message_at = message.created_at
             conversation.save(update_fields=["last_message_at", "updated_at"])
             settle(conversation, message)
-            console_events.conversation_changed(conversation_id=conversation.pk, message_id=message.pk)
+            events.conversation_changed(conversation_id=conversation.pk, message_id=message.pk)
     except IntegrityError:
         # A concurrent delivery of the same channel message won the insert.
         if not channel_message_id:
@@ -126,6 +126,16 @@ def _store(
         existing = Message.objects.get(channel=channel, channel_message_id=channel_message_id)
         return Received(message=existing, created=False)
     return Received(message=message, created=True)
+
+
+def conversation_open(*, channel: str, external_id: str, display_name: str = "") -> Conversation:
+    """The customer's open conversation, locked, creating customer and conversation on first contact.
+
+    For a channel event that is not a message (a subscription, say). Call inside a transaction: it
+    takes the same locks, in the same order, as receiving a message.
+    """
+    customer = _customer_upsert(channel=channel, external_id=external_id, display_name=display_name)
+    return _conversation_open(customer=customer)
 
 
 def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> Customer:

@@ -1,8 +1,11 @@
-"""The staff roles (agent, manager, admin) as groups: the single source of truth for their grants.
+"""The staff roles (agent, manager, admin) as groups, with their grants as of this migration.
+
+A later change of the matrix is a later migration that derives its ROLES from this one (0003: the
+agents' WeCom userids moved to apps.wechat); tests grant the newest one.
 
 apps/console/migrations/0002_agent_group.py created "agent" with the console's first needs; this
-migration sets agent's permissions to exactly ROLES["agent"] (a superset of those), so a later
-change of the matrix happens here and nowhere else. docs/security.md ("Roles") explains each row.
+migration sets agent's permissions to exactly ROLES["agent"] (a superset of those).
+docs/security.md ("Roles") explains each row.
 Superusers hold every permission and are in no group.
 """
 
@@ -88,18 +91,15 @@ def _permissions(apps: Any, wanted: list[tuple[str, str]] | set[tuple[str, str]]
     return [found[key] for key in wanted]
 
 
-def roles_grant(apps: Any) -> None:
-    """Create the groups and set each one's permissions to exactly ROLES (idempotent).
-
-    Also called by tests (with the live app registry) after a transactional test flushed the groups.
-    """
+def roles_grant(apps: Any, roles: dict[str, list[tuple[str, str]]] = ROLES) -> None:
+    """Create the groups and set each one's permissions to exactly ``roles`` (idempotent)."""
     Group = apps.get_model("auth", "Group")
-    for name, wanted in ROLES.items():
+    for name, wanted in roles.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set(_permissions(apps, wanted))
 
 
-def roles_sync(apps: Any, schema_editor: Any) -> None:
+def permissions_create(apps: Any) -> None:
     from django.contrib.auth.management import create_permissions
 
     # Permissions are normally created after all migrations (post_migrate); the grants need them now.
@@ -107,6 +107,10 @@ def roles_sync(apps: Any, schema_editor: Any) -> None:
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
+
+
+def roles_sync(apps: Any, schema_editor: Any) -> None:
+    permissions_create(apps)
     roles_grant(apps)
 
 

@@ -1,19 +1,2 @@
-"""Channel adapters: the one small interface every WeChat channel implements."""
-
-from apps.wechat.adapters.base import (
-    ChannelAdapter,
-    DeliveryError,
-    OutboundText,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
-from apps.wechat.adapters.registry import get_adapter
-
-__all__ = [
-    "ChannelAdapter",
-    "DeliveryError",
-    "OutboundText",
-    "PermanentDeliveryError",
-    "TransientDeliveryError",
-    "get_adapter",
-]
+"""Adapters of the simulator and Wechaty channels (the Official Account and kf ones live in their
+packages). The interface they implement is the spine's: apps.conversations.channels."""

@@ -4,8 +4,11 @@ Delivery means the reply is committed as delivered and announced on the customer
 websocket group; the page also resyncs from Postgres, so a dropped event loses nothing.
 """
 
+from django.utils.translation import gettext_lazy as _
+
+from apps.conversations.channels import ChannelAdapter, Outbound
 from apps.core.side_effects import publish_on_commit
-from apps.wechat.adapters.base import OutboundText
+from apps.wechat.channels import SIMULATOR
 
 
 def simulator_group(external_id: str) -> str:
@@ -14,11 +17,12 @@ def simulator_group(external_id: str) -> str:
     return f"simulator.{safe}"[:99]
 
 
-class SimulatorAdapter:
-    channel = "simulator"
+class SimulatorAdapter(ChannelAdapter):
+    channel = SIMULATOR
+    label = _("Browser simulator")
     max_text_bytes = 8192
 
-    def send(self, outbound: OutboundText) -> None:
+    def send(self, outbound: Outbound) -> None:
         publish_on_commit(
             simulator_group(outbound.customer_external_id),
             {"type": "simulator.message", "message_id": outbound.message_id},

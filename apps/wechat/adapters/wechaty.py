@@ -9,8 +9,10 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
-from apps.wechat.adapters.base import OutboundText, TransientDeliveryError
+from apps.conversations.channels import ChannelAdapter, Outbound, TransientDeliveryError, outbound_text
+from apps.wechat.channels import WECHATY
 from apps.wechat.planner import split_text
 from workers.wechaty_bridge.protocol import OutboxEntry, heartbeat_key, outbox_key, queued_key
 
@@ -30,19 +32,20 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.WECHATY_REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
 
 
-class WechatyAdapter:
-    channel = "wechaty"
+class WechatyAdapter(ChannelAdapter):
+    channel = WECHATY
+    label = _("WeChat (Wechaty)")
 
     def __init__(self) -> None:
         self.max_text_bytes = settings.WECHATY_TEXT_MAX_BYTES
         self._queue_once = _client().register_script(_QUEUE_ONCE)
 
-    def send(self, outbound: OutboundText) -> None:
+    def send(self, outbound: Outbound) -> None:
         bridge = settings.WECHATY_BRIDGE_NAME
         entry = OutboxEntry(
             message_id=outbound.message_id,
             to=outbound.customer_external_id,
-            segments=split_text(outbound.text, max_bytes=self.max_text_bytes),
+            segments=split_text(outbound_text(outbound).text, max_bytes=self.max_text_bytes),
         )
         try:
             # A reply queued while no bridge runs would reach the customer hours later, if

@@ -13,17 +13,18 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.conversations.models import Channel, Conversation
+from apps.conversations.models import Conversation
 from apps.core.side_effects import enqueue_on_commit
 from apps.wechat import client
+from apps.wechat.channels import WECOM_KF
 from apps.wechat.client import KfMessage, PermanentApiError
-from apps.wechat.models import KfCursor, WechatAccount, WechatContact
+from apps.wechat.models import KfCursor, WechatAccount, WechatContact, WecomServicer
 from apps.wechat.services import WechatInbound, wechat_message_receive
 from apps.wechat.tokens import with_access_token
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = Channel.WECOM_KF
+CHANNEL = WECOM_KF
 ORIGIN_CUSTOMER = 3
 _LOCK_NAMESPACE = 0x6B66  # "kf"
 
@@ -158,10 +159,28 @@ def kf_sync_sweep() -> int:
     return len(ids)
 
 
+def kf_state_mirror(*, conversation_id: int) -> int | None:
+    """Push the conversation's serving state to WeCom as it is now (the kf adapter's hook).
+
+    Read when the hook runs, not when the change was made, so a late run never rolls WeCom back.
+    A conversation taken by an agent whose WeCom userid is unknown is not pushed: WeCom cannot
+    name a servicer without it.
+    """
+    mode, assignee_id = Conversation.objects.values_list("mode", "assignee_id").get(pk=conversation_id)
+    servicer_userid = ""
+    if mode == Conversation.Mode.HUMAN and assignee_id is not None:
+        servicer_userid = (
+            WecomServicer.objects.filter(user_id=assignee_id).values_list("userid", flat=True).first() or ""
+        )
+    if mode == Conversation.Mode.HUMAN and not servicer_userid:
+        logger.warning("conversation %s: the agent has no WeCom userid; kf state not pushed", conversation_id)
+        return None
+    return kf_service_state_set(conversation_id=conversation_id, servicer_userid=servicer_userid)
+
+
 def kf_service_state_set(*, conversation_id: int, servicer_userid: str = "") -> int | None:
     """Tell WeChat who serves the customer now: our takeover -> 3, hand-back -> 1, queue -> 2.
 
-    Called by the console after its own takeover / hand-back / queue change has committed.
     Returns the state sent, or None when the conversation is not a kf one or is closed.
     """
     conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)

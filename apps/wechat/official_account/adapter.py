@@ -1,5 +1,8 @@
+from django.utils.translation import gettext_lazy as _
+
+from apps.conversations.channels import ChannelAdapter, Outbound, OutboundText, outbound_text
 from apps.wechat import client
-from apps.wechat.adapters.base import OutboundText
+from apps.wechat.channels import OFFICIAL_ACCOUNT
 from apps.wechat.delivery import text_deliver
 from apps.wechat.models import WechatContact
 from apps.wechat.tokens import with_access_token
@@ -12,11 +15,12 @@ def _send(contact: WechatContact, outbound: OutboundText, text: str, index: int)
     )
 
 
-class OfficialAccountAdapter:
+class OfficialAccountAdapter(ChannelAdapter):
     """Replies through message/custom/send: the passive reply would have to beat WeChat's 5 s timeout."""
 
-    channel = "official_account"
+    channel = OFFICIAL_ACCOUNT
+    label = _("Official Account")
     max_text_bytes = 2048
 
-    def send(self, outbound: OutboundText) -> None:
-        text_deliver(outbound=outbound, send=_send)
+    def send(self, outbound: Outbound) -> None:
+        text_deliver(outbound=outbound_text(outbound), send=_send)

@@ -7,21 +7,21 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import transaction
 
-from apps.conversations.models import Channel, Message
-from apps.conversations.services import conversation_reply
+from apps.conversations.models import Message
+from apps.conversations.services import conversation_open, conversation_reply
+from apps.wechat.channels import OFFICIAL_ACCOUNT
 from apps.wechat.crypto import BadPayload
 from apps.wechat.models import WechatAccount
 from apps.wechat.services import (
     WechatInbound,
     contact_window_open,
-    conversation_open_for,
     inbound_event_first,
     wechat_message_receive,
 )
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = Channel.OFFICIAL_ACCOUNT
+CHANNEL = OFFICIAL_ACCOUNT
 
 # What is stored for messages that carry no text, until the OCR/ASR steps exist.
 _PLACEHOLDERS = {
@@ -100,7 +100,7 @@ def _subscribe_greet(*, account: WechatAccount, callback: OaCallback, sent_at: d
         # Events have no MsgId: FromUserName + CreateTime identifies them across retries.
         if not inbound_event_first(key=f"oa:{account.app_id}:{callback.openid}:{callback.create_time}:subscribe"):
             return
-        conversation = conversation_open_for(channel=CHANNEL, external_id=callback.openid)
+        conversation = conversation_open(channel=CHANNEL, external_id=callback.openid)
         contact_window_open(
             account=account, customer_id=conversation.customer_id, open_kfid="", user_id=callback.openid, at=sent_at
         )

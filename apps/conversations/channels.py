@@ -1,0 +1,105 @@
+"""The channel interface of the spine: what a channel implements to carry a conversation.
+
+The spine owns this interface and the registry; channel apps (the WeChat app, or a company's own)
+implement adapters and are named in DESK_CHANNEL_ADAPTERS (kind -> dotted path), the way
+healthchecks maps integration kinds to transports. Adding a channel is a settings entry and an
+adapter class: the spine never names a channel, and the channel choices of its models come from
+this registry.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import ClassVar
+
+from django.conf import settings
+from django.utils.functional import Promise
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to a customer. Subclasses say what it carries (text now; media later)."""
+
+    message_id: int
+    conversation_id: int
+    channel: str
+    customer_external_id: str
+
+
+@dataclass(frozen=True)
+class OutboundText(Outbound):
+    text: str
+
+
+class DeliveryError(Exception):
+    pass
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying: timeouts, 5xx, connection refused."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help: unknown recipient, quota exhausted, channel not configured."""
+
+
+class ChannelAdapter:
+    """Base of every channel adapter. ``send`` is required; the hooks default to doing nothing.
+
+    Hooks run in a spine task after the change has committed (``tasks.channel_conversation_changed``),
+    so an adapter may call its channel's API from them; raise TransientDeliveryError to be retried.
+    """
+
+    channel: ClassVar[str]
+    # Shown wherever a channel is chosen or displayed (admin filters, report forms).
+    label: ClassVar[str | Promise]
+    # Channels cap text in bytes, not characters; the reply planner splits on this.
+    max_text_bytes: int = 2048
+
+    def send(self, outbound: Outbound) -> None:
+        """Deliver one message, or raise a DeliveryError subclass."""
+        raise NotImplementedError
+
+    def conversation_changed(self, *, conversation_id: int, mode: str, assignee_id: int | None) -> None:
+        """The conversation's mode or assignee changed (a human took it, it was queued, closed...)."""
+
+
+def outbound_text(outbound: Outbound) -> OutboundText:
+    """The text to send; a message of a kind the channel cannot carry is refused for good."""
+    if not isinstance(outbound, OutboundText):
+        raise PermanentDeliveryError(f"the {outbound.channel} channel cannot send a {type(outbound).__name__}")
+    return outbound
+
+
+def adapter_class(channel: str) -> type[ChannelAdapter]:
+    path = settings.DESK_CHANNEL_ADAPTERS.get(channel)
+    if path is None:
+        raise PermanentDeliveryError(f"no adapter is configured for channel {channel!r}")
+    cls = import_string(path)
+    if not (isinstance(cls, type) and issubclass(cls, ChannelAdapter)):
+        raise TypeError(f"{path} is not a ChannelAdapter")
+    return cls
+
+
+@cache
+def get_adapter(channel: str) -> ChannelAdapter:
+    return adapter_class(channel)()
+
+
+def channel_kinds() -> Sequence[str]:
+    return tuple(settings.DESK_CHANNEL_ADAPTERS)
+
+
+def channel_choices() -> list[tuple[str, str | Promise]]:
+    """(kind, label) of every configured channel: the choices of the spine's channel fields."""
+    return [(kind, adapter_class(kind).label) for kind in channel_kinds()]
+
+
+def overrides_hook(channel: str, hook: str) -> bool:
+    """Whether the channel's adapter implements ``hook``: the spine schedules no task for a no-op."""
+    try:
+        cls = adapter_class(channel)
+    except PermanentDeliveryError:
+        return False
+    return getattr(cls, hook) is not getattr(ChannelAdapter, hook)

@@ -1,0 +1,115 @@
+"""Who serves a conversation: the bot, the queue or a human. What every channel needs of it.
+
+The spine records each change of mode or assignee the same way (event row, audit row,
+websocket nudge) and tells the conversation's channel after commit through the adapter's
+``conversation_changed`` hook. The console's actions (take over, hand back, assign, close)
+are the console's services and call ``conversation_mode_record`` like the spine's own.
+
+Lock order, as everywhere: customer -> conversation -> message.
+"""
+
+import logging
+import re
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.models import AuditLog
+from apps.audit.services import audit_record
+from apps.conversations import events
+from apps.conversations.channels import PermanentDeliveryError, get_adapter, overrides_hook
+from apps.conversations.models import Conversation, ConversationEvent, Customer, Message
+from apps.conversations.services.outbound import conversation_reply
+from apps.conversations.services.state import Mode, Status, exchange_audit
+from apps.core.side_effects import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+def asks_for_human(text: str) -> bool:
+    squashed = re.sub(r"\s+", "", text).lower()
+    return any(phrase.lower() in squashed for phrase in settings.DESK_HUMAN_REQUEST_PHRASES)
+
+
+def conversation_lock(conversation_id: int) -> Conversation:
+    """Lock a conversation (and its customer first, in the project's lock order)."""
+    customer_id = Conversation.objects.values_list("customer_id", flat=True).get(pk=conversation_id)
+    list(Customer.objects.select_for_update().filter(pk=customer_id).values_list("pk", flat=True))
+    return Conversation.objects.select_for_update().get(pk=conversation_id)
+
+
+def conversation_mode_record(
+    conversation: Conversation, *, kind: str, actor: AbstractBaseUser | None, fields: list[str]
+) -> Conversation:
+    """Save a locked conversation's new mode/assignee and announce it (all after commit)."""
+    conversation.save(update_fields=[*fields, "updated_at"])
+    ConversationEvent.objects.create(
+        conversation=conversation,
+        kind=kind,
+        actor_id=actor.pk if actor is not None else None,
+        assignee_id=conversation.assignee_id,
+    )
+    audit_record(
+        kind=AuditLog.Kind.STAFF if actor is not None else AuditLog.Kind.SYSTEM,
+        event=f"conversation.{kind}",
+        actor_id=actor.pk if actor is not None else None,
+        channel=conversation.channel,
+        conversation_id=conversation.pk,
+        details={"mode": conversation.mode, "assignee_id": conversation.assignee_id},
+    )
+    events.conversation_changed(conversation_id=conversation.pk)
+    _channel_notify(conversation)
+    return conversation
+
+
+def _channel_notify(conversation: Conversation) -> None:
+    # No task for the channels whose adapter leaves the hook a no-op (the simulator, say).
+    if not overrides_hook(conversation.channel, "conversation_changed"):
+        return
+    from apps.conversations.tasks import channel_conversation_changed
+
+    enqueue_on_commit(channel_conversation_changed, conversation.pk, conversation.mode, conversation.assignee_id)
+
+
+def channel_conversation_changed(*, conversation_id: int, mode: str, assignee_id: int | None) -> None:
+    """Run the channel's hook for a committed change. TransientDeliveryError propagates for a retry."""
+    channel = Conversation.objects.values_list("channel", flat=True).get(pk=conversation_id)
+    try:
+        get_adapter(channel).conversation_changed(conversation_id=conversation_id, mode=mode, assignee_id=assignee_id)
+    except PermanentDeliveryError as exc:
+        logger.warning(
+            "conversation %s: the %s channel refused the change to %s: %s", conversation_id, channel, mode, exc
+        )
+
+
+def conversation_request_human(*, conversation_id: int, message_id: int | None = None) -> Conversation:
+    """The customer asked for a person: queue the conversation and tell them so."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        message = Message.objects.select_for_update().get(pk=message_id) if message_id is not None else None
+        if message is not None and message.status not in (Status.RECEIVED, Status.PROCESSING):
+            return conversation  # a retry of a message already handled
+        if conversation.mode == Mode.BOT:
+            conversation.mode = Mode.QUEUED
+            conversation_mode_record(
+                conversation, kind=ConversationEvent.Kind.REQUESTED_HUMAN, actor=None, fields=["mode"]
+            )
+        conversation_reply(
+            conversation=conversation,
+            body=settings.DESK_HUMAN_REQUEST_REPLY,
+            author_kind=Message.AuthorKind.SYSTEM,
+            reply_to=message,
+        )
+        if message is not None:
+            message.status = Status.HANDED_OVER
+            message.status_changed_at = timezone.now()
+            message.save(update_fields=["status", "status_changed_at"])
+            exchange_audit(
+                event="bot.human_requested",
+                conversation=conversation,
+                message=message,
+                response=settings.DESK_HUMAN_REQUEST_REPLY,
+            )
+    return conversation
