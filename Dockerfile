@@ -44,7 +44,8 @@ RUN mkdir -p locale \
 
 # --- bridge: the Wechaty bridge, on its own (docker compose --profile wechaty) ----------------
 # Its own virtualenv from requirements-bridge.txt (the SDK pins pyee<9 and urllib3<2) and only
-# workers/: it imports no Django. Listed before runtime so a plain build still ends on runtime.
+# workers/ plus the desk's log masking (apps/core/logging.py, standard library only): it imports
+# no Django. Listed before runtime so a plain build still ends on runtime.
 FROM ${PYTHON_IMAGE} AS bridge
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -63,7 +64,10 @@ RUN groupadd --system --gid 10001 desk \
     && useradd --system --uid 10001 --gid desk --home-dir /app --shell /usr/sbin/nologin desk
 WORKDIR /app
 COPY workers/ /app/workers/
-RUN python -m compileall -q /app/workers
+COPY apps/__init__.py /app/apps/__init__.py
+COPY apps/core/__init__.py /app/apps/core/__init__.py
+COPY apps/core/logging.py /app/apps/core/logging.py
+RUN python -m compileall -q /app/workers /app/apps
 
 USER desk:desk
 # 200 only while logged in to WeChat through the puppet service.

@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from apps.core.metrics import WebsocketMetricsMiddleware  # noqa: E402
+from apps.core.metrics_listener import MetricsLifespan  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -22,5 +23,7 @@ application = ProtocolTypeRouter(
         "websocket": WebsocketMetricsMiddleware(
             AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
+        # Prometheus metrics on their own port (DESK_WEB_METRICS_PORT), never on this one.
+        "lifespan": MetricsLifespan(),
     }
 )

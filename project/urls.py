@@ -16,6 +16,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.wechat.urls")),
-    path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,7 +1,8 @@
 """The desk's own Prometheus metrics, next to django-prometheus's HTTP/DB/cache ones.
 
-Every process serves its registry: web at /metrics (django-prometheus's view), Celery workers
-on DESK_WORKER_METRICS_PORT (started on worker_init). Each process is one Python process with
+Every process serves its registry on a metrics port of its own, behind DESK_METRICS_TOKEN
+(apps/core/metrics_listener.py): web on DESK_WEB_METRICS_PORT, Celery workers on
+DESK_WORKER_METRICS_PORT (started on worker_init). Each process is one Python process with
 threads (uvicorn; Celery's threads pool), so the default registry is exact without
 prometheus_client's multiprocess mode. Callers use the small functions below, one line each;
 no call may ever raise into the code it measures.
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -217,10 +218,9 @@ def celery_signals_connect() -> None:
 def _worker_metrics_serve(**_: Any) -> None:
     from django.conf import settings
 
-    port = settings.DESK_WORKER_METRICS_PORT
-    if port:
-        start_http_server(port)
-        logger.info("worker metrics on :%d/metrics", port)
+    from apps.core.metrics_listener import process_listener_start
+
+    process_listener_start(settings.DESK_WORKER_METRICS_PORT)
 
 
 @_safe

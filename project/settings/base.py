@@ -115,6 +115,7 @@ from project.settings.desk import *  # noqa: E402,F403
 from project.settings.knowledge import *  # noqa: E402,F403
 from project.settings.llm import *  # noqa: E402,F403
 from project.settings.logs import *  # noqa: E402,F403
+from project.settings.metrics import *  # noqa: E402,F403
 from project.settings.moderation import *  # noqa: E402,F403
 from project.settings.reports import *  # noqa: E402,F403
 from project.settings.security import *  # noqa: E402,F403

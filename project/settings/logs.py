@@ -25,5 +25,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # uvicorn configures its own handlers before it imports the app; through ours its lines
+        # are masked and, with DESK_LOG_JSON, JSON like the rest. No level: --log-level keeps it.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "propagate": False},
     },
 }

@@ -12,6 +12,14 @@ DESK_INBOUND_API_TOKEN = env_str("DESK_INBOUND_API_TOKEN")
 DESK_ENCRYPTION_KEYS = env_str("DESK_ENCRYPTION_KEYS")
 if "ZGV2LW9ubHktbm90LXNlY3JldC0zMi1ieXRlcy1rZXk=" in DESK_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("DESK_ENCRYPTION_KEYS holds the public development key; generate real keys.")
+# Every metrics listener requires it (Prometheus sends it); a guessable one would open the
+# desk's internals to anything that reaches a pod.
+DESK_METRICS_TOKEN = env_str("DESK_METRICS_TOKEN")
+if len(DESK_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "DESK_METRICS_TOKEN must be at least 32 characters in production; one way: "
+        'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+    )
 DEBUG = False
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", False)
 

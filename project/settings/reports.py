@@ -1,4 +1,4 @@
-"""Manager reports: where exports are written, the daily e-mailed report, metrics ports."""
+"""Manager reports: where exports are written and the daily e-mailed report."""
 
 from pathlib import Path
 
@@ -28,10 +28,6 @@ EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
-
-# Celery workers serve their own Prometheus metrics on this port (0: off). Run one process per
-# port: the `worker` and `llm` processes of one box need different values.
-DESK_WORKER_METRICS_PORT = env_int("DESK_WORKER_METRICS_PORT", 0)
 
 CELERY_BEAT_SCHEDULE["reports-daily-email"] = {
     "task": "apps.reports.tasks.send_daily_report",

@@ -13,6 +13,8 @@ from project.settings.base import *  # noqa: F403
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
 DESK_INBOUND_API_TOKEN = "test-inbound-token"  # noqa: S105
+DESK_METRICS_TOKEN = "test-metrics-token"  # noqa: S105
+DESK_METRICS_HOST = "127.0.0.1"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,28 +1,30 @@
-"""/metrics exposes the desk's own series once traffic has gone through the real spine; Celery workers
-serve theirs on their own port; websocket connections are counted by the ASGI middleware."""
+"""The metrics listener exposes the desk's own series once traffic has gone through the real spine;
+Celery workers serve theirs on their own port; websocket connections are counted by the ASGI middleware.
+Every scrape sends DESK_METRICS_TOKEN, as Prometheus does."""
 
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 from django.core.cache import cache
-from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.conversations import services as conversation_services
 from apps.conversations.models import Message
 from apps.core.metrics import WebsocketMetricsMiddleware
+from apps.core.metrics_listener import metrics_listen
 from apps.llm import selectors as llm_selectors
 from apps.llm import services as llm_services
 from apps.llm.models import Endpoint
 from apps.moderation import services as moderation_services
 from apps.moderation.models import Term
 from apps.moderation.selectors import RULES_VERSION_KEY
-from tests.llm.openai_server import Behaviour, OpenAIServer
+from peers.openai_server import Behaviour, OpenAIServer
 from tests.support.processes import LiveProcess, free_port
 from tests.support.waiting import wait_for
 
@@ -37,10 +39,22 @@ def parse(text: str) -> Samples:
     }
 
 
-def scrape() -> Samples:
-    response = Client().get("/metrics")
-    assert response.status_code == 200
-    return parse(response.content.decode())
+def bearer() -> dict[str, str]:
+    return {"Authorization": f"Bearer {django_settings.DESK_METRICS_TOKEN}"}
+
+
+@pytest.fixture
+def scrape() -> Iterator[Callable[[], Samples]]:
+    """Scrape this process's registry through its metrics listener, with the token."""
+    listener = metrics_listen(port=0, token=django_settings.DESK_METRICS_TOKEN, host="127.0.0.1")
+
+    def _scrape() -> Samples:
+        response = httpx.get(f"http://127.0.0.1:{listener.port}/metrics", headers=bearer(), timeout=5)
+        assert response.status_code == 200
+        return parse(response.text)
+
+    yield _scrape
+    listener.stop()
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -62,7 +76,9 @@ def llm_server(settings: Any) -> Iterator[OpenAIServer]:
 
 
 @pytest.mark.usefixtures("eager_tasks")
-def test_metrics_expose_the_named_series_after_traffic(llm_server: OpenAIServer, settings: Any) -> None:
+def test_metrics_expose_the_named_series_after_traffic(
+    llm_server: OpenAIServer, settings: Any, scrape: Callable[[], Samples]
+) -> None:
     endpoint = Endpoint.objects.create(
         name=f"gpu-{llm_server.port}", base_url=llm_server.url, model=llm_server.behaviour.model, total_timeout_s=5.0
     )
@@ -108,7 +124,7 @@ def test_metrics_expose_the_named_series_after_traffic(llm_server: OpenAIServer,
     assert any(key[0] == "django_http_requests_total_by_method_total" for key in after)
 
 
-def test_an_endpoint_failing_its_probe_reads_as_down(db: None, settings: Any) -> None:
+def test_an_endpoint_failing_its_probe_reads_as_down(db: None, settings: Any, scrape: Callable[[], Samples]) -> None:
     settings.LLM_REDIS_PREFIX = f"metrics-test-{uuid.uuid4().hex[:8]}"
     settings.LLM_ENDPOINTS_CACHE_S = 0
     llm_selectors.endpoints_cache_clear()
@@ -160,8 +176,9 @@ def test_a_celery_worker_serves_its_own_metrics(celery_worker_process: Callable[
     wait_for(lambda: Message.objects.filter(reply_to=received.message, status="delivered").exists(), timeout=30)
 
     def worker_samples() -> Samples:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            return parse(response.read().decode())
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", headers=bearer(), timeout=5)
+        assert response.status_code == 200
+        return parse(response.text)
 
     # The reply is delivered inline by process_inbound, so that one task is the whole exchange.
     task = "apps.conversations.tasks.process_inbound"
@@ -174,3 +191,5 @@ def test_a_celery_worker_serves_its_own_metrics(celery_worker_process: Callable[
     assert value(samples, "desk_pipeline_stage_seconds_count", stage="deliver") == 1
     assert value(samples, "desk_pipeline_stage_seconds_count", stage="reply") == 1
     assert value(samples, "desk_inbound_outcomes_total", outcome="answered") == 1
+    # And without the token the worker's port serves nothing
+    assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401

@@ -4,10 +4,12 @@ import os
 import subprocess
 import sys
 
+import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from apps.core.metrics_listener import metrics_listen
 from tests.support.processes import REPO
 
 
@@ -31,9 +33,17 @@ def test_readyz_is_unavailable_when_redis_is_unreachable(client: Client, setting
 
 
 @pytest.mark.django_db
-def test_metrics_are_exposed_in_prometheus_format(client: Client) -> None:
+def test_metrics_are_exposed_in_prometheus_format(client: Client, settings: object) -> None:
     client.get("/healthz")
-    body = client.get("/metrics").content.decode()
+    token = settings.DESK_METRICS_TOKEN  # type: ignore[attr-defined]
+    listener = metrics_listen(port=0, token=token, host="127.0.0.1")
+    try:
+        response = httpx.get(
+            f"http://127.0.0.1:{listener.port}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+    finally:
+        listener.stop()
+    body = response.text
     assert "django_http_requests_total_by_method_total" in body
 
 
@@ -78,13 +88,36 @@ def test_production_starts_with_secrets_from_mounted_files(tmp_path: object) -> 
     secret.write_text("s" * 50 + "\n")
     keys = Path(str(tmp_path)) / "keys"
     keys.write_text("k1:" + "a" * 43 + "=\n")
+    metrics_token = Path(str(tmp_path)) / "metrics-token"
+    metrics_token.write_text("m" * 43 + "\n")
     result = _import_settings(
         "project.settings.production",
         DJANGO_SECRET_KEY_FILE=str(secret),
         DESK_ENCRYPTION_KEYS_FILE=str(keys),
         DESK_INBOUND_API_TOKEN="token-token",
+        DESK_METRICS_TOKEN_FILE=str(metrics_token),
     )
     assert result.returncode == 0, result.stderr
+
+
+_PRODUCTION_SECRETS = {
+    "DJANGO_SECRET_KEY": "s" * 50,
+    "DESK_INBOUND_API_TOKEN": "token-token",
+    "DESK_ENCRYPTION_KEYS": "k1:" + "a" * 43 + "=",
+}
+
+
+def test_production_refuses_to_start_without_a_metrics_token() -> None:
+    result = _import_settings("project.settings.production", **_PRODUCTION_SECRETS)
+    assert result.returncode != 0
+    assert "Set the DESK_METRICS_TOKEN environment variable (or DESK_METRICS_TOKEN_FILE)" in result.stderr
+
+
+@pytest.mark.parametrize("token", ["", "local-dev-metrics-token"])
+def test_production_refuses_an_empty_or_development_metrics_token(token: str) -> None:
+    result = _import_settings("project.settings.production", **_PRODUCTION_SECRETS, DESK_METRICS_TOKEN=token)
+    assert result.returncode != 0
+    assert "DESK_METRICS_TOKEN must be at least 32 characters" in result.stderr
 
 
 def test_production_refuses_the_public_development_encryption_key() -> None:

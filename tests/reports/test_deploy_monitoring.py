@@ -61,10 +61,31 @@ def test_prometheus_scrapes_web_both_workers_and_vllm_on_the_ports_compose_sets(
     targets = {
         job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]] for job in config["scrape_configs"]
     }
-    assert targets == {"desk-web": ["web:8000"], "desk-worker": ["worker:9101", "llm:9102"], "vllm": ["vllm:8000"]}
+    assert targets == {"desk-web": ["web:9100"], "desk-worker": ["worker:9101", "llm:9102"], "vllm": ["vllm:8000"]}
     overlay = yaml.safe_load((DEPLOY / "prometheus/docker-compose.monitoring.yml").read_text())
+    assert overlay["services"]["web"]["environment"]["DESK_WEB_METRICS_PORT"] == "9100"
     assert overlay["services"]["worker"]["environment"]["DESK_WORKER_METRICS_PORT"] == "9101"
     assert overlay["services"]["llm"]["environment"]["DESK_WORKER_METRICS_PORT"] == "9102"
+
+
+def test_prometheus_sends_the_metrics_token_the_desk_reads() -> None:
+    config = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
+    overlay = yaml.safe_load((DEPLOY / "prometheus/docker-compose.monitoring.yml").read_text())
+    # The overlay turns DESK_METRICS_TOKEN (.env, which every desk container reads) into a secret
+    (secret,) = overlay["services"]["prometheus"]["secrets"]
+    assert overlay["secrets"][secret] == {"environment": "DESK_METRICS_TOKEN"}
+    # And every desk job sends it from where compose mounts it
+    for job in config["scrape_configs"]:
+        if job["job_name"].startswith("desk-"):
+            assert job["authorization"] == {"type": "Bearer", "credentials_file": f"/run/secrets/{secret}"}
+
+
+def test_no_metrics_port_is_published_on_the_host() -> None:
+    root = DEPLOY.parent
+    for path in (root / "docker-compose.yml", DEPLOY / "prometheus/docker-compose.monitoring.yml"):
+        services = yaml.safe_load(path.read_text())["services"]
+        published = [str(p) for service in services.values() for p in service.get("ports", [])]
+        assert not [p for p in published if any(port in p for port in ("9100", "9101", "9102"))], path
 
 
 def test_the_grafana_dashboard_is_well_formed() -> None:
@@ -91,13 +112,34 @@ def test_the_kustomization_lists_every_manifest() -> None:
     assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS if p.name != "kustomization.yaml")
 
 
-def test_worker_pods_expose_metrics_on_the_port_they_are_scraped_on() -> None:
-    docs = {
-        d["metadata"]["name"]: d
-        for d in yaml.safe_load_all((DEPLOY / "k8s/workers.yaml").read_text())
-        if d["kind"] == "Deployment"
-    }
-    for name in ("worker", "llm"):
+def k8s_documents() -> list[dict[str, Any]]:
+    return [d for path in MANIFESTS for d in yaml.safe_load_all(path.read_text()) if d and "kind" in d]
+
+
+def test_desk_pods_expose_metrics_on_the_port_they_are_scraped_on() -> None:
+    docs = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "Deployment"}
+    for name, variable in (
+        ("web", "DESK_WEB_METRICS_PORT"),
+        ("worker", "DESK_WORKER_METRICS_PORT"),
+        ("llm", "DESK_WORKER_METRICS_PORT"),
+    ):
         pod = docs[name]["spec"]["template"]
-        env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
-        assert env["DESK_WORKER_METRICS_PORT"] == pod["metadata"]["annotations"]["prometheus.io/port"]
+        container = pod["spec"]["containers"][0]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert env[variable] == pod["metadata"]["annotations"]["prometheus.io/port"] == str(ports["metrics"]), name
+
+
+def test_the_ingress_reaches_no_metrics_port_and_only_monitoring_may() -> None:
+    docs = k8s_documents()
+    (service,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "web"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
+    backends = [p["backend"]["service"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+    assert backends == [{"name": "web", "port": {"name": "http"}}]
+    (policy,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "desk"}}
+    rules = {tuple(p["port"] for p in rule["ports"]): rule.get("from") for rule in policy["spec"]["ingress"]}
+    assert rules[("metrics",)] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]

@@ -5,14 +5,23 @@ import logging
 import os
 import sys
 
+from apps.core.logging import PiiMaskingFilter
 from workers.wechaty_bridge.config import BridgeConfig, ConfigError
 
 
-def main() -> int:
+def logging_configure() -> None:
     logging.basicConfig(
         level=os.environ.get("WECHATY_BRIDGE_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The bridge handles customers' messages too (a refused forward logs the desk's answer, a
+    # handler error its traceback): the desk's masking of phone, ID and card numbers applies here.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(PiiMaskingFilter())
+
+
+def main() -> int:
+    logging_configure()
     # The SDK logs every message it receives at INFO, bodies included; warnings are enough.
     os.environ.setdefault("WECHATY_LOG", "warn")
     try:
