@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 
@@ -54,7 +55,7 @@ class AuditLogAdmin(admin.ModelAdmin[AuditLog]):
     def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditLog]) -> StreamingHttpResponse:
         audit_record(
             kind=AuditLog.Kind.STAFF,
-            event="audit.export",
+            event=AuditEvent.AUDIT_EXPORT,
             actor_id=request.user.pk,
             client_ip=request.META.get("REMOTE_ADDR"),
             details={"rows": queryset.count()},

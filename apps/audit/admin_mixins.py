@@ -7,9 +7,12 @@ Field names are recorded, values are not: they may be secrets (API keys, AppSecr
 
 from typing import Any
 
+from django.contrib.admin import AdminSite
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from apps.audit.events import admin_event
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 
@@ -25,11 +28,23 @@ def _changed_fields(message: Any) -> list[str]:
     return fields
 
 
+_ACTIONS = ("add", "change", "delete")
+
+
 class AuditedAdminMixin:
-    def _audit(self, request: HttpRequest, event: str, obj: Model, details: dict[str, Any]) -> None:
+    def __init__(self, model: type[Model], admin_site: AdminSite) -> None:
+        # Checked when the admin is registered (start-up, every test run), not on a staff member's save.
+        for action in _ACTIONS:
+            try:
+                admin_event(model, action)
+            except ValueError as missing:
+                raise ImproperlyConfigured(f"{type(self).__name__} audits its changes: {missing}") from None
+        super().__init__(model, admin_site)  # type: ignore[call-arg]
+
+    def _audit(self, request: HttpRequest, action: str, obj: Model, details: dict[str, Any]) -> None:
         audit_record(
             kind=AuditLog.Kind.STAFF,
-            event=f"{obj._meta.label_lower}.{event}",
+            event=admin_event(type(obj), action),
             actor_id=request.user.pk,
             client_ip=request.META.get("REMOTE_ADDR"),
             details={"object_id": obj.pk, "object": str(obj)[:200], **details},

@@ -7,6 +7,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 
@@ -17,7 +18,7 @@ def _ip(request: HttpRequest | None) -> str | None:
 
 @receiver(user_logged_in, dispatch_uid="audit-login")
 def _logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    audit_record(kind=AuditLog.Kind.STAFF, event="staff.login", actor_id=user.pk, client_ip=_ip(request))
+    audit_record(kind=AuditLog.Kind.STAFF, event=AuditEvent.STAFF_LOGIN, actor_id=user.pk, client_ip=_ip(request))
 
 
 @receiver(user_login_failed, dispatch_uid="audit-login-failed")
@@ -25,5 +26,8 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest
     # Only the username: the password in the credentials must never reach a log.
     username = str(credentials.get("username", ""))[:150]
     audit_record(
-        kind=AuditLog.Kind.STAFF, event="staff.login_failed", client_ip=_ip(request), details={"username": username}
+        kind=AuditLog.Kind.STAFF,
+        event=AuditEvent.STAFF_LOGIN_FAILED,
+        client_ip=_ip(request),
+        details={"username": username},
     )

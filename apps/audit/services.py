@@ -13,6 +13,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.audit.events import audit_event
 from apps.audit.models import AuditLog
 from apps.core.crypto import keyring
 
@@ -92,10 +93,11 @@ def audit_record(
     client_ip: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
+    """``event`` is an AuditEvent (any other name raises ValueError, before anything is written)."""
     fields: dict[str, Any] = {
         "created_at": timezone.now(),
         "kind": kind,
-        "event": event,
+        "event": audit_event(event).value,
         "actor_id": actor_id,
         "customer_ref": customer_ref[:160],
         "channel": channel,

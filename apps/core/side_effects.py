@@ -18,6 +18,8 @@ from celery import Task
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from apps.core.per_process import PerProcess
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,22 +38,21 @@ class _PublisherLoop:
     """One event loop per process, on a daemon thread, for channel-layer sends from sync code.
 
     async_to_sync would build a new loop, thread and Redis connection pool for every event
-    (channels_redis keys its pools by loop); this keeps one of each for the process.
+    (channels_redis keys its pools by loop); this keeps one of each for the process. Held in a
+    PerProcess: a forked child (Celery prefork, gunicorn) inherits the loop but not the thread
+    that ran it, so it builds its own instead of queueing every nudge on a loop nobody runs.
     """
 
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="channel-layer-publisher", daemon=True)
+        self.thread.start()
 
     def submit(self, coro: Coroutine[Any, Any, None]) -> Future[None]:
-        with self._lock:
-            if self._loop is None or self._loop.is_closed():
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="channel-layer-publisher", daemon=True).start()
-            return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
 
-_publisher = _PublisherLoop()
+_publisher = PerProcess(_PublisherLoop)
 
 
 def _log_failure(group: str, future: Future[None]) -> None:
@@ -65,7 +66,7 @@ def publish(group: str, event: dict[str, Any]) -> Future[None] | None:
     layer = get_channel_layer()
     if layer is None:
         return None
-    future = _publisher.submit(layer.group_send(group, event))
+    future = _publisher.get().submit(layer.group_send(group, event))
     future.add_done_callback(lambda done: _log_failure(group, done))
     return future
 

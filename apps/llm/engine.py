@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.core.per_process import PerProcess
 from apps.llm.reasoning import reasoning_split
 from apps.llm.types import ChatRequest, Completion, EndpointError
 
@@ -96,13 +97,10 @@ class EmbeddedEngine:
         )
 
 
-_engine: EmbeddedEngine | None = None
-_engine_lock = threading.Lock()
+# Per process: a forked child must not inherit the parent's model (torch's thread pool does not
+# survive fork) nor its generate lock, which stays held forever if another thread had it at the fork.
+_engine = PerProcess(EmbeddedEngine)
 
 
 def get_engine() -> EmbeddedEngine:
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            _engine = EmbeddedEngine()
-        return _engine
+    return _engine.get()

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.moderation.models import Flag, SemanticRule, Term, TermAction
@@ -79,7 +80,7 @@ def flag_record(*, message_id: int | None, direction: str, verdict: str, text: s
         return Flag.objects.get(message_id=message_id, direction=direction)
 
 
-def _flag_decide(*, flag: Flag, reviewer: AbstractBaseUser, status: str) -> Flag:
+def _flag_decide(*, flag: Flag, reviewer: AbstractBaseUser, status: str, event: AuditEvent) -> Flag:
     with transaction.atomic():
         locked = Flag.objects.select_for_update().get(pk=flag.pk)
         locked.status = status
@@ -88,7 +89,7 @@ def _flag_decide(*, flag: Flag, reviewer: AbstractBaseUser, status: str) -> Flag
         locked.save(update_fields=["status", "reviewer", "decided_at"])
         audit_record(
             kind=AuditLog.Kind.STAFF,
-            event=f"flag.{status}",
+            event=event,
             actor_id=reviewer.pk,
             message_id=locked.message_id,
             details={"flag_id": locked.pk, "verdict": locked.verdict, "direction": locked.direction},
@@ -98,12 +99,12 @@ def _flag_decide(*, flag: Flag, reviewer: AbstractBaseUser, status: str) -> Flag
 
 def flag_confirm(*, flag: Flag, reviewer: AbstractBaseUser) -> Flag:
     """The reviewer agrees the content was unsafe."""
-    return _flag_decide(flag=flag, reviewer=reviewer, status=Flag.Status.CONFIRMED)
+    return _flag_decide(flag=flag, reviewer=reviewer, status=Flag.Status.CONFIRMED, event=AuditEvent.FLAG_CONFIRMED)
 
 
 def flag_dismiss(*, flag: Flag, reviewer: AbstractBaseUser) -> Flag:
     """A false alarm: nothing to do."""
-    return _flag_decide(flag=flag, reviewer=reviewer, status=Flag.Status.DISMISSED)
+    return _flag_decide(flag=flag, reviewer=reviewer, status=Flag.Status.DISMISSED, event=AuditEvent.FLAG_DISMISSED)
 
 
 def term_add_from_flag(

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.moderation.models import Category
@@ -146,7 +147,7 @@ class ExportAdmin(admin.ModelAdmin[Export]):
         r = form.report_range()
         audit_record(
             kind=AuditLog.Kind.STAFF,
-            event="report.export_stream",
+            event=AuditEvent.REPORT_EXPORT_STREAM,
             actor_id=request.user.pk,
             client_ip=request.META.get("REMOTE_ADDR"),
             details={"from": str(r.date_from), "to": str(r.date_to), "channel": r.channel},

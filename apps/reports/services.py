@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.core.side_effects import enqueue_on_commit
@@ -43,7 +44,7 @@ def export_request(
         )
         audit_record(
             kind=AuditLog.Kind.STAFF,
-            event="report.export",
+            event=AuditEvent.REPORT_EXPORT,
             actor_id=user.pk,
             channel=channel,
             details={"export_id": export.pk, "format": fmt, "from": str(date_from), "to": str(date_to)},

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -175,6 +175,7 @@ def conversations_per_day(*, r: ReportRange) -> list[DailyCount]:
 
 
 def _had_human() -> Q:
+    """The one definition of "had a human": the outcomes filter on it, the time figures select it."""
     messages = Message.objects.filter(conversation=OuterRef("pk"))
     return (
         Q(assignee__isnull=False)
@@ -230,16 +231,41 @@ def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
-def _durations(sql_seconds: str, where: str, params: list[Any]) -> Durations:
-    """Aggregate one per-conversation duration expression (seconds) over the cohort."""
+def _first_message(**filters: Any) -> Subquery:
+    """When the outer conversation's first message matching ``filters`` was created (NULL if none)."""
+    matching = Message.objects.filter(conversation=OuterRef("pk"), **filters)
+    return Subquery(matching.order_by("created_at").values("created_at")[:1])
+
+
+def _cohort(r: ReportRange) -> QuerySet[Conversation]:
+    """One row per conversation of the cohort with the moments the time figures need."""
+    return (
+        _conversations(r)
+        .order_by()
+        .annotate(
+            first_in=_first_message(direction=Message.Direction.INBOUND),
+            first_bot=_first_message(author_kind=Message.AuthorKind.BOT),
+            first_handoff=_first_message(direction=Message.Direction.INBOUND, status__in=_HANDOFF_STATUSES),
+            first_agent=_first_message(author_kind=Message.AuthorKind.AGENT),
+            had_human=ExpressionWrapper(_had_human(), output_field=BooleanField()),
+        )
+    )
+
+
+_COHORT_COLUMNS = ("created_at", "closed_at", "first_in", "first_bot", "first_handoff", "first_agent", "had_human")
+
+
+def _durations(cohort: QuerySet[Conversation], sql_seconds: str, where: str) -> Durations:
+    """Aggregate one per-conversation duration expression (seconds) over the cohort's rows that
+    pass ``where``; both are fixed SQL fragments over _COHORT_COLUMNS."""
+    cohort_sql, params = cohort.values(*_COHORT_COLUMNS).query.sql_with_params()
     sql = f"""
-        WITH c AS ({_COHORT_SQL})
         SELECT count(s), percentile_cont(0.5) WITHIN GROUP (ORDER BY s), avg(s),
                percentile_cont(0.9) WITHIN GROUP (ORDER BY s)
-        FROM (SELECT {sql_seconds} AS s FROM c WHERE {where}) t
+        FROM (SELECT {sql_seconds} AS s FROM ({cohort_sql}) c WHERE {where}) t
         WHERE s IS NOT NULL
-    """  # noqa: S608 (fixed SQL fragments from this module only)
-    count, median, mean, p90 = _fetch(sql, params)[0]
+    """  # noqa: S608 (fixed SQL fragments from this module and the ORM's own SQL; values are parameters)
+    count, median, mean, p90 = _fetch(sql, list(params))[0]
     return Durations(count=count, median=_f(median), mean=_f(mean), p90=_f(p90))
 
 
@@ -247,43 +273,20 @@ def _f(value: Any) -> float | None:
     return None if value is None else round(float(value), 3)
 
 
-# One row per conversation of the cohort with the moments the time figures need.
-_COHORT_SQL = f"""
-    SELECT conv.id, conv.created_at, conv.closed_at, conv.mode,
-        (SELECT min(m.created_at) FROM {Message._meta.db_table} m
-          WHERE m.conversation_id = conv.id AND m.direction = 'in') AS first_in,
-        (SELECT min(m.created_at) FROM {Message._meta.db_table} m
-          WHERE m.conversation_id = conv.id AND m.author_kind = 'bot') AS first_bot,
-        (SELECT min(m.created_at) FROM {Message._meta.db_table} m
-          WHERE m.conversation_id = conv.id AND m.direction = 'in'
-            AND m.status IN ('handed_over', 'failed')) AS first_handoff,
-        (SELECT min(m.created_at) FROM {Message._meta.db_table} m
-          WHERE m.conversation_id = conv.id AND m.author_kind = 'agent') AS first_agent,
-        (conv.assignee_id IS NOT NULL OR conv.mode IN ('queued', 'human') OR EXISTS (
-            SELECT 1 FROM {Message._meta.db_table} m WHERE m.conversation_id = conv.id
-              AND (m.author_kind = 'agent' OR (m.direction = 'in' AND m.status IN ('handed_over', 'failed')))
-        )) AS had_human
-    FROM {Conversation._meta.db_table} conv
-    WHERE conv.created_at >= %s AND conv.created_at < %s AND (%s = '' OR conv.channel = %s)
-"""  # noqa: S608
-
-
 def first_response_times(*, r: ReportRange) -> tuple[Durations, Durations]:
     """(bot, human): first customer message -> first bot answer; first message the bot left to a
     human -> the first agent message."""
-    params = [r.start, r.end, r.channel, r.channel]
-    bot = _durations("extract(epoch FROM first_bot - first_in)", "first_bot >= first_in", params)
-    human = _durations("extract(epoch FROM first_agent - first_handoff)", "first_agent >= first_handoff", params)
+    cohort = _cohort(r)
+    bot = _durations(cohort, "extract(epoch FROM first_bot - first_in)", "first_bot >= first_in")
+    human = _durations(cohort, "extract(epoch FROM first_agent - first_handoff)", "first_agent >= first_handoff")
     return bot, human
 
 
 def resolution_times(*, r: ReportRange) -> tuple[Durations, Durations]:
     """(bot, human): conversation start -> closed, for closed conversations without / with a human."""
-    params = [r.start, r.end, r.channel, r.channel]
+    closed = _cohort(r).filter(mode=Mode.CLOSED, closed_at__isnull=False)
     seconds = "extract(epoch FROM closed_at - created_at)"
-    bot = _durations(seconds, "mode = 'closed' AND closed_at IS NOT NULL AND NOT had_human", params)
-    human = _durations(seconds, "mode = 'closed' AND closed_at IS NOT NULL AND had_human", params)
-    return bot, human
+    return _durations(closed, seconds, "NOT had_human"), _durations(closed, seconds, "had_human")
 
 
 def llm_latency(*, r: ReportRange) -> list[Latency]:

@@ -1,0 +1,88 @@
+"""Every event name the audit log records, in one enumeration (zulip's AuditLogEventType).
+
+``audit_record`` refuses any other name, so a free string cannot creep in; a new event is a new
+member here. ``AuditLog.event`` stays a plain column (no ``choices``): rows written before a name
+was retired keep it, and adding a member needs no migration. Names are "<subject>.<what happened>";
+the admin's change log uses "<app_label>.<model>.<add|change|delete>" (``AuditedAdminMixin``).
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.TextChoices):
+    # Bot exchanges (kind "exchange"): one row per customer message, written with what settles it.
+    BOT_ANSWER = "bot.answer", _("Bot answered")
+    BOT_BLOCKED = "bot.blocked", _("Bot refused a blocked message")
+    BOT_UNREADABLE_IMAGE = "bot.unreadable_image", _("Bot could not read an image")
+    BOT_HANDED_OVER = "bot.handed_over", _("Bot left a message to the agents")
+    BOT_HUMAN_REQUESTED = "bot.human_requested", _("Customer asked for a human")
+    BOT_SUPERSEDED_BY_AGENT = "bot.superseded_by_agent", _("Bot answer dropped: an agent took over")
+    BOT_FALLBACK = "bot.fallback", _("Bot gave up: fallback reply sent")
+    INBOUND_RATE_LIMITED = "inbound.rate_limited", _("Customer message rate-limited")
+    AGENT_REPLY_FROM_PHONE = "agent.reply_from_phone", _("Staff replied from their phone")
+
+    # Agents and the conversation's mode (ConversationEvent.Kind: f"conversation.{kind}").
+    AGENT_REPLY = "agent.reply", _("Agent replied")
+    CONVERSATION_REQUESTED_HUMAN = "conversation.requested_human", _("Conversation queued for a human")
+    CONVERSATION_TAKEN_OVER = "conversation.taken_over", _("Conversation taken over")
+    CONVERSATION_HANDED_BACK = "conversation.handed_back", _("Conversation handed back to the bot")
+    CONVERSATION_ASSIGNED = "conversation.assigned", _("Conversation assigned")
+    CONVERSATION_CLOSED = "conversation.closed", _("Conversation closed")
+
+    # Moderation review (Flag.Status: f"flag.{status}").
+    FLAG_CONFIRMED = "flag.confirmed", _("Moderation flag confirmed")
+    FLAG_DISMISSED = "flag.dismissed", _("Moderation flag dismissed")
+
+    # Sign-ins, exports.
+    STAFF_LOGIN = "staff.login", _("Staff signed in")
+    STAFF_LOGIN_FAILED = "staff.login_failed", _("Failed sign-in")
+    AUDIT_EXPORT = "audit.export", _("Audit log exported")
+    REPORT_EXPORT = "report.export", _("Report export requested")
+    REPORT_EXPORT_STREAM = "report.export_stream", _("Messages streamed as CSV")
+
+    # Configuration changed in the admin (AuditedAdminMixin), one triple per audited model.
+    CORE_APITOKEN_ADD = "core.apitoken.add", _("API token added")
+    CORE_APITOKEN_CHANGE = "core.apitoken.change", _("API token changed")
+    CORE_APITOKEN_DELETE = "core.apitoken.delete", _("API token deleted")
+    MODERATION_TERM_ADD = "moderation.term.add", _("Blacklist term added")
+    MODERATION_TERM_CHANGE = "moderation.term.change", _("Blacklist term changed")
+    MODERATION_TERM_DELETE = "moderation.term.delete", _("Blacklist term deleted")
+    MODERATION_SEMANTICRULE_ADD = "moderation.semanticrule.add", _("Semantic rule added")
+    MODERATION_SEMANTICRULE_CHANGE = "moderation.semanticrule.change", _("Semantic rule changed")
+    MODERATION_SEMANTICRULE_DELETE = "moderation.semanticrule.delete", _("Semantic rule deleted")
+    LLM_ENDPOINT_ADD = "llm.endpoint.add", _("LLM endpoint added")
+    LLM_ENDPOINT_CHANGE = "llm.endpoint.change", _("LLM endpoint changed")
+    LLM_ENDPOINT_DELETE = "llm.endpoint.delete", _("LLM endpoint deleted")
+    LLM_PROMPTSETTINGS_ADD = "llm.promptsettings.add", _("Prompt settings added")
+    LLM_PROMPTSETTINGS_CHANGE = "llm.promptsettings.change", _("Prompt settings changed")
+    LLM_PROMPTSETTINGS_DELETE = "llm.promptsettings.delete", _("Prompt settings deleted")
+    KNOWLEDGE_ENTRY_ADD = "knowledge.entry.add", _("Knowledge entry added")
+    KNOWLEDGE_ENTRY_CHANGE = "knowledge.entry.change", _("Knowledge entry changed")
+    KNOWLEDGE_ENTRY_DELETE = "knowledge.entry.delete", _("Knowledge entry deleted")
+    WECHAT_WECHATACCOUNT_ADD = "wechat.wechataccount.add", _("WeChat account added")
+    WECHAT_WECHATACCOUNT_CHANGE = "wechat.wechataccount.change", _("WeChat account changed")
+    WECHAT_WECHATACCOUNT_DELETE = "wechat.wechataccount.delete", _("WeChat account deleted")
+    WECHAT_WECOMSERVICER_ADD = "wechat.wecomservicer.add", _("WeCom servicer added")
+    WECHAT_WECOMSERVICER_CHANGE = "wechat.wecomservicer.change", _("WeCom servicer changed")
+    WECHAT_WECOMSERVICER_DELETE = "wechat.wecomservicer.delete", _("WeCom servicer deleted")
+    CONSOLE_CANNEDRESPONSE_ADD = "console.cannedresponse.add", _("Canned response added")
+    CONSOLE_CANNEDRESPONSE_CHANGE = "console.cannedresponse.change", _("Canned response changed")
+    CONSOLE_CANNEDRESPONSE_DELETE = "console.cannedresponse.delete", _("Canned response deleted")
+    # The agent profile's WeCom userid, before it moved to wechat.WecomServicer; older rows keep these.
+    CONSOLE_AGENTPROFILE_ADD = "console.agentprofile.add", _("Agent profile added")
+    CONSOLE_AGENTPROFILE_CHANGE = "console.agentprofile.change", _("Agent profile changed")
+    CONSOLE_AGENTPROFILE_DELETE = "console.agentprofile.delete", _("Agent profile deleted")
+
+
+def audit_event(name: str) -> AuditEvent:
+    """The member named ``name``; ValueError for a name that is not an audit event."""
+    try:
+        return AuditEvent(name)
+    except ValueError:
+        raise ValueError(f"{name!r} is not an audit event; add it to apps.audit.events.AuditEvent") from None
+
+
+def admin_event(model: type[models.Model], action: str) -> AuditEvent:
+    """The event of an admin change log entry: ``action`` is add, change or delete."""
+    return audit_event(f"{model._meta.label_lower}.{action}")
