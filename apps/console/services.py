@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.console.models import Note
@@ -136,7 +137,7 @@ def agent_reply(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> 
         ).update(status=Status.ANSWERED, answered_at=now, status_changed_at=now)
         audit_record(
             kind=AuditLog.Kind.STAFF,
-            event="agent.reply",
+            event=AuditEvent.AGENT_REPLY,
             actor_id=agent.pk,
             customer_ref=f"{conversation.channel}:{conversation.customer.external_id}",
             channel=conversation.channel,

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.events import AuditEvent, audit_event
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.conversations import events
@@ -53,7 +54,7 @@ def conversation_mode_record(
     )
     audit_record(
         kind=AuditLog.Kind.STAFF if actor is not None else AuditLog.Kind.SYSTEM,
-        event=f"conversation.{kind}",
+        event=audit_event(f"conversation.{kind}"),
         actor_id=actor.pk if actor is not None else None,
         channel=conversation.channel,
         conversation_id=conversation.pk,
@@ -107,7 +108,7 @@ def conversation_request_human(*, conversation_id: int, message_id: int | None =
             message.status_changed_at = timezone.now()
             message.save(update_fields=["status", "status_changed_at"])
             exchange_audit(
-                event="bot.human_requested",
+                event=AuditEvent.BOT_HUMAN_REQUESTED,
                 conversation=conversation,
                 message=message,
                 response=settings.DESK_HUMAN_REQUEST_REPLY,

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.audit.events import AuditEvent
 from apps.conversations import events, selectors
 from apps.conversations.models import Message
 from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator
@@ -67,7 +68,9 @@ def _claimed_process(*, message_id: int) -> None:
 
     text = attachments.message_text(message=message)  # an image's OCR text; None when unreadable
     if text is None:
-        _reply_commit(message_id=message_id, answer=attachments.unreadable_answer(), event="bot.unreadable_image")
+        _reply_commit(
+            message_id=message_id, answer=attachments.unreadable_answer(), event=AuditEvent.BOT_UNREADABLE_IMAGE
+        )
         return
     verdict_in = moderator.check(text=text, direction="in", message_id=message.pk)
     if verdict_in.evidence:
@@ -75,7 +78,7 @@ def _claimed_process(*, message_id: int) -> None:
     audit_in: dict[str, object] = {"verdict_in": _verdict(verdict_in)}
     if verdict_in.action == "block":
         blocked = Answer(text=settings.DESK_MODERATION_BLOCKED_REPLY)
-        _reply_commit(message_id=message_id, answer=blocked, event="bot.blocked", details=audit_in)
+        _reply_commit(message_id=message_id, answer=blocked, event=AuditEvent.BOT_BLOCKED, details=audit_in)
         return
     if verdict_in.action == "review" or conversation.mode != Mode.BOT:
         inbound_hand_over(message_id=message_id, details=audit_in)
@@ -113,7 +116,7 @@ def _reply_commit(
     message_id: int,
     answer: Answer,
     answer_ms: int = 0,
-    event: str = "bot.answer",
+    event: AuditEvent = AuditEvent.BOT_ANSWER,
     details: dict[str, object] | None = None,
 ) -> None:
     with transaction.atomic():
@@ -123,7 +126,7 @@ def _reply_commit(
         if conversation.mode != Mode.BOT:
             # An agent took over while the answer was being generated: the bot stays silent.
             status_set(message, Status.HANDED_OVER)
-            exchange_audit(event="bot.superseded_by_agent", conversation=conversation, message=message)
+            exchange_audit(event=AuditEvent.BOT_SUPERSEDED_BY_AGENT, conversation=conversation, message=message)
             return
         reply = conversation_reply(
             conversation=conversation,
@@ -159,7 +162,7 @@ def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = No
             conversation.mode = Mode.QUEUED
             conversation.save(update_fields=["mode", "updated_at"])
         status_set(message, Status.HANDED_OVER)
-        exchange_audit(event="bot.handed_over", conversation=conversation, message=message, details=details)
+        exchange_audit(event=AuditEvent.BOT_HANDED_OVER, conversation=conversation, message=message, details=details)
         metrics.inbound_outcome("handed_over")
         events.conversation_changed(conversation_id=conversation.pk)
 
@@ -182,7 +185,7 @@ def inbound_fail(*, message_id: int, reason: str, details: dict[str, object] | N
         )
         status_set(message, Status.FAILED, error=reason[:500])
         exchange_audit(
-            event="bot.fallback",
+            event=AuditEvent.BOT_FALLBACK,
             conversation=conversation,
             message=message,
             response=settings.DESK_FALLBACK_REPLY,

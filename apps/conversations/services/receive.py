@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audit.events import AuditEvent
 from apps.conversations import events
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.services.outbound import conversation_reply
@@ -76,7 +77,9 @@ def staff_message_record(
     def settle(conversation: Conversation, message: Message) -> None:
         conversation.mode = Mode.HUMAN
         conversation.save(update_fields=["mode", "updated_at"])
-        exchange_audit(event="agent.reply_from_phone", conversation=conversation, message=message, response=body)
+        exchange_audit(
+            event=AuditEvent.AGENT_REPLY_FROM_PHONE, conversation=conversation, message=message, response=body
+        )
         logger.info("conversation %s taken over from the phone", conversation.pk)
 
     return _store(
@@ -184,7 +187,7 @@ def _within_rate(customer_key: str) -> bool:
 def _rate_limited(*, conversation: Conversation, message: Message) -> None:
     message.status = Status.RATE_LIMITED
     message.save(update_fields=["status"])
-    exchange_audit(event="inbound.rate_limited", conversation=conversation, message=message)
+    exchange_audit(event=AuditEvent.INBOUND_RATE_LIMITED, conversation=conversation, message=message)
     if _first_notice(f"{conversation.channel}:{conversation.customer.external_id}"):
         conversation_reply(
             conversation=conversation,

@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 
+from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.conversations.models import Conversation, Message
@@ -43,7 +44,7 @@ def enqueue_delivery(message_id: int) -> None:
 
 def exchange_audit(
     *,
-    event: str,
+    event: AuditEvent,
     conversation: Conversation,
     message: Message,
     response: str = "",
