@@ -28,11 +28,17 @@ class AuditEvent(models.TextChoices):
     CONVERSATION_TAKEN_OVER = "conversation.taken_over", _("Conversation taken over")
     CONVERSATION_HANDED_BACK = "conversation.handed_back", _("Conversation handed back to the bot")
     CONVERSATION_ASSIGNED = "conversation.assigned", _("Conversation assigned")
+    CONVERSATION_SERVED_IN_CHANNEL = "conversation.served_in_channel", _("Conversation served in the channel's app")
+    CONVERSATION_CHANNEL_REFUSED = "conversation.channel_refused", _("Channel refused a reply: queued for a human")
+    AGENT_REPLY_IN_CHANNEL = "agent.reply_in_channel", _("Staff replied in the channel's own app")
     CONVERSATION_CLOSED = "conversation.closed", _("Conversation closed")
 
     # Moderation review (Flag.Status: f"flag.{status}").
     FLAG_CONFIRMED = "flag.confirmed", _("Moderation flag confirmed")
     FLAG_DISMISSED = "flag.dismissed", _("Moderation flag dismissed")
+
+    # Channels changing how they work on their own (kind "system").
+    WECHAT_OA_PASSIVE = "wechat.oa_passive", _("Official Account switched to passive replies")
 
     # Sign-ins, exports.
     STAFF_LOGIN = "staff.login", _("Staff signed in")
@@ -51,6 +57,12 @@ class AuditEvent(models.TextChoices):
     MODERATION_SEMANTICRULE_ADD = "moderation.semanticrule.add", _("Semantic rule added")
     MODERATION_SEMANTICRULE_CHANGE = "moderation.semanticrule.change", _("Semantic rule changed")
     MODERATION_SEMANTICRULE_DELETE = "moderation.semanticrule.delete", _("Semantic rule deleted")
+    MODERATION_ALLOWLISTENTRY_ADD = "moderation.allowlistentry.add", _("Allowlist entry added")
+    MODERATION_ALLOWLISTENTRY_CHANGE = "moderation.allowlistentry.change", _("Allowlist entry changed")
+    MODERATION_ALLOWLISTENTRY_DELETE = "moderation.allowlistentry.delete", _("Allowlist entry deleted")
+    MODERATION_CONTENTCATEGORY_ADD = "moderation.contentcategory.add", _("Moderation category added")
+    MODERATION_CONTENTCATEGORY_CHANGE = "moderation.contentcategory.change", _("Moderation category changed")
+    MODERATION_CONTENTCATEGORY_DELETE = "moderation.contentcategory.delete", _("Moderation category deleted")
     LLM_ENDPOINT_ADD = "llm.endpoint.add", _("LLM endpoint added")
     LLM_ENDPOINT_CHANGE = "llm.endpoint.change", _("LLM endpoint changed")
     LLM_ENDPOINT_DELETE = "llm.endpoint.delete", _("LLM endpoint deleted")

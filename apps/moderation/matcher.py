@@ -1,10 +1,25 @@
-"""Blacklist matching: Aho-Corasick over normalised text, regex terms beside it.
+"""Blacklist matching: Aho-Corasick over normalised text and its views, regex terms beside it.
 
-The matcher is immutable and built from plain term records, so a worker can build a new
-one while the old one keeps serving, then swap (see apps.moderation.moderator).
+Routes, each reported as a hit's ``via``:
+
+    keyword     the term in the normalised text (normalise.py: case, width, traditional, symbols…)
+    confusable  the same, where a look-alike from another script stood in (confusables.py)
+    spaced      Latin letters spelled apart, "a s s", "q q 群" (latin.py)
+    leet        Latin with @ $ 0 1 3 5 for letters (latin.py)
+    pinyin      homophones or romanisation of a term marked for it (pinyin.py)
+    initials    "sb", "傻b" for a term marked for initials (pinyin.py)
+    inserted    one digit or Latin letter inside a CJK term, "冰1毒" (terms of 3+ characters,
+                2-character terms when marked)
+    regex       a regular-expression term
+
+Every message takes the cheap check (``_suspect``: one fold, one automaton per route, views only
+when a regex search says they could differ); only a message that matched something takes the
+exact pass with offsets (``_collect``), then the allowlist (allowlist.py) cancels hits it covers.
+The matcher is immutable, so a worker builds a new one while the old one serves, then swaps.
 """
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,12 +27,36 @@ from dataclasses import dataclass
 import ahocorasick_rs
 import regex
 
-from apps.moderation.normalise import Normalised, normalise, pinyin, pinyin_fast, term_pinyin
+from apps.moderation.allowlist import Allowlist, AllowRecord, Cancelled
+from apps.moderation.latin import (
+    CHAIN_AFTER_FIRST,
+    GAP,
+    LEET,
+    LEET_AFTER_FIRST,
+    TOKEN,
+    is_latin_key,
+    latin_keys,
+    latin_view,
+    latin_view_fast,
+)
+from apps.moderation.normalise import Folded, Normalised, fold_fast, normalise, tables
+from apps.moderation.pinyin import initials_keys, pinyin_keys, syllable_view, syllable_view_fast
 from apps.moderation.regex_guard import compile_term
 
 logger = logging.getLogger(__name__)
 
-_MIN_PINYIN_KEY = 4  # shorter romanisations ("ma", "shi") occur inside everything
+ROUTES = ("keyword", "confusable", "spaced", "leet", "initials", "pinyin", "inserted", "regex")
+_PRIORITY = {route: i for i, route in enumerate(ROUTES)}
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
+_CJK_ONLY = re.compile(f"[{_CJK}]+")
+_INLINE_FLAGS = re.compile(r"\(\?[a-zA-Z^-]")
+# One digit or Latin letter between two CJK characters, with a separator or none on each side.
+_INSERTED = re.compile(rf"(?<=[{_CJK}]){GAP}?[a-z0-9]{GAP}?(?=[{_CJK}])")
+_INSERTED_AFTER_FIRST = rf"(?<=[{_CJK}][a-z0-9]){GAP}?(?=[{_CJK}])|(?<=[{_CJK}]{GAP}[a-z0-9]){GAP}?(?=[{_CJK}])"
+# Could a view differ from the normalised text? Every message takes this one search: it starts
+# with a character class, so the regex engine skips to candidates (letters, digits) in C instead
+# of trying the pattern at each of a message's 200 positions.
+_VIEW_HINT = re.compile(rf"[{TOKEN}](?:{CHAIN_AFTER_FIRST}|{LEET_AFTER_FIRST}|{_INSERTED_AFTER_FIRST})")
 
 
 @dataclass(frozen=True)
@@ -29,6 +68,8 @@ class TermRecord:
     severity: int
     action: str
     match_pinyin: bool = False
+    match_initials: bool = False
+    match_inserted: bool = False  # two-character terms too (three or more always are)
 
 
 @dataclass(frozen=True)
@@ -41,7 +82,7 @@ class Hit:
     start: int  # span in the original text
     end: int
     matched: str
-    via: str  # "keyword" | "regex" | "pinyin"
+    via: str  # one of ROUTES
 
     def as_evidence(self) -> dict[str, object]:
         return {
@@ -56,36 +97,57 @@ class Hit:
         }
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """What the rule tester shows: how the text was read and what each route found."""
+
+    normalised: str
+    latin_view: str | None
+    hits: list[Hit]
+    cancelled: list[Cancelled]
+
+
 def _is_word(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
-class _KeywordIndex:
-    def __init__(self, keyed: dict[str, list[TermRecord]], *, whole_words: bool) -> None:
+Keyed = dict[str, list[tuple[TermRecord, str]]]
+
+
+class _Index:
+    """One automaton; each key carries the (term, route) pairs it stands for."""
+
+    def __init__(self, keyed: Keyed) -> None:
         self.keys = list(keyed)
         self.records = [keyed[key] for key in self.keys]
         # Latin keys must not match inside a longer word ("ass" in "class").
-        self.word_edges = [(whole_words and _is_word(k[0]), whole_words and _is_word(k[-1])) for k in self.keys]
+        self.edges = [(_is_word(k[0]), _is_word(k[-1])) for k in self.keys]
         self.automaton = (
             ahocorasick_rs.AhoCorasick(self.keys, matchkind=ahocorasick_rs.MatchKind.Standard) if self.keys else None
         )
 
-    def find(self, text: str) -> list[tuple[int, int, int]]:
+    def find(self, text: str) -> bool:
+        return self.automaton is not None and bool(self.automaton.find_matches_as_indexes(text, overlapping=True))
+
+    def matches(
+        self, text: str, edges_in: str | None = None, index: list[int] | None = None
+    ) -> list[tuple[int, int, int]]:
+        """(key index, start, end) in ``text``; word edges are checked in ``edges_in`` (the
+        normalised text, through ``index``) when the view glues words together."""
         if self.automaton is None:
             return []
-        return self.automaton.find_matches_as_indexes(text, overlapping=True)
-
-    def hits(self, norm: Normalised, original: str, via: str) -> list[Hit]:
         out = []
-        for key_index, start, end in self.find(norm.text):
-            word_start, word_end = self.word_edges[key_index]
-            if word_start and start > 0 and _is_word(norm.text[start - 1]):
+        for key_index, start, end in self.automaton.find_matches_as_indexes(text, overlapping=True):
+            word_start, word_end = self.edges[key_index]
+            if edges_in is None or index is None:
+                around, before, after = text, start - 1, end
+            else:
+                around, before, after = edges_in, index[start] - 1, index[end - 1] + 1
+            if word_start and before >= 0 and _is_word(around[before]):
                 continue
-            if word_end and end < len(norm.text) and _is_word(norm.text[end]):
+            if word_end and after < len(around) and _is_word(around[after]):
                 continue
-            span_start, span_end = norm.span(start, end, original)
-            for record in self.records[key_index]:
-                out.append(_hit(record, span_start, span_end, original, via))
+            out.append((key_index, start, end))
         return out
 
 
@@ -103,12 +165,21 @@ def _hit(record: TermRecord, start: int, end: int, original: str, via: str) -> H
     )
 
 
+def _insertable(record: TermRecord, key: str) -> bool:
+    """Terms of three or more CJK characters; two-character ones only when marked (大1麻 is no 大麻)."""
+    return _CJK_ONLY.fullmatch(key) is not None and (len(key) >= 3 or (len(key) == 2 and record.match_inserted))
+
+
 class Matcher:
-    def __init__(self, terms: Iterable[TermRecord], *, regex_timeout: float = 0.02) -> None:
-        keywords: dict[str, list[TermRecord]] = defaultdict(list)
-        pinyin_keys: dict[str, list[TermRecord]] = defaultdict(list)
+    def __init__(
+        self, terms: Iterable[TermRecord], *, allowlist: Iterable[AllowRecord] = (), regex_timeout: float = 0.02
+    ) -> None:
+        keyword: Keyed = defaultdict(list)
+        latin: Keyed = defaultdict(list)
+        syllable: Keyed = defaultdict(list)
         self.regexes: list[tuple[regex.Pattern[str], TermRecord]] = []
         self.regex_timeout = regex_timeout
+        self.insertable = False
         for term in terms:
             if term.kind == "regex":
                 try:
@@ -119,39 +190,134 @@ class Matcher:
             key = normalise(term.text, with_offsets=False).text
             if not key:
                 continue
-            keywords[key].append(term)
+            keyword[key].append((term, "keyword"))
+            base = key.translate(LEET)
+            for variant in latin_keys(key) if is_latin_key(key) else ():
+                latin[variant].append((term, "spaced" if variant == base else "leet"))
+            self.insertable = self.insertable or _insertable(term, key)
             if term.match_pinyin:
-                romanised = term_pinyin(term.text)
-                if len(romanised) >= _MIN_PINYIN_KEY:
-                    pinyin_keys[romanised].append(term)
-        self.keywords = _KeywordIndex(keywords, whole_words=True)
-        self.pinyin = _KeywordIndex(pinyin_keys, whole_words=False)
-        self.size = sum(len(v) for v in keywords.values()) + len(self.regexes)
+                for variant in pinyin_keys(key):
+                    syllable[variant].append((term, "pinyin"))
+            if term.match_initials:
+                mixed, all_initials = initials_keys(key)
+                for variant in mixed | ({all_initials} if all_initials else set()):
+                    keyword[variant].append((term, "initials"))
+                for variant in latin_keys(all_initials) if all_initials else ():
+                    latin[variant].append((term, "initials"))
+        self.keywords = _Index(keyword)
+        self.latin = _Index(latin)
+        self.syllables = _Index(syllable)
+        self.allowlist = Allowlist(allowlist)
+        self.size = sum(1 for records in keyword.values() for _, route in records if route == "keyword")
+        self.size += len(self.regexes)
+        # For the cheap check: the regex terms without inline flags as one alternation (one search,
+        # one timeout set-up, 2-3 µs a call in the regex module), the others each on its own: a
+        # flag such as (?x) would change how the rest of an alternation reads.
+        flagged = [pattern for pattern, _ in self.regexes if _INLINE_FLAGS.search(pattern.pattern)]
+        plain = [pattern for pattern, _ in self.regexes if not _INLINE_FLAGS.search(pattern.pattern)]
+        combined = _any_of(plain)
+        self.cheap_regexes = [*([combined] if combined is not None else plain), *flagged]
 
     def match(self, text: str) -> list[Hit]:
-        """Every hit, with its span in ``text``. Offsets are computed only when something matched."""
-        folded = normalise(text, with_offsets=False).text
-        suspect = bool(self.keywords.find(folded))
-        romanised = pinyin_fast(folded) if self.pinyin.automaton is not None else ""
-        suspect = suspect or bool(romanised and self.pinyin.find(romanised))
-        regex_hits = [(pattern, term) for pattern, term in self.regexes if self._search(pattern, folded)]
-        if not suspect and not regex_hits:
+        """Every hit the allowlist leaves, with its span in ``text``."""
+        folded = self._suspect(text)
+        if folded is None:
             return []
+        norm = normalise(text, folded=folded)
+        return self.allowlist.apply(_dedupe(self._collect(norm, text)), norm, text)[0]
 
+    def explain(self, text: str) -> Explanation:
+        """The rule tester's account: the normalised text and Latin view, kept and cancelled hits."""
         norm = normalise(text)
-        hits = self.keywords.hits(norm, text, "keyword")
-        if romanised:
-            hits.extend(self.pinyin.hits(pinyin(norm), text, "pinyin"))
-        for pattern, term in regex_hits:
+        kept, cancelled = self.allowlist.apply(_dedupe(self._collect(norm, text)), norm, text)
+        view = latin_view_fast(norm.text) if _VIEW_HINT.search(norm.text) else None
+        return Explanation(normalised=norm.text, latin_view=view, hits=kept, cancelled=cancelled)
+
+    def _suspect(self, text: str) -> Folded | None:
+        """Could anything match? Cheap, with no false negatives: offsets come later, if at all.
+        The folded text when it could, for the exact pass to build on; None when it cannot."""
+        folded = fold_fast(text)
+        f = folded.text
+        if (
+            self.keywords.find(f)
+            or (self.syllables.automaton is not None and self.syllables.find(syllable_view_fast(folded.codes)))
+            or (
+                (self.latin.automaton is not None or self.insertable)
+                and _VIEW_HINT.search(f) is not None
+                and (
+                    self.latin.find(latin_view_fast(f))
+                    or (self.insertable and self.keywords.find(_INSERTED.sub("", f)))
+                )
+            )
+            or any(self._search(pattern, f) for pattern in self.cheap_regexes)
+        ):
+            return folded
+        return None
+
+    def _collect(self, norm: Normalised, text: str) -> list[Hit]:
+        f = norm.text
+        confusable = tables().confusable
+        hits = []
+        for key_index, start, end in self.keywords.matches(f):
+            span = norm.span(start, end, text)
+            looks_alike = any(ord(c) in confusable for c in text[span[0] : span[1]])
+            for record, route in self.keywords.records[key_index]:
+                via = "confusable" if route == "keyword" and looks_alike else route
+                hits.append(_hit(record, *span, text, via))
+        if self.syllables.automaton is not None:
+            view, kept = syllable_view(f)
+            found = self.syllables.find(view)
+            index = kept.tolist() if found else []
+            for key_index, start, end in self.syllables.matches(view, f, index) if found else ():
+                span = norm.span(index[start], index[end - 1] + 1, text)
+                hits.extend(_hit(record, *span, text, route) for record, route in self.syllables.records[key_index])
+        if _VIEW_HINT.search(f):
+            if self.latin.automaton is not None:
+                hits.extend(self._latin_hits(norm, text))
+            if self.insertable:
+                hits.extend(self._inserted_hits(norm, text))
+        for pattern, term in self.regexes:
             try:
-                spans = [m.span() for m in pattern.finditer(norm.text, timeout=self.regex_timeout)]
+                spans = [m.span() for m in pattern.finditer(f, timeout=self.regex_timeout)]
             except TimeoutError:
                 spans = []
-            for found_start, found_end in spans:
-                if found_end > found_start:
-                    start, end = norm.span(found_start, found_end, text)
-                    hits.append(_hit(term, start, end, text, "regex"))
-        return _dedupe(hits)
+            hits.extend(_hit(term, *norm.span(s, e, text), text, "regex") for s, e in spans if e > s)
+        return hits
+
+    def _latin_hits(self, norm: Normalised, text: str) -> list[Hit]:
+        view, index, changed = latin_view(norm.text)
+        hits = []
+        for key_index, start, end in self.latin.matches(view):
+            first, last = index[start], index[end - 1] + 1
+            spaced = last - first != end - start
+            leet = any(p in changed for p in range(start, end))
+            key = self.latin.keys[key_index]
+            for record, route in self.latin.records[key_index]:
+                if route == "spaced" and not spaced and not leet:
+                    continue  # the text spells the key as it is: the keyword route has it
+                if leet and sum(c.isalpha() for c in key) < 3:
+                    continue  # "5g" is no leet for "sg"
+                via = route if route == "initials" else ("leet" if leet or route == "leet" else "spaced")
+                hits.append(_hit(record, *norm.span(first, last, text), text, via))
+        return hits
+
+    def _inserted_hits(self, norm: Normalised, text: str) -> list[Hit]:
+        f = norm.text
+        removed = [m.span() for m in _INSERTED.finditer(f)]
+        gone = {i for start, end in removed for i in range(start, end)}
+        index = [i for i in range(len(f)) if i not in gone]
+        view = "".join(f[i] for i in index)
+        hits = []
+        for key_index, start, end in self.keywords.matches(view):
+            first, last = index[start], index[end - 1] + 1
+            inside = [s for s, _ in removed if first < s < last]
+            if len(inside) != 1:
+                continue  # none (the keyword route has it) or more than the one insertion allowed
+            key = self.keywords.keys[key_index]
+            for record, route in self.keywords.records[key_index]:
+                if route == "keyword" and _insertable(record, key):
+                    hits.append(_hit(record, *norm.span(first, last, text), text, "inserted"))
+        return hits
 
     def _search(self, pattern: regex.Pattern[str], text: str) -> bool:
         try:
@@ -161,11 +327,22 @@ class Matcher:
             return False
 
 
+def _any_of(patterns: list[regex.Pattern[str]]) -> regex.Pattern[str] | None:
+    """One alternation of ``patterns``, or None when there are fewer than two or they do not combine."""
+    if len(patterns) < 2:
+        return None
+    try:
+        return compile_term("|".join(f"(?:{p.pattern})" for p in patterns))
+    except regex.error:
+        return None
+
+
 def _dedupe(hits: list[Hit]) -> list[Hit]:
-    """A pinyin hit on the same span as a keyword hit of the same term adds nothing."""
+    """One hit per term and span, from the most direct route (a pinyin hit on the span of a
+    keyword hit of the same term adds nothing)."""
     seen: set[tuple[int, int, int]] = set()
     out = []
-    for hit in sorted(hits, key=lambda h: (h.start, h.end, h.via != "keyword")):
+    for hit in sorted(hits, key=lambda h: (h.start, h.end, _PRIORITY.get(h.via, len(ROUTES)))):
         key = (hit.term_id, hit.start, hit.end)
         if key not in seen:
             seen.add(key)

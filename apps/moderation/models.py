@@ -9,6 +9,9 @@ from apps.moderation.regex_guard import validate_regex_term
 
 
 class Category(models.TextChoices):
+    """The built-in categories: always valid, named in every language until an admin renames one.
+    Admins add more as ContentCategory rows; terms, rules and allowlist entries store the key."""
+
     POLITICS = "politics", _("Politics")
     PORN = "porn", _("Pornography")
     FRAUD = "fraud", _("Fraud")
@@ -16,6 +19,48 @@ class Category(models.TextChoices):
     COMPETITOR = "competitor", _("Competitor")
     PII = "pii", _("Personal information")
     OTHER = "other", _("Other")
+
+
+class ContentCategory(models.Model):
+    """A category as admins see it. The key never changes once created (terms, rules, allowlist
+    entries and past flags' evidence hold it); renaming changes the name only."""
+
+    key = models.SlugField(
+        _("key"), max_length=16, unique=True, help_text=_("Stored on terms and rules; cannot be changed later.")
+    )
+    name = models.CharField(
+        _("name"), max_length=100, blank=True, help_text=_("Empty for a built-in category: its translated name.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        return str(Category(self.key).label) if self.key in Category.values else self.key
+
+    @property
+    def built_in(self) -> bool:
+        return self.key in Category.values
+
+    def clean(self) -> None:
+        if not self.name and not self.built_in:
+            raise ValidationError({"name": _("Give the new category a name.")})
+
+
+def validate_category(key: str) -> None:
+    """A built-in key (valid even where the rows were flushed) or an admin's category."""
+    if key not in Category.values and not ContentCategory.objects.filter(key=key).exists():
+        raise ValidationError(_("There is no category %(key)s."), code="unknown_category", params={"key": key})
 
 
 class TermAction(models.TextChoices):
@@ -32,13 +77,26 @@ class Term(models.Model):
 
     text = models.CharField(_("term"), max_length=300)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.KEYWORD)
-    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    category = models.CharField(_("category"), max_length=16, validators=[validate_category])
     severity = models.PositiveSmallIntegerField(
         _("severity"), default=3, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text=_("1 (low) to 5")
     )
     action = models.CharField(_("action"), max_length=16, choices=TermAction.choices, default=TermAction.BLOCK)
     match_pinyin = models.BooleanField(
         _("match pinyin"), default=False, help_text=_("Also catch the term written in pinyin or with homophones.")
+    )
+    match_initials = models.BooleanField(
+        _("match pinyin initials"),
+        default=False,
+        help_text=_('Also catch the initials of its pinyin ("sb", "傻b"). Initials are short: use sparingly.'),
+    )
+    match_inserted = models.BooleanField(
+        _("match with a character inserted"),
+        default=False,
+        help_text=_(
+            'Also catch a two-character term with one digit or letter inside it ("冰1毒"); '
+            "terms of three or more characters always are."
+        ),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     note = models.CharField(_("note"), max_length=500, blank=True)
@@ -66,7 +124,7 @@ class Term(models.Model):
 
 
 class SemanticRule(models.Model):
-    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    category = models.CharField(_("category"), max_length=16, validators=[validate_category])
     examples = models.TextField(_("example phrases"), help_text=_("One phrase per line."))
     threshold = models.FloatField(
         _("similarity threshold"),
@@ -85,7 +143,7 @@ class SemanticRule(models.Model):
         verbose_name_plural = _("semantic rules")
 
     def __str__(self) -> str:
-        return f"{self.get_category_display()} ≥ {self.threshold:.2f}"
+        return f"{self.category} ≥ {self.threshold:.2f}"
 
     def example_list(self) -> list[str]:
         return [line.strip() for line in self.examples.splitlines() if line.strip()]
@@ -93,6 +151,36 @@ class SemanticRule(models.Model):
     def clean(self) -> None:
         if not self.example_list():
             raise ValidationError({"examples": _("Give at least one example phrase.")})
+
+
+class AllowlistEntry(models.Model):
+    """A phrase never flagged although it contains a term: it cancels the hits it covers."""
+
+    phrase = models.CharField(_("phrase"), max_length=300)
+    category = models.CharField(
+        _("category"),
+        max_length=16,
+        blank=True,
+        validators=[validate_category],
+        help_text=_("Cancel only hits of this category; empty for every category."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("allowlist entry")
+        verbose_name_plural = _("allowlist")
+        constraints = [models.UniqueConstraint(fields=["phrase", "category"], name="moderation_allow_unique")]
+
+    def __str__(self) -> str:
+        return self.phrase
+
+    def clean(self) -> None:
+        self.phrase = self.phrase.strip()
+        if not self.phrase:
+            raise ValidationError({"phrase": _("The phrase is empty.")})
 
 
 class Flag(models.Model):

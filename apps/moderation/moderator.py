@@ -17,7 +17,7 @@ from django.conf import settings
 from apps.conversations.pipeline import Action, Verdict
 from apps.core import metrics
 from apps.moderation import selectors, services
-from apps.moderation.matcher import Hit, Matcher, mask
+from apps.moderation.matcher import Explanation, Hit, Matcher, mask
 from apps.moderation.semantic import Embedder, SemanticHit, SemanticRules
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,16 @@ logger = logging.getLogger(__name__)
 # Term action -> verdict action. "flag" lets the text through and queues it for review.
 _VERDICT_OF: dict[str, Action] = {"block": "block", "hand_over": "review", "mask": "mask", "flag": "allow"}
 _RANK: dict[Action, int] = {"allow": 0, "mask": 1, "review": 2, "block": 3}
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    """Why a text would or would not be flagged, for the admin's rule tester."""
+
+    explanation: Explanation
+    semantic: list[SemanticHit]  # every enabled rule with its best score, tripped or not
+    semantic_enabled: bool
+    verdict: Verdict  # the same for both directions; what the spine does with it differs
 
 
 @dataclass(frozen=True)
@@ -42,10 +52,11 @@ class ContentModerator:
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, *, fresh: bool = False) -> Snapshot:
+        """The rules; ``fresh`` compares the version now instead of at most every few seconds."""
         current = self._snapshot
         now = time.monotonic()
-        if current is not None and now - self._checked_at < settings.DESK_MODERATION_RELOAD_SECONDS:
+        if not fresh and current is not None and now - self._checked_at < settings.DESK_MODERATION_RELOAD_SECONDS:
             return current
         with self._lock:
             try:
@@ -63,11 +74,16 @@ class ContentModerator:
 
     def _build(self, version: str) -> Snapshot:
         started = time.monotonic()
-        matcher = Matcher(selectors.term_records(), regex_timeout=settings.DESK_MODERATION_REGEX_TIMEOUT_MS / 1000)
+        matcher = Matcher(
+            selectors.term_records(),
+            allowlist=selectors.allowlist_records(),
+            regex_timeout=settings.DESK_MODERATION_REGEX_TIMEOUT_MS / 1000,
+        )
         rules = selectors.rule_records() if settings.DESK_MODERATION_SEMANTIC_ENABLED else []
         logger.info(
-            "moderation: built %d terms, %d semantic rules in %.0f ms",
+            "moderation: built %d terms, %d allowlist entries, %d semantic rules in %.0f ms",
             matcher.size,
+            len(matcher.allowlist),
             len(rules),
             (time.monotonic() - started) * 1000,
         )
@@ -105,6 +121,19 @@ class ContentModerator:
             verdicts.append(verdict)
         metrics.stage_observe(f"moderation_{direction}", time.monotonic() - started)
         return verdicts
+
+    def explain(self, *, text: str) -> RuleTest:
+        """Every route's findings for ``text``, with the latest rules; records no flag, counts no metric."""
+        snapshot = self.snapshot(fresh=True)
+        explanation = snapshot.matcher.explain(text)
+        semantic = snapshot.semantic.best([text])[0] if snapshot.semantic else []
+        tripped = [s for s in semantic if s.score >= s.threshold]
+        return RuleTest(
+            explanation=explanation,
+            semantic=sorted(semantic, key=lambda s: -s.score),
+            semantic_enabled=settings.DESK_MODERATION_SEMANTIC_ENABLED,
+            verdict=_verdict(text, explanation.hits, tripped),
+        )
 
 
 def _action(hits: list[Hit], semantic: list[SemanticHit]) -> Action:

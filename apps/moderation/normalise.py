@@ -1,18 +1,23 @@
 """Text normalisation that undoes the usual evasions before blacklist matching.
 
 Per character: NFKC (full-width -> half-width, ① -> 1), case-fold, traditional ->
-simplified (OpenCC's character table), zero-width and combining marks dropped. Then
+simplified (OpenCC's character table), look-alikes of Latin letters and digits to them
+(Cyrillic а, Greek ο, 🅰: apps.moderation.confusables), zero-width and combining marks dropped. Then
 symbols and spaces between two CJK characters are removed and repeated CJK characters
 collapsed. Clause punctuation (，。！？；：、) stays a boundary: removing it would join the end
 of one clause to the start of the next and flag benign sentences.
 
 Every message goes through here, so the common path is vectorised with numpy over the
 UTF-32 code points (a handful of array operations, no per-character Python); the offset
-map back to the original text falls out of the same index arithmetic. Characters whose
+map back to the original text falls out of the same index arithmetic. ``fold_fast`` is the
+check every message takes (text only, fewest array operations: each costs a few µs whatever
+its length); ``normalise`` adds the offsets, for the few messages that hit something. Characters whose
 fold is longer than one character (ß -> ss, ⑩ -> 10) are rare and take the per-character
 Python path, which is also the reference the tests compare the vectorised path against.
 """
 
+import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import opencc
+
+from apps.moderation.confusables import latin_lookalikes
 
 _CJK_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0x20000, 0x31350))
 _BOUNDARY = frozenset(",，。!！?？;；:：、")
@@ -34,8 +41,16 @@ CJK = 1  # the folded character is a CJK ideograph
 SEPARATOR = 2  # the folded character is a space, symbol or punctuation other than a boundary
 DELETED = 4  # the character folds to nothing (zero-width, combining mark, control)
 MULTI = 8  # the character folds to more than one character
-
-IntArray = npt.NDArray[np.int64]
+_KIND_SHIFT = 24  # Tables.packed: fold | kind << 24 (code points need 21 bits)
+_FOLD_MASK = np.uint32((1 << _KIND_SHIFT) - 1)
+_KIND_BYTE = 3 if sys.byteorder == "little" else 0  # the byte of a packed uint32 that holds the kind
+# In the kind bytes: a run of separators (2) or deleted characters (6) right before a CJK character (1).
+_SEPARATOR_RUN = re.compile(rb"[\x02\x06]+(?=\x01)")
+_MULTI_BYTE = bytes([MULTI])
+_DELETED_BYTE = bytes([DELETED | SEPARATOR])
+_CJK_BYTE = bytes([CJK])
+_CJK_SEPARATOR = bytes([CJK, SEPARATOR])  # a separator run between CJK starts with one of these two
+_CJK_DELETED = bytes([CJK, DELETED | SEPARATOR])
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,8 @@ class Tables:
     fold: dict[int, str]  # code point -> fold, only where it differs
     fold_array: npt.NDArray[np.uint32]  # code point -> single-character fold (identity for MULTI)
     kind: npt.NDArray[np.uint8]  # code point -> kind bits
+    packed: npt.NDArray[np.uint32]  # code point -> fold | kind << 24: one gather gives both
+    confusable: frozenset[int]  # code points whose fold went through a Latin look-alike
 
 
 @cache
@@ -96,6 +113,8 @@ def _is_separator(char: str) -> bool:
 @cache
 def tables() -> Tables:
     t2s = _t2s_chars()
+    lookalikes = latin_lookalikes()
+    confusable: set[int] = set()
     fold: dict[int, str] = {}
     fold_array = np.arange(_UNICODE_SIZE, dtype=np.uint32)
     kind = np.zeros(_UNICODE_SIZE, dtype=np.uint8)
@@ -105,7 +124,13 @@ def tables() -> Tables:
         if 0xD800 <= code <= 0xDFFF:
             continue
         char = chr(code)
-        folded = _fold(char, t2s)
+        unconfused = _fold(char, t2s)
+        if code in lookalikes and not unconfused.isascii():
+            folded = lookalikes[code]  # Greek Κ: its lower case κ is no look-alike, the capital is
+        else:
+            folded = "".join(lookalikes.get(ord(part), part) for part in unconfused)
+        if folded != unconfused:
+            confusable.add(code)
         if folded != char:
             fold[code] = folded
         if folded == "":
@@ -115,65 +140,70 @@ def tables() -> Tables:
         else:
             fold_array[code] = ord(folded)
             kind[code] = CJK if _is_cjk_code(ord(folded)) else (SEPARATOR if _is_separator(folded) else 0)
-    return Tables(fold=fold, fold_array=fold_array, kind=kind)
+    packed = (fold_array | (kind.astype(np.uint32) << _KIND_SHIFT)).astype(np.uint32)
+    return Tables(fold=fold, fold_array=fold_array, kind=kind, packed=packed, confusable=frozenset(confusable))
 
 
-def normalise(text: str, *, with_offsets: bool = True) -> Normalised:
-    """Normalised text and, unless asked not to, the offset map back to ``text``."""
-    if not text:
-        return Normalised(text="", offsets=[])
+@dataclass(frozen=True)
+class Folded:
+    text: str  # == normalise(text).text
+    codes: npt.NDArray[np.uint32]  # its code points, for the pinyin view
+    kept: npt.NDArray[np.bool_] | None = None  # which original characters it kept; None = all
+    reference: Normalised | None = None  # a multi-character fold went the reference's way
+
+
+def fold_fast(text: str) -> Folded:
+    """The normalised text, in as few array operations as the text allows: each numpy call costs
+    a µs or more whatever its length, so the kind bytes answer "is there a separator, a repeat, a
+    deleted character?" with C-speed ``in`` tests, and one mask drops everything at once."""
     t = tables()
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    kinds = t.kind[codes]
-    present = int(np.bitwise_or.reduce(kinds))
-    if present & MULTI:
-        return normalise_reference(text)
-    folded = t.fold_array[codes]
-    index: IntArray | None = None  # original index of each kept character; None = all kept
-
-    if present & SEPARATOR:
-        keep = _separators_kept(kinds)
-        index = np.flatnonzero(keep)
-        folded, kinds = folded[keep], kinds[keep]
-    if present & CJK and len(folded) > 1:
-        same = folded[1:] == folded[:-1]
-        if same.any():
-            keep = np.ones(len(folded), dtype=bool)
-            keep[1:] = ~(same & (kinds[1:] & CJK).astype(bool))
-            folded = folded[keep]
-            index = np.flatnonzero(keep) if index is None else index[keep]
-
-    result = folded.tobytes().decode("utf-32-le")
-    if not with_offsets:
-        return Normalised(text=result, offsets=[])
-    offsets = list(range(len(text))) if index is None else index.tolist()
-    return Normalised(text=result, offsets=offsets)
+    packed = t.packed.take(codes)
+    kind_bytes = packed.view(np.uint8)[_KIND_BYTE::4].tobytes()
+    if _MULTI_BYTE in kind_bytes:
+        reference = normalise_reference(text)
+        codes = np.frombuffer(reference.text.encode("utf-32-le"), dtype=np.uint32)
+        return Folded(text=reference.text, codes=codes, reference=reference)
+    folded = packed & _FOLD_MASK
+    # Positions to drop: separator runs between two CJK characters, deleted characters
+    # everywhere, CJK repeats (also across a dropped run: 傻 傻逼).
+    drops: list[int] = []
+    bridged: list[tuple[int, int]] = []
+    if _DELETED_BYTE in kind_bytes:
+        drops.extend((np.frombuffer(kind_bytes, dtype=np.uint8) == DELETED | SEPARATOR).nonzero()[0].tolist())
+    if _CJK_SEPARATOR in kind_bytes or _CJK_DELETED in kind_bytes:
+        for found in _SEPARATOR_RUN.finditer(kind_bytes):
+            start, end = found.span()
+            if start > 0 and kind_bytes[start - 1] == CJK:
+                drops.extend(range(start, end))
+                bridged.append((start - 1, end))
+    if len(folded) > 1 and _CJK_BYTE in kind_bytes:
+        same = (folded[1:] == folded[:-1]).nonzero()[0]  # the method: np.flatnonzero adds a µs of Python
+        drops.extend(i + 1 for i in same.tolist() if kind_bytes[i + 1] == CJK)
+        drops.extend(after for before, after in bridged if folded[before] == folded[after])
+    if not drops:
+        return Folded(text=folded.tobytes().decode("utf-32-le"), codes=folded)
+    keep = np.ones(len(folded), dtype=bool)
+    keep[drops] = False
+    folded = folded[keep]
+    return Folded(text=folded.tobytes().decode("utf-32-le"), codes=folded, kept=keep)
 
 
 def normalise_fast(text: str) -> str:
-    return normalise(text, with_offsets=False).text
+    return fold_fast(text).text
 
 
-def _separators_kept(kinds: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
-    """Drop deleted characters everywhere and separator runs whose both neighbours are CJK."""
-    transparent = (kinds & SEPARATOR).astype(bool)
-    keep = ~transparent
-    candidates = np.flatnonzero(transparent).tolist()
-    # Chinese text carries a separator or two per message: walking the runs beats the
-    # dozen array operations a vectorised neighbour search costs.
-    last = len(kinds) - 1
-    run_start = 0
-    for position, candidate in enumerate(candidates):
-        if position == 0 or candidates[position - 1] != candidate - 1:
-            run_start = candidate
-        if position + 1 < len(candidates) and candidates[position + 1] == candidate + 1:
-            continue
-        between_cjk = run_start > 0 and candidate < last and kinds[run_start - 1] & CJK and kinds[candidate + 1] & CJK
-        if not between_cjk:
-            for index in range(run_start, candidate + 1):
-                if not kinds[index] & DELETED:
-                    keep[index] = True
-    return keep
+def normalise(text: str, *, with_offsets: bool = True, folded: Folded | None = None) -> Normalised:
+    """Normalised text and, unless asked not to, the offset map back to ``text`` (whose
+    ``fold_fast`` result the caller may already have)."""
+    folded = folded or fold_fast(text)
+    if not with_offsets:
+        return Normalised(text=folded.text, offsets=[])
+    if folded.reference is not None:
+        return folded.reference
+    if folded.kept is None:
+        return Normalised(text=folded.text, offsets=list(range(len(text))))
+    return Normalised(text=folded.text, offsets=folded.kept.nonzero()[0].tolist())
 
 
 def normalise_reference(text: str) -> Normalised:
@@ -223,57 +253,3 @@ def normalise_reference(text: str) -> Normalised:
         out_chars.append(chars[j])
         out_offsets.append(offsets[j])
     return Normalised(text="".join(out_chars), offsets=out_offsets)
-
-
-# --- pinyin ---------------------------------------------------------------------------------
-
-
-@cache
-def pinyin_table() -> dict[int, str]:
-    """CJK character -> its most common toneless pinyin, to catch homophones and romanisation."""
-    from pypinyin import Style, lazy_pinyin
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    table: dict[int, str] = {}
-    for code in pinyin_dict:
-        syllables = lazy_pinyin(chr(code), style=Style.NORMAL, errors="ignore")
-        if syllables and syllables[0].isascii():
-            table[code] = syllables[0]
-    return table
-
-
-def _pinyin_part(part: str) -> str:
-    return "".join(c for c in part if c.isascii() and c.isalnum())
-
-
-def pinyin(normalised: Normalised) -> Normalised:
-    """Pinyin form of normalised text: syllables and Latin letters/digits run together."""
-    table = pinyin_table()
-    chars: list[str] = []
-    offsets: list[int] = []
-    for i, char in enumerate(normalised.text):
-        for part in _pinyin_part(table.get(ord(char), char)):
-            chars.append(part)
-            if normalised.offsets:
-                offsets.append(normalised.offsets[i])
-    return Normalised(text="".join(chars), offsets=offsets)
-
-
-class _PinyinTranslation(dict[int, str]):
-    """str.translate table filled on first sight of each character, so lookups stay in C."""
-
-    def __missing__(self, code: int) -> str:
-        value = _pinyin_part(pinyin_table().get(code, chr(code)))
-        self[code] = value
-        return value
-
-
-_PINYIN_TRANSLATION = _PinyinTranslation()
-
-
-def pinyin_fast(normalised_text: str) -> str:
-    return normalised_text.translate(_PINYIN_TRANSLATION)
-
-
-def term_pinyin(term: str) -> str:
-    return pinyin(normalise(term, with_offsets=False)).text

@@ -145,6 +145,10 @@ class SemanticRules:
 
     def score(self, texts: Sequence[str]) -> list[list[SemanticHit]]:
         """For each text, the rules it trips (best example per rule), in one batched encode."""
+        return [[hit for hit in best if hit.score >= hit.threshold] for best in self.best(texts)]
+
+    def best(self, texts: Sequence[str]) -> list[list[SemanticHit]]:
+        """For each text, every rule with its closest example and score, tripped or not."""
         if not self.rules or not texts:
             return [[] for _ in texts]
         matrix = self._prepare()
@@ -159,16 +163,15 @@ class SemanticRules:
             hits = []
             for rule_index, (value, example_index) in best.items():
                 rule = self.rules[rule_index]
-                if value >= rule.threshold:
-                    hits.append(
-                        SemanticHit(
-                            rule_id=rule.id,
-                            category=rule.category,
-                            action=rule.action,
-                            score=value,
-                            threshold=rule.threshold,
-                            example=rule.examples[example_index],
-                        )
+                hits.append(
+                    SemanticHit(
+                        rule_id=rule.id,
+                        category=rule.category,
+                        action=rule.action,
+                        score=value,
+                        threshold=rule.threshold,
+                        example=rule.examples[example_index],
                     )
+                )
             results.append(hits)
         return results

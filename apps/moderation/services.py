@@ -9,14 +9,16 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
-from apps.moderation.models import Flag, SemanticRule, Term, TermAction
-from apps.moderation.selectors import RULES_VERSION_KEY
+from apps.moderation.models import AllowlistEntry, ContentCategory, Flag, SemanticRule, Term, TermAction
+from apps.moderation.selectors import RULES_VERSION_KEY, category_usage
 
 
 def rules_version_bump() -> None:
@@ -34,7 +36,7 @@ def term_save(*, term: Term) -> Term:
 
 def terms_delete(*, terms: list[Term]) -> int:
     with transaction.atomic():
-        deleted, _ = Term.objects.filter(pk__in=[t.pk for t in terms]).delete()
+        deleted, _count = Term.objects.filter(pk__in=[t.pk for t in terms]).delete()
         rules_version_bump()
     return deleted
 
@@ -56,8 +58,54 @@ def semantic_rule_save(*, rule: SemanticRule) -> SemanticRule:
 
 def semantic_rules_delete(*, rules: list[SemanticRule]) -> int:
     with transaction.atomic():
-        deleted, _ = SemanticRule.objects.filter(pk__in=[r.pk for r in rules]).delete()
+        deleted, _count = SemanticRule.objects.filter(pk__in=[r.pk for r in rules]).delete()
         rules_version_bump()
+    return deleted
+
+
+def allowlist_entry_save(*, entry: AllowlistEntry) -> AllowlistEntry:
+    entry.full_clean()
+    with transaction.atomic():
+        entry.save()
+        rules_version_bump()
+    return entry
+
+
+def allowlist_entries_delete(*, entries: list[AllowlistEntry]) -> int:
+    with transaction.atomic():
+        deleted, _count = AllowlistEntry.objects.filter(pk__in=[e.pk for e in entries]).delete()
+        rules_version_bump()
+    return deleted
+
+
+def category_save(*, category: ContentCategory) -> ContentCategory:
+    """Add a category or rename one; the key of a saved category stays what it was."""
+    if category.pk is not None:
+        category.key = ContentCategory.objects.values_list("key", flat=True).get(pk=category.pk)
+    category.full_clean()
+    category.save()
+    return category  # names are not part of the rules: no version bump
+
+
+def category_delete_refusal(*, categories: list[ContentCategory]) -> list[str]:
+    """Why these categories cannot go (built in, or still held by terms, rules or allowlist entries)."""
+    usage = category_usage(keys=[c.key for c in categories])
+    reasons = [_("%(name)s is built in.") % {"name": c.label} for c in categories if c.built_in]
+    reasons += [
+        _("%(name)s is used by %(count)d terms, rules or allowlist entries.") % {"name": c.label, "count": usage[c.key]}
+        for c in categories
+        if c.key in usage
+    ]
+    return reasons
+
+
+def categories_delete(*, categories: list[ContentCategory]) -> int:
+    with transaction.atomic():
+        locked = list(ContentCategory.objects.select_for_update().filter(pk__in=[c.pk for c in categories]))
+        reasons = category_delete_refusal(categories=locked)
+        if reasons:
+            raise ValidationError(reasons)
+        deleted, _count = ContentCategory.objects.filter(pk__in=[c.pk for c in locked]).delete()
     return deleted
 
 

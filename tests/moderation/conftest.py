@@ -6,8 +6,9 @@ from django.core.cache import cache
 
 from apps.moderation import services
 from apps.moderation.matcher import Matcher, TermRecord
-from apps.moderation.models import Term
+from apps.moderation.models import AllowlistEntry, Term
 from apps.moderation.selectors import RULES_VERSION_KEY
+from tests.e2e.conftest import browser  # noqa: F401  (Playwright + Debian Chromium, shared with tests/e2e)
 
 
 @pytest.fixture(autouse=True)
@@ -31,5 +32,13 @@ def make_term(db: None) -> Callable[..., Term]:
     def _make(text: str, **fields: Any) -> Term:
         values = {"kind": Term.Kind.KEYWORD, "category": "abuse", "action": "block", **fields}
         return services.term_save(term=Term(text=text, **values))
+
+    return _make
+
+
+@pytest.fixture
+def make_allow(db: None) -> Callable[..., AllowlistEntry]:
+    def _make(phrase: str, **fields: Any) -> AllowlistEntry:
+        return services.allowlist_entry_save(entry=AllowlistEntry(phrase=phrase, **fields))
 
     return _make

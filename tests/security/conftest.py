@@ -26,12 +26,12 @@ from apps.conversations.models import Conversation, Customer, Message
 from apps.core.services import api_token_create
 from apps.knowledge.models import Entry
 from apps.llm.models import Endpoint, PromptSettings
-from apps.moderation.models import Flag, SemanticRule, Term
+from apps.moderation.models import AllowlistEntry, ContentCategory, Flag, SemanticRule, Term
 from apps.reports.models import Export
 from apps.wechat.models import KfCursor, WechatAccount, WechatContact, WecomServicer
 
 ROLES = ("agent", "manager", "admin")
-_roles_migration = importlib.import_module("apps.core.migrations.0003_roles_wecom_servicer")
+_roles_migration = importlib.import_module("apps.core.migrations.0004_roles_moderation_lists")
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,8 @@ def build_world(tmp_path: Path) -> World:
         "moderation.term": Term.objects.create(text="骗子", category="fraud", severity=3, action="flag"),
         # Disabled: an enabled rule would load the sentence model into the moderator.
         "moderation.semanticrule": SemanticRule.objects.create(category="fraud", examples="转账", enabled=False),
+        "moderation.contentcategory": ContentCategory.objects.create(key="gambling", name="赌博"),
+        "moderation.allowlistentry": AllowlistEntry.objects.create(phrase="防骗子指南", category="fraud"),
         "llm.endpoint": Endpoint.objects.create(name="gpu-1", base_url="http://127.0.0.1:9", model="m"),
         "llm.promptsettings": PromptSettings.objects.first() or PromptSettings.objects.create(instructions="hi"),
         "knowledge.entry": Entry.objects.create(question="营业时间？", answer="九点到五点"),

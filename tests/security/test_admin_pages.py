@@ -28,6 +28,8 @@ CONFIGURATION = frozenset(
     {
         "moderation.term",
         "moderation.semanticrule",
+        "moderation.contentcategory",
+        "moderation.allowlistentry",
         "llm.endpoint",
         "llm.promptsettings",
         "knowledge.entry",

@@ -1,0 +1,57 @@
+"""The demo rule set: a small blacklist and allowlist for a Chinese shop's desk (data/demo_*.csv).
+
+``manage.py moderation_demo`` loads them into a fresh desk; bench/moderation.py and the tests
+measure false positives with them on ordinary Chinese text. The files are in the admin's
+import format, so an admin can also import them by hand.
+"""
+
+import csv
+from pathlib import Path
+
+from apps.moderation.allowlist import AllowRecord
+from apps.moderation.matcher import TermRecord
+
+DATA = Path(__file__).resolve().parent / "data"
+BLACKLIST_FILE = DATA / "demo_blacklist.csv"
+ALLOWLIST_FILE = DATA / "demo_allowlist.csv"
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def demo_blacklist_rows() -> list[dict[str, str]]:
+    return _rows(BLACKLIST_FILE)
+
+
+def demo_allowlist_rows() -> list[dict[str, str]]:
+    return _rows(ALLOWLIST_FILE)
+
+
+def demo_terms(*, routes: bool = True) -> list[TermRecord]:
+    """The demo blacklist as matcher records; ``routes=False`` drops the per-term route marks
+    (pinyin, initials, two-character insertion) to measure what they add."""
+    return [
+        TermRecord(
+            id=i + 1,
+            text=row["text"],
+            kind=row["kind"],
+            category=row["category"],
+            severity=int(row["severity"]),
+            action=row["action"],
+            match_pinyin=routes and row["match_pinyin"] == "1",
+            match_initials=routes and row["match_initials"] == "1",
+            match_inserted=routes and row["match_inserted"] == "1",
+        )
+        for i, row in enumerate(demo_blacklist_rows())
+        if row["enabled"] == "1"
+    ]
+
+
+def demo_allowlist() -> list[AllowRecord]:
+    return [
+        AllowRecord(id=i + 1, phrase=row["phrase"], category=row["category"])
+        for i, row in enumerate(demo_allowlist_rows())
+        if row["enabled"] == "1"
+    ]
