@@ -1,11 +1,19 @@
 """Official Account webhook: ack latency at a steady request rate, against the real ASGI server.
 
     python bench/webhook.py [--rate 50] [--seconds 10]
+    python bench/webhook.py --passive [--rate 10] [--seconds 15] [--latencies 2,4]
 
 Starts uvicorn on a free port with its own database (desk_bench_webhook), sends signed
 callbacks open-loop at a fixed rate (plain and safe mode, every one a new message that is
 stored and enqueued), and prints P50/P99 against /healthz at the same rate as the baseline.
 Goal: P99 <= 50 ms.
+
+--passive: an unverified account that can only reply in the callback's response. The whole desk
+runs (web, workers, the real answerer against peers/openai_server.py with each --latencies value
+before the first token); WeChat's side (peers/oa_callbacks.py) sends safe-mode callbacks, waits
+5 s per try and retries the same MsgId up to 3 times. Prints, per LLM latency, the time until the
+response that carries the answer (P50/P99), the share answered on the first try, and the messages
+that got the holding text instead. Goal: every answer within WeChat's tries, none twice.
 """
 
 import argparse
@@ -15,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -59,8 +68,11 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    args = [sys.executable, "-m", "uvicorn", "project.asgi:application", "--port", str(port), "--no-access-log"]
-    proc = subprocess.Popen(args, cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [sys.executable, "-m", "uvicorn", "project.asgi:application", "--port", str(port), "--no-access-log",
+            "--log-level", "warning"]  # fmt: skip
+    # A file, not a pipe: nobody reads the pipe while the bench runs, and a full one blocks uvicorn.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server, closed with the process
+    proc = subprocess.Popen(args, cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -69,7 +81,8 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit(f"uvicorn did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    log.seek(0)
+    raise SystemExit(f"uvicorn did not start: {log.read().decode(errors='replace')}")
 
 
 def build_requests(count: int, *, aes: bool, run: str) -> list[tuple[str, bytes]]:
@@ -136,9 +149,17 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=None, help="requests per second (50; --passive: 10)")
+    parser.add_argument("--seconds", type=float, default=None, help="(10; --passive: 15)")
+    parser.add_argument("--passive", action="store_true", help="passive replies, through the whole desk")
+    parser.add_argument("--latencies", default="2,4", help="--passive: LLM seconds before the first token")
     opts = parser.parse_args()
+    if opts.passive:
+        from bench.webhook_passive import passive_bench
+
+        passive_bench(rate=opts.rate or 10.0, seconds=opts.seconds or 15.0, latencies=opts.latencies)
+        return
+    opts.rate, opts.seconds = opts.rate or 50.0, opts.seconds or 10.0
     count = int(opts.rate * opts.seconds)
 
     prepare_database()

@@ -2,7 +2,9 @@
 
 It speaks the same HTTP+JSON protocol and enforces the rules the desk must respect: a new
 access_token invalidates the old one, replies need an open 48 h window and stop at 5 per
-customer message (45015 / 45047), sync_msg pages by cursor with limit <= 1000.
+customer message (45015 / 45047), custom-send needs a verified Official Account (48001),
+sync_msg pages by cursor with limit <= 1000, and WeCom 客服's session states and single-use event
+codes (peers/fake_wecom_kf.py).
 """
 
 import json
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from peers.fake_wecom_kf import KfSessions
 
 
 @dataclass
@@ -40,6 +44,11 @@ class FakeWeChat:
     # ... after letting this many calls to the path through first.
     failure_skips: Counter[str] = field(default_factory=Counter)
     _windows: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Official Accounts that are not verified: custom-send answers 48001 for them (passive replies only).
+    unverified: set[str] = field(default_factory=set)
+    refused: Counter[str] = field(default_factory=Counter)  # app_id -> custom-sends answered 48001
+    # WeCom 客服 sessions: states, single-use event codes (peers/fake_wecom_kf.py).
+    kf: KfSessions = field(default_factory=KfSessions)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- what the tests tell the fake ---------------------------------------------------
@@ -53,6 +62,8 @@ class FakeWeChat:
         for message in messages:
             if message.get("origin") == 3:
                 self.user_wrote(message["external_userid"], open_kfid)
+                with self._lock:
+                    self.kf.customer_wrote(open_kfid, message["external_userid"])
 
     def revoke_tokens(self) -> None:
         with self._lock:
@@ -78,8 +89,17 @@ class FakeWeChat:
         if query.get("access_token") not in self.tokens.values():
             return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
         if path == "/cgi-bin/message/custom/send":
+            with self._lock:
+                app_id = next((app for app, token in self.tokens.items() if token == query["access_token"]), "")
+                if app_id in self.unverified:
+                    self.refused[app_id] += 1
+                    return 200, {"errcode": 48001, "errmsg": "api unauthorized"}
             return 200, self._send(Sent(api="custom", touser=body["touser"], content=body["text"]["content"]))
         if path == "/cgi-bin/kf/send_msg":
+            with self._lock:
+                refused = self.kf.may_send(body["open_kfid"], body["touser"])
+            if refused is not None:
+                return 200, refused
             sent = Sent(
                 api="kf",
                 touser=body["touser"],
@@ -92,8 +112,16 @@ class FakeWeChat:
             return 200, self._sync(body)
         if path == "/cgi-bin/kf/service_state/trans":
             with self._lock:
-                self.states.append(body)
-            return 200, {"errcode": 0, "errmsg": "ok"}
+                answer = self.kf.trans(body)
+                if answer["errcode"] == 0:
+                    self.states.append(body)
+            return 200, answer
+        if path == "/cgi-bin/kf/service_state/get":
+            with self._lock:
+                return 200, self.kf.get(body)
+        if path == "/cgi-bin/kf/send_msg_on_event":
+            with self._lock:
+                return 200, self.kf.on_event(body)
         return 404, {"errcode": 404, "errmsg": "no such api"}
 
     def _grant(self, app_id: str) -> dict[str, Any]:

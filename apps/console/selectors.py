@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.console.models import CannedResponse, Note
+from apps.conversations.channels import PermanentDeliveryError, get_adapter
 from apps.conversations.models import Conversation, ConversationEvent, Message
 from apps.moderation.models import Category, Flag, TermAction
 
@@ -222,3 +223,21 @@ def agents() -> QuerySet[Any]:
     if permission is not None:
         allowed |= Q(user_permissions=permission) | Q(groups__permissions=permission)
     return get_user_model().objects.filter(allowed, is_active=True, is_staff=True).distinct().order_by("username")
+
+
+def channel_view(*, conversation: Conversation) -> dict[str, Any]:
+    """What the conversation's channel says about it (a status line, whether the desk may write)
+    and the actions it offers the console."""
+    try:
+        adapter = get_adapter(conversation.channel)
+    except PermanentDeliveryError:  # a channel no longer configured: nothing to say or offer
+        return {"label": "", "can_send": True, "actions": []}
+    state = adapter.state(conversation_id=conversation.pk)
+    actions = [] if conversation.mode == Conversation.Mode.CLOSED else adapter.actions(conversation_id=conversation.pk)
+    return {
+        "label": state.label,
+        "can_send": state.can_send,
+        "actions": [
+            {"slug": a.slug, "label": a.label, "choices": [list(choice) for choice in a.choices]} for a in actions
+        ],
+    }

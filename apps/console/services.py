@@ -15,6 +15,7 @@ from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.console.models import Note
 from apps.conversations import events
+from apps.conversations.channels import ChannelActionError, PermanentDeliveryError, get_adapter
 from apps.conversations.models import Conversation, ConversationEvent, Message
 from apps.conversations.pipeline import get_moderator
 from apps.conversations.services import conversation_lock, conversation_mode_record, conversation_reply
@@ -148,6 +149,15 @@ def agent_reply(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> 
             details={"verdict": verdict.action},
         )
     return reply
+
+
+def channel_act(*, conversation_id: int, agent: AbstractBaseUser, action: str, value: str) -> None:
+    """Run one of the conversation's channel actions (e.g. hand a WeCom 客服 session to WeCom)."""
+    channel = Conversation.objects.values_list("channel", flat=True).get(pk=conversation_id)
+    try:
+        get_adapter(channel).act(conversation_id=conversation_id, action=action, value=value, actor_id=agent.pk)
+    except (ChannelActionError, PermanentDeliveryError) as exc:
+        raise HandoffError(str(exc)) from exc
 
 
 def note_add(*, conversation_id: int, author: AbstractBaseUser, body: str) -> Note:

@@ -115,6 +115,7 @@ def _state(conversation: Conversation, user_id: int | None) -> dict[str, Any]:
         "assignee_id": conversation.assignee_id,
         "assignee": assignee.get_username() if assignee is not None else "",
         "mine": conversation.assignee_id == user_id and conversation.mode == Conversation.Mode.HUMAN,
+        "channel": selectors.channel_view(conversation=conversation),
     }
 
 
@@ -126,6 +127,8 @@ def _message_json(message: Message) -> dict[str, Any]:
         "author": message.author.get_username() if message.author is not None else "",
         "body": message.body,
         "status": message.status,
+        # Why the channel refused it, with the channel's own code (e.g. "WeChat error 45015: ...").
+        "error": message.error if message.status == Message.Status.FAILED else "",
         "at": message.created_at.isoformat(),
     }
 
@@ -194,6 +197,12 @@ def conversation_action(request: HttpRequest, conversation_id: int, action: str)
         ),
         "reply": lambda: services.agent_reply(
             conversation_id=conversation_id, agent=user, body=request.POST.get("body", "")
+        ),
+        "channel": lambda: services.channel_act(
+            conversation_id=conversation_id,
+            agent=user,
+            action=request.POST.get("action", ""),
+            value=request.POST.get("value", ""),
         ),
         "note": lambda: services.note_add(
             conversation_id=conversation_id, author=user, body=request.POST.get("body", "")

@@ -34,18 +34,24 @@ router = Router(tags=["inbound"], auth=InboundToken())
     summary="Receive one customer message (idempotent on channel + channel_message_id)",
 )
 def receive_message(request: HttpRequest, payload: InboundMessageIn) -> Status[InboundMessageOut]:
-    identity = {
-        "channel": payload.channel,
-        "external_user_id": payload.external_user_id,
-        "display_name": payload.display_name,
-        "channel_message_id": payload.channel_message_id,
-        "body": payload.text,
-    }
     if payload.author == "staff":
-        received = services.staff_message_record(**identity)
+        received = services.staff_message_record(
+            channel=payload.channel,
+            external_user_id=payload.external_user_id,
+            display_name=payload.display_name,
+            channel_message_id=payload.channel_message_id,
+            body=payload.text,
+        )
     else:
         # The caller's address (the bridge's, for Wechaty) goes to the audit log with the exchange.
-        received = services.message_receive(**identity, client_ip=request.META.get("REMOTE_ADDR"))
+        received = services.message_receive(
+            channel=payload.channel,
+            external_user_id=payload.external_user_id,
+            display_name=payload.display_name,
+            channel_message_id=payload.channel_message_id,
+            body=payload.text,
+            client_ip=request.META.get("REMOTE_ADDR"),
+        )
     return inbound_ack(received)
 
 

@@ -9,6 +9,7 @@ this registry.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import ClassVar
 
@@ -40,8 +41,57 @@ class TransientDeliveryError(DeliveryError):
     """Worth retrying: timeouts, 5xx, connection refused."""
 
 
+class DeliveryDeferred(DeliveryError):
+    """The channel took the message and hands it over later, on the customer's next contact (an
+    Official Account's passive reply rides on the response to the customer's next callback).
+
+    Not failed, not retried: the message stays processing, and the sweeper leaves it alone until
+    ``until``, then asks the adapter again (which gives up with PermanentDeliveryError or defers
+    anew). The channel reports the hand-over with ``services.deferred_delivered``.
+    """
+
+    def __init__(self, message: str, *, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 class PermanentDeliveryError(DeliveryError):
-    """Retrying cannot help: unknown recipient, quota exhausted, channel not configured."""
+    """Retrying cannot help: unknown recipient, quota exhausted, channel not configured.
+
+    ``code``: the channel's own error code, for the console and the metrics. ``hand_over``: the
+    customer still needs an answer a person can give (the channel's window closed, someone else
+    serves them there); otherwise the reply is dropped with the customer left untouched.
+    """
+
+    def __init__(self, message: str, *, code: str = "", hand_over: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.hand_over = hand_over
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """What the channel says about a conversation, for the console: a line to show, and whether the
+    desk may send in it now (WeCom does not let anyone else write while its own servicer serves)."""
+
+    label: str = ""
+    can_send: bool = True
+
+
+@dataclass(frozen=True)
+class ChannelAction:
+    """A channel-specific action the console offers on a conversation (hand to WeCom's servicer...).
+
+    ``choices``: (value, label) pairs the agent picks one of; empty for a plain button.
+    """
+
+    slug: str
+    label: str
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+class ChannelActionError(Exception):
+    """The action does not apply to the conversation as it is now; the message is for the agent."""
 
 
 class ChannelAdapter:
@@ -63,6 +113,16 @@ class ChannelAdapter:
 
     def conversation_changed(self, *, conversation_id: int, mode: str, assignee_id: int | None) -> None:
         """The conversation's mode or assignee changed (a human took it, it was queued, closed...)."""
+
+    def state(self, *, conversation_id: int) -> ChannelState:
+        return ChannelState()
+
+    def actions(self, *, conversation_id: int) -> list[ChannelAction]:
+        return []
+
+    def act(self, *, conversation_id: int, action: str, value: str, actor_id: int) -> None:
+        """Run one of ``actions()``; raise ChannelActionError when it does not apply."""
+        raise ChannelActionError(f"unknown action {action!r}")
 
 
 def outbound_text(outbound: Outbound) -> OutboundText:

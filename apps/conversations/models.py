@@ -182,6 +182,9 @@ class ConversationEvent(models.Model):
         HANDED_BACK = "handed_back", _("Handed back to the bot")
         ASSIGNED = "assigned", _("Assigned")
         CLOSED = "closed", _("Closed")
+        # The channel's own staff serve it (a WeCom servicer in the WeCom app), or stopped doing so.
+        SERVED_IN_CHANNEL = "served_in_channel", _("Served in the channel's own app")
+        CHANNEL_REFUSED = "channel_refused", _("The channel refused a reply: queued for a human")
 
     conversation = models.ForeignKey(
         Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="events"

@@ -59,6 +59,11 @@ MODERATION_HITS = Counter(
 DELIVERIES_FAILED = Counter(
     "desk_deliveries_failed_total", "Outbound messages the channel refused for good.", ["channel", "reason"]
 )
+WECHAT_API_ERRORS = Counter(
+    "desk_wechat_api_errors_total",
+    "Error codes WeChat/WeCom answered, by what the desk does about each (retry, refresh_token, hand_over, give_up).",
+    ["errcode", "outcome"],
+)
 WEBSOCKETS = Gauge("desk_websocket_connections", "Open websocket connections in this process.", ["path"])
 CELERY_TASKS = Counter(
     "desk_celery_tasks_total", "Celery task runs, by end state (success, failure, retry).", ["task", "state"]
@@ -133,6 +138,10 @@ def moderation_hits(*, direction: str, verdict: str, evidence: dict[str, Any]) -
 @_safe
 def delivery_failed(*, channel: str, reason: str) -> None:
     DELIVERIES_FAILED.labels(channel, reason).inc()
+
+
+def wechat_api_error(*, errcode: int, outcome: str) -> None:
+    WECHAT_API_ERRORS.labels(str(errcode), outcome).inc()
 
 
 class QueueDepthCollector(Collector):

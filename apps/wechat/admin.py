@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.admin_mixins import AuditedAdminMixin
-from apps.wechat.models import KfCursor, WechatAccount, WechatContact, WecomServicer
+from apps.wechat.models import KfCursor, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
 
 
 class WechatAccountForm(forms.ModelForm[WechatAccount]):
@@ -13,7 +13,21 @@ class WechatAccountForm(forms.ModelForm[WechatAccount]):
 
     class Meta:
         model = WechatAccount
-        fields = ("kind", "name", "app_id", "secret", "token", "encoding_aes_key", "is_active")
+        fields = (
+            "kind",
+            "name",
+            "app_id",
+            "secret",
+            "token",
+            "encoding_aes_key",
+            "reply_mode",
+            "passive_since",
+            "is_active",
+            "kf_welcome_text",
+            "kf_welcome_menu",
+            "kf_closing_text",
+            "kf_closing_rating",
+        )
         # Encrypted text columns would default to a textarea; these are one-line values.
         widgets = {"token": forms.TextInput, "encoding_aes_key": forms.TextInput(attrs={"maxlength": 43})}
 
@@ -37,9 +51,11 @@ class WechatAccountForm(forms.ModelForm[WechatAccount]):
 @admin.register(WechatAccount)
 class WechatAccountAdmin(AuditedAdminMixin, admin.ModelAdmin[WechatAccount]):
     form = WechatAccountForm
-    list_display = ("name", "kind", "app_id", "is_active", "updated_at")
-    list_filter = ("kind", "is_active")
+    list_display = ("name", "kind", "app_id", "reply_mode", "passive_since", "is_active", "updated_at")
+    list_filter = ("kind", "reply_mode", "is_active")
     search_fields = ("name", "app_id")
+    # Why an automatic account replies passively; clearing passive_since lets it try custom-send again.
+    readonly_fields = ("passive_reason",)
 
 
 @admin.register(WechatContact)
@@ -79,3 +95,17 @@ class WecomServicerAdmin(AuditedAdminMixin, admin.ModelAdmin[WecomServicer]):
     list_display = ("user", "userid")
     search_fields = ("user__username", "userid")
     autocomplete_fields = ("user",)
+
+
+@admin.register(OaPassiveReply)
+class OaPassiveReplyAdmin(admin.ModelAdmin[OaPassiveReply]):
+    """Official Account replies waiting for the customer's next callback, and which callback took them."""
+
+    list_display = ("openid", "account", "message", "ready_at", "handed_out_at", "handed_out_in")
+    list_filter = ("account",)
+    list_select_related = ("account", "message")
+    search_fields = ("openid", "handed_out_in")
+    readonly_fields = [field.name for field in OaPassiveReply._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -12,11 +12,31 @@ import httpx
 from django.conf import settings
 from pydantic import BaseModel, ValidationError
 
-# 45015: the 48 h reply window is closed; 45047: the reply count within it is used up.
-QUOTA_ERRCODES = frozenset({45015, 45047})
+from apps.core import metrics
+
+# Every error code of a send maps to one outcome (docs/architecture.md, "WeChat errors as data"):
+# 45015 / 95002: the 48 h reply window is closed; 45047 / 95001: the replies allowed in it are used
+# up. Nobody retries into these; the customer needs a person once they write again.
+QUOTA_ERRCODES = frozenset({45015, 45047, 95001, 95002})
 INVALID_TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 # -1: system busy; 45009/45011: API call frequency limits, which lift with time.
 TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011})
+# WeCom 客服: the session is not the desk's to write in (95013 ended, 95018 a servicer or the pool
+# has it): hand to a person. 95016: a state move WeCom does not allow.
+STATE_ERRCODES = frozenset({95013, 95016, 95018})
+OUTCOME_RETRY, OUTCOME_REFRESH, OUTCOME_HAND_OVER, OUTCOME_GIVE_UP = "retry", "refresh_token", "hand_over", "give_up"
+
+
+def errcode_outcome(errcode: int) -> str:
+    """What the desk does about a WeChat error code: anything not listed gives up, customer untouched
+    (an invalid or unfollowed user 40003/43004/46004, content refused 45002/87014, a used code...)."""
+    if errcode in TRANSIENT_ERRCODES:
+        return OUTCOME_RETRY
+    if errcode in INVALID_TOKEN_ERRCODES:
+        return OUTCOME_REFRESH
+    if errcode in QUOTA_ERRCODES or errcode in STATE_ERRCODES:
+        return OUTCOME_HAND_OVER
+    return OUTCOME_GIVE_UP
 
 
 class WeChatApiError(Exception):
@@ -41,6 +61,10 @@ class InvalidTokenError(TransientApiError):
     pass
 
 
+class StateApiError(PermanentApiError):
+    """The WeCom 客服 session's state does not allow the call."""
+
+
 class TokenGrant(BaseModel):
     access_token: str
     expires_in: int
@@ -56,6 +80,13 @@ class KfMessage(BaseModel, extra="allow"):
     msgtype: str = ""
     text: dict[str, Any] | None = None
     event: dict[str, Any] | None = None
+    # Who typed it, for origin 5 (a WeCom servicer in the WeCom client).
+    servicer_userid: str = ""
+
+
+class KfServiceState(BaseModel):
+    service_state: int
+    servicer_userid: str = ""
 
 
 class KfSyncPage(BaseModel):
@@ -75,6 +106,9 @@ def _raise_for_errcode(data: dict[str, Any]) -> None:
     if not isinstance(errcode, int) or errcode == 0:
         return
     message = f"WeChat error {errcode}: {str(data.get('errmsg', ''))[:200]}"
+    metrics.wechat_api_error(errcode=errcode, outcome=errcode_outcome(errcode))
+    if errcode in STATE_ERRCODES:
+        raise StateApiError(message, errcode=errcode)
     if errcode in QUOTA_ERRCODES:
         raise QuotaApiError(message, errcode=errcode)
     if errcode in INVALID_TOKEN_ERRCODES:
@@ -158,9 +192,24 @@ def kf_send_text(*, access_token: str, open_kfid: str, external_userid: str, con
     _request("POST", _wecom("kf/send_msg"), params={"access_token": access_token}, json=payload)
 
 
+def kf_service_state_get(*, access_token: str, open_kfid: str, external_userid: str) -> KfServiceState:
+    payload = {"open_kfid": open_kfid, "external_userid": external_userid}
+    data = _request("POST", _wecom("kf/service_state/get"), params={"access_token": access_token}, json=payload)
+    return _parse(KfServiceState, data)
+
+
+def kf_send_msg_on_event(*, access_token: str, code: str, message: dict[str, Any], msgid: str = "") -> None:
+    """Answer an event (welcome, session change, end) with its single-use code: text or msgmenu."""
+    payload: dict[str, Any] = {"code": code, **message}
+    if msgid:
+        payload["msgid"] = msgid
+    _request("POST", _wecom("kf/send_msg_on_event"), params={"access_token": access_token}, json=payload)
+
+
 def kf_service_state_trans(
     *, access_token: str, open_kfid: str, external_userid: str, service_state: int, servicer_userid: str = ""
-) -> None:
+) -> str:
+    """Move the session; returns the msg_code WeCom hands for a reply/closing message ("" if none)."""
     payload: dict[str, Any] = {
         "open_kfid": open_kfid,
         "external_userid": external_userid,
@@ -168,4 +217,5 @@ def kf_service_state_trans(
     }
     if servicer_userid:
         payload["servicer_userid"] = servicer_userid
-    _request("POST", _wecom("kf/service_state/trans"), params={"access_token": access_token}, json=payload)
+    data = _request("POST", _wecom("kf/service_state/trans"), params={"access_token": access_token}, json=payload)
+    return str(data.get("msg_code") or "")

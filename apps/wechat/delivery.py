@@ -18,7 +18,14 @@ from django.utils import timezone
 
 from apps.conversations.channels import OutboundText, PermanentDeliveryError, TransientDeliveryError
 from apps.wechat import selectors
-from apps.wechat.client import PermanentApiError, QuotaApiError, TransientApiError
+from apps.wechat.client import (
+    OUTCOME_GIVE_UP,
+    OUTCOME_HAND_OVER,
+    PermanentApiError,
+    QuotaApiError,
+    TransientApiError,
+    errcode_outcome,
+)
 from apps.wechat.models import WechatContact
 from apps.wechat.planner import reply_plan
 
@@ -101,7 +108,11 @@ def text_deliver(*, outbound: OutboundText, send: SendSegment) -> None:
             cache.set(key, progress, _PROGRESS_TTL)
         if refusal is not None or progress is None:
             _record_quota_error(contact, errcode=refusal or BUDGET_USED, sent=0)
-            failure = PermanentDeliveryError(f"not sent: WeChat's reply quota does not allow it ({refusal})")
+            failure = PermanentDeliveryError(
+                f"not sent: WeChat's reply quota does not allow it ({refusal})",
+                code=str(refusal or BUDGET_USED),
+                hand_over=True,
+            )
         else:
             failure = _send_remaining(contact, outbound, progress, key, send)
     if failure is not None:
@@ -121,10 +132,11 @@ def _send_remaining(
             cache.set(key, progress, _PROGRESS_TTL)
     except QuotaApiError as exc:
         _record_quota_error(contact, errcode=exc.errcode or BUDGET_USED, sent=progress["done"])
-        return PermanentDeliveryError(str(exc))
+        return PermanentDeliveryError(str(exc), code=str(exc.errcode or BUDGET_USED), hand_over=True)
     except PermanentApiError as exc:
         _record_sent(contact, progress["done"])
-        return PermanentDeliveryError(str(exc))
+        outcome = errcode_outcome(exc.errcode) if exc.errcode is not None else OUTCOME_GIVE_UP
+        return PermanentDeliveryError(str(exc), code=str(exc.errcode or ""), hand_over=outcome == OUTCOME_HAND_OVER)
     except TransientApiError as exc:
         raise TransientDeliveryError(str(exc)) from exc
     _record_sent(contact, len(segments))

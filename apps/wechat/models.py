@@ -14,6 +14,16 @@ class WechatAccount(models.Model):
         OFFICIAL_ACCOUNT = "official_account", _("Official Account")
         WECOM_KF = "wecom_kf", _("WeCom customer service")
 
+    class ReplyMode(models.TextChoices):
+        """How an Official Account answers (docs/architecture.md, "Official Account passive replies")."""
+
+        # message/custom/send: needs a verified account.
+        CUSTOM = "custom", _("Custom-send API")
+        # In the HTTP response to the customer's own callback, within WeChat's 5 s.
+        PASSIVE = "passive", _("Passive reply")
+        # Custom-send until WeChat answers 48001 (no permission), then passive (passive_since).
+        AUTO = "auto", _("Automatic")
+
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     name = models.CharField(_("name"), max_length=64)
     # The AppID of an Official Account, or the CorpID of a WeCom corp; it is also the URL key.
@@ -24,6 +34,21 @@ class WechatAccount(models.Model):
     # 43 characters; empty means plain mode (Official Account only: WeCom always encrypts).
     encoding_aes_key = EncryptedTextField(_("EncodingAESKey"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    reply_mode = models.CharField(_("reply mode"), max_length=16, choices=ReplyMode.choices, default=ReplyMode.AUTO)
+    # Set when an automatic account found custom-send refused; clear it to try custom-send again.
+    passive_since = models.DateTimeField(_("passive replies since"), null=True, blank=True)
+    passive_reason = models.CharField(_("why passive"), max_length=200, blank=True)
+    # WeCom 客服: what the customer sees when a session starts and ends (kf/send_msg_on_event).
+    kf_welcome_text = models.TextField(_("welcome message"), blank=True)
+    kf_welcome_menu = models.TextField(
+        _("welcome menu"), blank=True, help_text=_("One common question per line: shown as buttons under the welcome.")
+    )
+    kf_closing_text = models.TextField(_("closing message"), blank=True)
+    kf_closing_rating = models.BooleanField(
+        _("ask for a rating when closing"),
+        default=False,
+        help_text=_("A 1-5 satisfaction menu after the closing message."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -36,6 +61,12 @@ class WechatAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.app_id})"
+
+    @property
+    def replies_passively(self) -> bool:
+        return self.reply_mode == self.ReplyMode.PASSIVE or (
+            self.reply_mode == self.ReplyMode.AUTO and self.passive_since is not None
+        )
 
 
 class WechatContact(models.Model):
@@ -55,6 +86,13 @@ class WechatContact(models.Model):
     quota_error_code = models.IntegerField(_("last quota error"), null=True, blank=True)
     quota_error_at = models.DateTimeField(_("quota error at"), null=True, blank=True)
     quota_errors = models.PositiveIntegerField(_("quota errors"), default=0)
+    # WeCom 客服 session state as WeCom has it (KfState), mirrored; null: not known, ask WeCom.
+    kf_state = models.PositiveSmallIntegerField(_("kf session state"), null=True, blank=True)
+    kf_servicer_userid = models.CharField(_("WeCom servicer"), max_length=64, blank=True)
+    kf_state_at = models.DateTimeField(_("kf state since"), null=True, blank=True)
+    # Where the customer came from (the enter_session event's scene / scene_param).
+    kf_scene = models.CharField(_("entry scene"), max_length=64, blank=True)
+    kf_scene_param = models.CharField(_("entry scene parameter"), max_length=256, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -120,3 +158,40 @@ class WecomServicer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.userid})"
+
+
+class OaPassiveReply(models.Model):
+    """An Official Account reply waiting to ride on the response to one of the customer's callbacks.
+
+    The adapter parks it (``ready_at``) instead of calling custom-send; the first callback of that
+    customer that can carry it hands it out (``handed_out_at``, set once, under the message's row
+    lock) and the outbound message becomes delivered then.
+    """
+
+    message = models.OneToOneField(
+        "conversations.Message", verbose_name=_("reply"), on_delete=models.CASCADE, related_name="oa_passive_reply"
+    )
+    account = models.ForeignKey(WechatAccount, on_delete=models.PROTECT, related_name="passive_replies")
+    openid = models.CharField(_("OpenID"), max_length=64)
+    # The customer message it answers: the callback of that message waits for exactly this reply.
+    reply_to = models.ForeignKey(
+        "conversations.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ready_at = models.DateTimeField(_("ready at"), auto_now_add=True)
+    handed_out_at = models.DateTimeField(_("handed out at"), null=True, blank=True)
+    # The callback whose response carried it: "<MsgId>" or "<openid>:<CreateTime>" for an event.
+    handed_out_in = models.CharField(_("handed out in callback"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("passive reply")
+        verbose_name_plural = _("passive replies")
+        indexes = [
+            models.Index(
+                fields=["account", "openid", "ready_at"],
+                name="oa_passive_waiting",
+                condition=models.Q(handed_out_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.openid} #{self.message_id}"

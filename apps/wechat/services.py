@@ -57,8 +57,9 @@ def contact_window_open(
     # The window only moves forward, since messages of a kf page can arrive out of order.
     sql = f"""
         INSERT INTO {table} (account_id, customer_id, open_kfid, user_id, window_opened_at,
-                             sent_in_window, quota_errors, updated_at)
-        VALUES (%s, %s, %s, %s, %s, 0, 0, %s)
+                             sent_in_window, quota_errors, kf_servicer_userid, kf_scene, kf_scene_param,
+                             updated_at)
+        VALUES (%s, %s, %s, %s, %s, 0, 0, '', '', '', %s)
         ON CONFLICT (account_id, open_kfid, user_id) DO UPDATE
         SET window_opened_at = EXCLUDED.window_opened_at, sent_in_window = 0, updated_at = EXCLUDED.updated_at
         WHERE {table}.window_opened_at IS NULL OR {table}.window_opened_at < EXCLUDED.window_opened_at

@@ -7,7 +7,7 @@ Failures map to clean 4xx answers and nothing is stored: 403 for a forged or sta
 import time
 from collections.abc import Callable, Coroutine
 from functools import wraps
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -17,7 +17,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from apps.wechat.crypto import BadPayload, CallbackRejected, timestamp_check
 
-View = Callable[..., HttpResponse]
+_T = TypeVar("_T")
+
+
+class HeldResponse(Protocol):
+    """What a callback view returns to answer later: awaited on the event loop, not on a thread."""
+
+    async def respond(self, *, received_at: float) -> HttpResponse: ...
+
+
+View = Callable[..., HttpResponse | HeldResponse]
 
 
 def callback_view(view: View) -> Callable[..., Coroutine[Any, Any, HttpResponse]]:
@@ -25,17 +34,36 @@ def callback_view(view: View) -> Callable[..., Coroutine[Any, Any, HttpResponse]
 
     thread_sensitive=False lets acks run in parallel instead of queueing behind Django's one
     sync thread, which kept WeChat's 5 s budget hostage to any slow request. Connections come
-    from the per-process pool; close_old_connections() hands them back around each ack.
+    from the per-process pool; close_old_connections() hands them back around each ack. A view
+    that must wait (an Official Account's passive reply) returns a HeldResponse: the wait is a
+    coroutine, so a held callback costs no thread.
     """
 
     @wraps(view)
     async def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        return await sync_to_async(_guarded, thread_sensitive=False)(view, request, *args, **kwargs)
+        received_at = time.monotonic()
+        result = await sync_to_async(_guarded, thread_sensitive=False)(view, request, *args, **kwargs)
+        if isinstance(result, HttpResponse):
+            return result
+        return await result.respond(received_at=received_at)
 
     return wrapper
 
 
-def _guarded(view: View, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+async def callback_work(work: Callable[..., _T], /, **kwargs: object) -> _T:
+    """Run a held callback's database work on the executor's threads, as callback_view does."""
+    return await sync_to_async(_with_connections, thread_sensitive=False)(work, **kwargs)
+
+
+def _with_connections(work: Callable[..., _T], /, **kwargs: object) -> _T:
+    close_old_connections()
+    try:
+        return work(**kwargs)
+    finally:
+        close_old_connections()
+
+
+def _guarded(view: View, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse | HeldResponse:
     close_old_connections()
     try:
         timestamp_check(

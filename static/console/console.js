@@ -192,7 +192,13 @@
         : m.author_kind === "agent" ? m.author : t.tSystem;
       const li = item(`msg ${m.direction} ${m.author_kind}`, who, m.body, m.at, m.id);
       li.dataset.author = m.author_kind;
-      if (m.status === "failed") li.classList.add("failed");
+      if (m.status === "failed") {
+        li.classList.add("failed");
+        const why = document.createElement("div");
+        why.className = "delivery-error";
+        why.textContent = `${t.tNotDelivered}${m.error ? `: ${m.error}` : ""}`;
+        li.appendChild(why);
+      }
       $("timeline").appendChild(li);
     }
 
@@ -220,12 +226,44 @@
       holder.dataset.holder = state.assignee || "";
       holder.classList.toggle("other", Boolean(other));
       const closed = state.mode === "closed";
-      $("take-over").disabled = closed || state.mine || other;
-      $("hand-back").disabled = !(state.mode === "human" || state.mode === "queued");
+      const channel = state.channel || { label: "", can_send: true, actions: [] };
+      // While the channel's own staff serve it (WeCom), the desk can neither take it nor give it to the bot.
+      $("take-over").disabled = closed || state.mine || other || !channel.can_send;
+      $("hand-back").disabled = !(state.mode === "human" || state.mode === "queued") || !channel.can_send;
       $("close-conversation").disabled = closed;
       $("assign").disabled = closed;
-      $("reply-body").disabled = !state.mine;
-      $("send-reply").disabled = !state.mine;
+      $("conv-channel").hidden = !channel.label;
+      $("conv-channel").textContent = channel.label;
+      $("reply-body").disabled = !state.mine || !channel.can_send;
+      $("send-reply").disabled = !state.mine || !channel.can_send;
+      renderChannelActions(channel.actions);
+    }
+
+    // Actions the conversation's channel offers (e.g. hand a WeCom session to WeCom's servicers).
+    function renderChannelActions(actions) {
+      const box = $("channel-actions");
+      const key = JSON.stringify(actions);
+      if (box.dataset.key === key) return;  // keep the agent's pick across resyncs
+      box.dataset.key = key;
+      box.replaceChildren();
+      actions.forEach((action) => {
+        let select = null;
+        if (action.choices.length) {
+          select = document.createElement("select");
+          select.id = `channel-${action.slug}-value`;
+          select.setAttribute("aria-label", action.label);
+          action.choices.forEach(([value, label]) => select.add(new Option(label, value)));
+          box.appendChild(select);
+        }
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "button";
+        button.id = `channel-${action.slug}`;
+        button.textContent = action.label;
+        button.addEventListener("click", () =>
+          act("channel", { action: action.slug, value: select ? select.value : "" }));
+        box.appendChild(button);
+      });
     }
 
     const resync = serial(async () => {

@@ -8,9 +8,9 @@ import pytest
 from django.db.models import Count
 from django.test import Client
 
-from apps.conversations.models import Conversation, Message
-from apps.wechat.kf.services import kf_service_state_set, kf_sync_sweep
-from apps.wechat.models import KfCursor, WechatAccount, WechatContact
+from apps.conversations.models import Message
+from apps.wechat.kf.services import kf_sync_sweep
+from apps.wechat.models import KfCursor, WechatAccount
 from peers.fake_wechat import FakeWeChat
 from tests.wechat.signing import kf_event_xml, kf_post, kf_verify_url
 
@@ -139,28 +139,3 @@ def test_events_and_servicer_messages_advance_the_cursor_without_a_bot_answer(
     assert list(Message.objects.filter(direction="in").values_list("body", flat=True)) == ["问题 0"]
     assert len(fake_wechat.sent) == 1
     assert KfCursor.objects.get().cursor == "cursor-3"
-
-
-@pytest.mark.usefixtures("eager_tasks")
-def test_takeover_hand_back_and_queue_map_to_service_states_3_1_2(
-    client: Client, kf_account: WechatAccount, fake_wechat: FakeWeChat
-) -> None:
-    fake_wechat.add_kf_messages(OPEN_KFID, customer_messages(1, users=1))
-    kf_post(client, kf_event_xml(open_kfid=OPEN_KFID, callback_token="T"))
-    conversation = Conversation.objects.get()
-    contact = WechatContact.objects.get()
-
-    states = []
-    for mode, servicer in [("human", "zhangsan"), ("bot", ""), ("queued", "")]:
-        Conversation.objects.filter(pk=conversation.pk).update(mode=mode)
-        states.append(kf_service_state_set(conversation_id=conversation.pk, servicer_userid=servicer))
-
-    assert states == [3, 1, 2]
-    assert fake_wechat.states == [
-        {"open_kfid": OPEN_KFID, "external_userid": contact.user_id, "service_state": 3, "servicer_userid": "zhangsan"},
-        {"open_kfid": OPEN_KFID, "external_userid": contact.user_id, "service_state": 1},
-        {"open_kfid": OPEN_KFID, "external_userid": contact.user_id, "service_state": 2},
-    ]
-    Conversation.objects.filter(pk=conversation.pk).update(mode="human")
-    with pytest.raises(ValueError, match="servicer"):
-        kf_service_state_set(conversation_id=conversation.pk)

@@ -5,9 +5,11 @@ lock, taken last). Side effects (tasks, websocket events) are published only aft
 through apps.core.side_effects. One module per stage; this package is the public surface.
 """
 
+from apps.conversations.services.deferred import DeferredMessage, deferred_delivered, deferred_lock
 from apps.conversations.services.modes import (
     asks_for_human,
     channel_conversation_changed,
+    conversation_channel_set,
     conversation_lock,
     conversation_mode_record,
     conversation_request_human,
@@ -25,16 +27,20 @@ from apps.conversations.services.receive import Received, conversation_open, mes
 from apps.conversations.services.sweep import SweepReport, messages_sweep
 
 __all__ = [
+    "DeferredMessage",
     "Received",
     "SweepReport",
     "answer_retry_in",
     "asks_for_human",
     "channel_conversation_changed",
+    "conversation_channel_set",
     "conversation_lock",
     "conversation_mode_record",
     "conversation_open",
     "conversation_reply",
     "conversation_request_human",
+    "deferred_delivered",
+    "deferred_lock",
     "inbound_answer_unavailable",
     "inbound_claim",
     "inbound_fail",

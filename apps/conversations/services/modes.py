@@ -65,6 +65,26 @@ def conversation_mode_record(
     return conversation
 
 
+def conversation_channel_set(
+    *, conversation_id: int, mode: str, assignee_id: int | None, kind: str, actor: AbstractBaseUser | None = None
+) -> Conversation:
+    """A channel reports who serves the conversation now (its own staff took it, it ended there).
+
+    Nothing is recorded when nothing changes, so a channel may report the same state again.
+    """
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        if conversation.mode == mode and conversation.assignee_id == assignee_id:
+            return conversation
+        fields = ["mode", "assignee"]
+        conversation.mode = mode
+        conversation.assignee_id = assignee_id
+        if mode == Mode.CLOSED:
+            conversation.closed_at = timezone.now()
+            fields.append("closed_at")
+        return conversation_mode_record(conversation, kind=kind, actor=actor, fields=fields)
+
+
 def _channel_notify(conversation: Conversation) -> None:
     # No task for the channels whose adapter leaves the hook a no-op (the simulator, say).
     if not overrides_hook(conversation.channel, "conversation_changed"):

@@ -7,8 +7,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.conversations import events
-from apps.conversations.channels import OutboundText, PermanentDeliveryError, get_adapter
-from apps.conversations.models import Conversation, Message
+from apps.conversations.channels import DeliveryDeferred, OutboundText, PermanentDeliveryError, get_adapter
+from apps.conversations.models import Conversation, ConversationEvent, Message
 from apps.conversations.services.state import Status, enqueue_delivery, status_set
 from apps.core import metrics
 
@@ -79,6 +79,7 @@ def _deliver_on_commit(message_id: int) -> None:
 def message_deliver(*, message_id: int) -> None:
     """Hand an outbound message to its channel once. Transient errors propagate for a retry."""
     Message.objects.filter(pk=message_id, status=Status.PROCESSING).update(attempts=F("attempts") + 1)
+    hand_over: int | None = None
     with transaction.atomic():
         # The row lock is held across the send so a duplicate task waits, then sees "delivered".
         message = (
@@ -98,9 +99,31 @@ def message_deliver(*, message_id: int) -> None:
         )
         try:
             get_adapter(message.channel).send(outbound)
+        except DeliveryDeferred as exc:
+            # Nothing went out yet: still processing; the sweeper's grace counts from ``until``.
+            Message.objects.filter(pk=message.pk).update(status_changed_at=exc.until)
         except PermanentDeliveryError as exc:
             status_set(message, Status.FAILED, error=str(exc)[:500])
-            metrics.delivery_failed(channel=message.channel, reason="permanent")
+            metrics.delivery_failed(channel=message.channel, reason=exc.code or "permanent")
+            hand_over = message.conversation_id if exc.hand_over else None
+        else:
+            status_set(message, Status.DELIVERED, delivered_at=timezone.now())
+            metrics.stage_observe("deliver", (timezone.now() - message.created_at).total_seconds())
+    if hand_over is not None:
+        # After the message's lock is released: conversation locks come before message locks.
+        _hand_over_undelivered(hand_over)
+
+
+def _hand_over_undelivered(conversation_id: int) -> None:
+    """The channel refused a reply the customer still needs: queue the conversation for a person.
+
+    Only a conversation with the bot moves; one already queued or with a human is already theirs.
+    """
+    from apps.conversations.services.modes import conversation_lock, conversation_mode_record
+
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        if conversation.mode != Conversation.Mode.BOT:
             return
-        status_set(message, Status.DELIVERED, delivered_at=timezone.now())
-        metrics.stage_observe("deliver", (timezone.now() - message.created_at).total_seconds())
+        conversation.mode = Conversation.Mode.QUEUED
+        conversation_mode_record(conversation, kind=ConversationEvent.Kind.CHANNEL_REFUSED, actor=None, fields=["mode"])

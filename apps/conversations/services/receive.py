@@ -66,21 +66,28 @@ def message_receive(
 
 
 def staff_message_record(
-    *, channel: str, external_user_id: str, display_name: str, channel_message_id: str, body: str
+    *,
+    channel: str,
+    external_user_id: str,
+    display_name: str,
+    channel_message_id: str,
+    body: str,
+    author_id: int | None = None,
+    event: AuditEvent = AuditEvent.AGENT_REPLY_FROM_PHONE,
 ) -> Received:
-    """A message the staff sent from the account's own phone: WeChat has delivered it already.
+    """A message the staff sent outside the desk (the account's phone, a WeCom servicer's app):
+    the channel has delivered it already, and the desk is its archive.
 
-    It is stored as an agent message, and the conversation goes to a human: the staff member
-    is talking, so the bot stays silent until someone hands it back.
+    It is stored as an agent message (by ``author_id`` when the channel knows the desk user), and
+    the conversation goes to a human: the staff member is talking, so the bot stays silent until
+    someone hands it back.
     """
 
     def settle(conversation: Conversation, message: Message) -> None:
         conversation.mode = Mode.HUMAN
         conversation.save(update_fields=["mode", "updated_at"])
-        exchange_audit(
-            event=AuditEvent.AGENT_REPLY_FROM_PHONE, conversation=conversation, message=message, response=body
-        )
-        logger.info("conversation %s taken over from the phone", conversation.pk)
+        exchange_audit(event=event, conversation=conversation, message=message, response=body)
+        logger.info("conversation %s: staff wrote outside the desk", conversation.pk)
 
     return _store(
         channel=channel,
@@ -90,6 +97,7 @@ def staff_message_record(
         fields={
             "direction": Message.Direction.OUTBOUND,
             "author_kind": Message.AuthorKind.AGENT,
+            "author_id": author_id,
             "body": body,
             "status": Status.DELIVERED,
             "delivered_at": timezone.now(),

@@ -1,50 +1,120 @@
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.channels import (
+    ChannelAction,
+    ChannelActionError,
     ChannelAdapter,
+    ChannelState,
     Outbound,
     OutboundText,
     PermanentDeliveryError,
     TransientDeliveryError,
     outbound_text,
 )
+from apps.conversations.models import Conversation
 from apps.wechat import client
 from apps.wechat.channels import WECOM_KF
 from apps.wechat.client import PermanentApiError, TransientApiError
 from apps.wechat.delivery import text_deliver
-from apps.wechat.kf.services import kf_state_mirror
-from apps.wechat.models import WechatContact
+from apps.wechat.kf import services, session
+from apps.wechat.kf.session import KfState
+from apps.wechat.models import WechatContact, WecomServicer
 from apps.wechat.tokens import with_access_token
+
+HAND_TO_WECOM = "wecom-servicer"
+POOL = "pool"
 
 
 def _send(contact: WechatContact, outbound: OutboundText, text: str, index: int) -> None:
-    with_access_token(
-        account=contact.account,
-        call=lambda token: client.kf_send_text(
-            access_token=token,
-            open_kfid=contact.open_kfid,
-            external_userid=contact.user_id,
-            content=text,
-            msgid=f"desk{outbound.message_id}_{index}",
-        ),
-    )
+    try:
+        with_access_token(
+            account=contact.account,
+            call=lambda token: client.kf_send_text(
+                access_token=token,
+                open_kfid=contact.open_kfid,
+                external_userid=contact.user_id,
+                content=text,
+                msgid=f"desk{outbound.message_id}_{index}",
+            ),
+        )
+    except client.StateApiError:
+        session.state_record(contact, None)  # the mirror was wrong: ask WeCom before the next move
+        raise
+
+
+def _contact(conversation_id: int) -> WechatContact | None:
+    customer_id = Conversation.objects.values_list("customer_id", flat=True).get(pk=conversation_id)
+    return session.contact_of(customer_id=customer_id)
 
 
 class KfAdapter(ChannelAdapter):
-    """Replies through kf/send_msg, allowed while the session is new (0) or bot-handled (1)."""
+    """Replies through kf/send_msg, accepted only while the session is new (0) or the desk's (1)."""
 
     channel = WECOM_KF
     label = _("WeCom customer service")
     max_text_bytes = 2048
 
     def send(self, outbound: Outbound) -> None:
+        contact = _contact(outbound.conversation_id)
+        if contact is not None and contact.kf_state is not None and KfState(contact.kf_state) not in session.SENDABLE:
+            # WeCom's own servicer or pool has the session, or it ended: the desk must not write.
+            raise PermanentDeliveryError(
+                f"not sent: the WeCom session is in state {contact.kf_state}", code="kf_state", hand_over=True
+            )
         text_deliver(outbound=outbound_text(outbound), send=_send)
 
     def conversation_changed(self, *, conversation_id: int, mode: str, assignee_id: int | None) -> None:
-        """Mirror who serves the customer to WeCom, so WeChat shows it (kf/service_state/trans)."""
+        """Keep WeCom's session state where the desk's conversation is (kf/service_state/trans)."""
         try:
-            kf_state_mirror(conversation_id=conversation_id)
+            services.kf_conversation_changed(conversation_id=conversation_id)
         except TransientApiError as exc:
             raise TransientDeliveryError(str(exc)) from exc
-        except PermanentApiError as exc:
+        except (PermanentApiError, session.KfMoveRefused) as exc:
             raise PermanentDeliveryError(str(exc)) from exc
+
+    def state(self, *, conversation_id: int) -> ChannelState:
+        contact = _contact(conversation_id)
+        if contact is None or contact.kf_state is None:
+            return ChannelState()
+        state = KfState(contact.kf_state)
+        if state == KfState.SERVICER:
+            return ChannelState(
+                label=gettext("Served in WeCom by %(servicer)s") % {"servicer": contact.kf_servicer_userid},
+                can_send=False,
+            )
+        if state == KfState.POOL:
+            return ChannelState(label=gettext("Waiting in WeCom's servicer pool"), can_send=False)
+        if state == KfState.ENDED:
+            return ChannelState(label=gettext("The WeCom session has ended"), can_send=False)
+        return ChannelState()
+
+    def actions(self, *, conversation_id: int) -> list[ChannelAction]:
+        contact = _contact(conversation_id)
+        if contact is None or (contact.kf_state is not None and KfState(contact.kf_state) not in session.SENDABLE):
+            return []
+        servicers = tuple(
+            (userid, f"{username} ({userid})")
+            for userid, username in WecomServicer.objects.select_related("user")
+            .order_by("userid")
+            .values_list("userid", "user__username")
+        )
+        return [
+            ChannelAction(
+                slug=HAND_TO_WECOM,
+                label=gettext("Hand to WeCom"),
+                choices=((POOL, gettext("WeCom's servicer pool")), *servicers),
+            )
+        ]
+
+    def act(self, *, conversation_id: int, action: str, value: str, actor_id: int) -> None:
+        if action != HAND_TO_WECOM:
+            raise ChannelActionError(f"unknown action {action!r}")
+        try:
+            services.kf_hand_to_wecom(
+                conversation_id=conversation_id, servicer_userid="" if value == POOL else value, actor_id=actor_id
+            )
+        except session.KfMoveRefused as exc:
+            raise ChannelActionError(str(exc)) from exc
+        except client.WeChatApiError as exc:
+            raise ChannelActionError(gettext("WeCom refused: %(error)s") % {"error": exc}) from exc

@@ -9,16 +9,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.conversations.models import Conversation
+from apps.conversations.models import Conversation, ConversationEvent
+from apps.conversations.services import conversation_channel_set
 from apps.core.side_effects import enqueue_on_commit
 from apps.wechat import client
 from apps.wechat.channels import WECOM_KF
 from apps.wechat.client import KfMessage, PermanentApiError
-from apps.wechat.models import KfCursor, WechatAccount, WechatContact, WecomServicer
+from apps.wechat.kf import session
+from apps.wechat.kf.events import (
+    customer_ref,
+    customer_wrote,
+    kf_event_handle,
+    kf_servicer_message_handle,
+    message_body,
+)
+from apps.wechat.models import KfCursor, WechatAccount
 from apps.wechat.services import WechatInbound, wechat_message_receive
 from apps.wechat.tokens import with_access_token
 
@@ -26,28 +36,9 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = WECOM_KF
 ORIGIN_CUSTOMER = 3
+ORIGIN_EVENT = 4
+ORIGIN_SERVICER = 5
 _LOCK_NAMESPACE = 0x6B66  # "kf"
-
-# service_state values of kf/service_state/trans.
-STATE_BOT = 1
-STATE_QUEUED = 2
-STATE_HUMAN = 3
-STATE_FOR_MODE = {
-    Conversation.Mode.BOT: STATE_BOT,
-    Conversation.Mode.QUEUED: STATE_QUEUED,
-    Conversation.Mode.HUMAN: STATE_HUMAN,
-}
-
-_PLACEHOLDERS = {
-    "image": "[图片]",
-    "voice": "[语音]",
-    "video": "[视频]",
-    "file": "[文件]",
-    "location": "[位置]",
-    "link": "[链接]",
-    "business_card": "[名片]",
-    "miniprogram": "[小程序]",
-}
 
 
 def _enqueue_sync(cursor_id: int) -> None:
@@ -118,20 +109,23 @@ def _fetch_page(cursor: KfCursor) -> client.KfSyncPage:
 
 
 def _kf_message_handle(*, account: WechatAccount, message: KfMessage) -> int:
-    """Store a customer message (1 if new). Events and servicer messages need no bot answer."""
-    if message.origin != ORIGIN_CUSTOMER or not message.external_userid or not message.open_kfid:
+    """Store what a sync page brings (1 for a new customer or servicer message), once each."""
+    if message.origin == ORIGIN_EVENT:
+        kf_event_handle(account=account, message=message)
         return 0
-    if message.msgtype == "text":
-        body = str((message.text or {}).get("content", ""))
-    else:
-        body = _PLACEHOLDERS.get(message.msgtype, f"[{message.msgtype[:20]}]")
+    if not message.external_userid or not message.open_kfid:
+        return 0
+    if message.origin == ORIGIN_SERVICER:
+        return kf_servicer_message_handle(account=account, message=message)
+    if message.origin != ORIGIN_CUSTOMER:
+        return 0
+    body = message_body(message)
     sent_at = datetime.fromtimestamp(message.send_time, tz=UTC) if message.send_time else timezone.now()
     received = wechat_message_receive(
         inbound=WechatInbound(
             account=account,
             channel=CHANNEL,
-            # One customer talking to two kf accounts is two conversations: replies go out per account.
-            external_user_id=f"{message.open_kfid}:{message.external_userid}",
+            external_user_id=customer_ref(message),
             user_id=message.external_userid,
             open_kfid=message.open_kfid,
             channel_message_id=f"{account.app_id}:{message.msgid}",
@@ -139,6 +133,10 @@ def _kf_message_handle(*, account: WechatAccount, message: KfMessage) -> int:
             sent_at=sent_at,
         )
     )
+    if received.created:
+        contact = session.contact_of(customer_id=received.message.conversation.customer_id)
+        if contact is not None:
+            customer_wrote(contact=contact)
     return int(received.created)
 
 
@@ -159,45 +157,47 @@ def kf_sync_sweep() -> int:
     return len(ids)
 
 
-def kf_state_mirror(*, conversation_id: int) -> int | None:
-    """Push the conversation's serving state to WeCom as it is now (the kf adapter's hook).
+def kf_conversation_changed(*, conversation_id: int) -> None:
+    """The kf adapter's hook: keep WeCom's session where the desk's conversation now is.
 
+    The bot and the desk's agents serve in state 1, so anything but a close moves a new session (0)
+    to 1 and leaves 1 alone; a session WeCom itself serves (2, 3) or that ended is not touched.
+    Closing ends the session (4) and uses the msg_code WeCom hands for it for the closing message.
     Read when the hook runs, not when the change was made, so a late run never rolls WeCom back.
-    A conversation taken by an agent whose WeCom userid is unknown is not pushed: WeCom cannot
-    name a servicer without it.
     """
-    mode, assignee_id = Conversation.objects.values_list("mode", "assignee_id").get(pk=conversation_id)
-    servicer_userid = ""
-    if mode == Conversation.Mode.HUMAN and assignee_id is not None:
-        servicer_userid = (
-            WecomServicer.objects.filter(user_id=assignee_id).values_list("userid", flat=True).first() or ""
-        )
-    if mode == Conversation.Mode.HUMAN and not servicer_userid:
-        logger.warning("conversation %s: the agent has no WeCom userid; kf state not pushed", conversation_id)
-        return None
-    return kf_service_state_set(conversation_id=conversation_id, servicer_userid=servicer_userid)
+    conversation = Conversation.objects.get(pk=conversation_id)
+    contact = session.contact_of(customer_id=conversation.customer_id)
+    if contact is None:
+        return
+    state = session.state_known(contact)
+    if conversation.mode == Conversation.Mode.CLOSED:
+        if state == session.KfState.ENDED:
+            return
+        code = session.state_move(contact, session.KfState.ENDED)
+        closing = session.closing_message(contact.account)
+        if code and closing is not None:
+            session.event_reply(account=contact.account, code=code, message=closing, what="closing")
+        return
+    if state == session.KfState.NEW:
+        session.state_move(contact, session.KfState.ASSISTANT)
 
 
-def kf_service_state_set(*, conversation_id: int, servicer_userid: str = "") -> int | None:
-    """Tell WeChat who serves the customer now: our takeover -> 3, hand-back -> 1, queue -> 2.
+def kf_hand_to_wecom(*, conversation_id: int, servicer_userid: str, actor_id: int) -> None:
+    """Hand the session to a WeCom servicer (3), or to WeCom's pool (2) when no userid is given.
 
-    Returns the state sent, or None when the conversation is not a kf one or is closed.
+    One way: WeCom never lets a session go from 3 back to 1. The desk stops writing and mirrors
+    what the servicer types (origin 5); the conversation comes back to the desk after it ends.
     """
-    conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
-    state = STATE_FOR_MODE.get(Conversation.Mode(conversation.mode))
-    if conversation.channel != CHANNEL or state is None:
-        return None
-    if state == STATE_HUMAN and not servicer_userid:
-        raise ValueError("service_state 3 needs the servicer's WeCom userid")
-    contact = WechatContact.objects.select_related("account").get(customer_id=conversation.customer_id)
-    with_access_token(
-        account=contact.account,
-        call=lambda token: client.kf_service_state_trans(
-            access_token=token,
-            open_kfid=contact.open_kfid,
-            external_userid=contact.user_id,
-            service_state=state,
-            servicer_userid=servicer_userid if state == STATE_HUMAN else "",
-        ),
+    conversation = Conversation.objects.get(pk=conversation_id)
+    contact = session.contact_of(customer_id=conversation.customer_id)
+    if contact is None:
+        raise session.KfMoveRefused("this customer has no WeCom 客服 session")
+    to = session.KfState.SERVICER if servicer_userid else session.KfState.POOL
+    session.state_move(contact, to, servicer_userid)
+    conversation_channel_set(
+        conversation_id=conversation_id,
+        mode=Conversation.Mode.HUMAN,
+        assignee_id=session.servicer_user_id(servicer_userid),
+        kind=ConversationEvent.Kind.SERVED_IN_CHANNEL,
+        actor=get_user_model().objects.get(pk=actor_id),
     )
-    return state

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.conversations.models import Message
-from apps.conversations.services import conversation_open, conversation_reply
+from apps.conversations.services import Received, conversation_open, conversation_reply
 from apps.wechat.channels import OFFICIAL_ACCOUNT
 from apps.wechat.crypto import BadPayload
 from apps.wechat.models import WechatAccount
@@ -37,6 +37,7 @@ _PLACEHOLDERS = {
 @dataclass(frozen=True)
 class OaCallback:
     openid: str
+    account_user: str  # ToUserName: the account's original id (gh_…), the sender of a passive reply
     create_time: int
     msg_type: str
     msg_id: str
@@ -62,6 +63,7 @@ class OaCallback:
             text = _PLACEHOLDERS.get(msg_type, f"[{msg_type[:20]}]")
         return cls(
             openid=openid,
+            account_user=fields.get("ToUserName", "")[:64],
             create_time=create_time,
             msg_type=msg_type,
             msg_id=fields.get("MsgId", "")[:40],
@@ -69,17 +71,25 @@ class OaCallback:
             event=fields.get("Event", "").lower()[:40],
         )
 
+    @property
+    def key(self) -> str:
+        """What identifies the callback across WeChat's tries: MsgId, or sender + time for an event."""
+        return self.msg_id or f"{self.openid}:{self.create_time}"
 
-def oa_callback_accept(*, account: WechatAccount, callback: OaCallback, client_ip: str | None = None) -> None:
-    """Store what the callback says; the answer goes out later through the custom-send API."""
+
+def oa_callback_accept(
+    *, account: WechatAccount, callback: OaCallback, client_ip: str | None = None
+) -> Received | None:
+    """Store what the callback says (None for an event). The answer goes out through custom-send,
+    or in the response to a callback when the account replies passively (hold.py)."""
     sent_at = datetime.fromtimestamp(callback.create_time, tz=UTC)
     if callback.msg_type == "event":
         if callback.event == "subscribe":
             _subscribe_greet(account=account, callback=callback, sent_at=sent_at)
-        return
+        return None
     # Messages dedupe on MsgId; WeChat sends the same one up to three times.
-    message_key = callback.msg_id or f"{callback.openid}:{callback.create_time}"
-    wechat_message_receive(
+    message_key = callback.key
+    return wechat_message_receive(
         inbound=WechatInbound(
             account=account,
             channel=CHANNEL,
