@@ -13,6 +13,7 @@ from factory.django import DjangoModelFactory
 
 from apps.conversations import services
 from apps.conversations.models import Conversation, Customer
+from apps.wechat.models import WechatAccount
 
 
 class CustomerFactory(DjangoModelFactory[Customer]):
@@ -32,6 +33,20 @@ class ConversationFactory(DjangoModelFactory[Conversation]):
     customer = factory.SubFactory(CustomerFactory)
     channel = factory.SelfAttribute("customer.channel")
     mode = Conversation.Mode.BOT
+
+
+class OfficialAccountFactory(DjangoModelFactory[WechatAccount]):
+    """An Official Account in safe mode; a new AppID each time (web processes cache accounts by it)."""
+
+    class Meta:
+        model = WechatAccount
+
+    kind = WechatAccount.Kind.OFFICIAL_ACCOUNT
+    name = factory.Sequence(lambda n: f"公众号{n}")
+    app_id = factory.Sequence(lambda n: f"wxfactory{n:09d}")
+    secret = "oa-app-secret"
+    token = "oa-callback-token"
+    encoding_aes_key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 class _Auto(enum.Enum):

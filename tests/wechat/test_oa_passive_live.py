@@ -8,7 +8,6 @@ says ("[2.0s] …").
 """
 
 import asyncio
-import itertools
 import os
 from collections.abc import Iterator
 
@@ -21,6 +20,7 @@ from apps.conversations.models import Message
 from apps.wechat.models import OaPassiveReply, WechatAccount
 from peers.fake_wechat import FakeWeChat, serve
 from peers.oa_callbacks import Delivery, OaCallbackPeer
+from tests.factories import OfficialAccountFactory
 from tests.support.processes import free_port, start_asgi_server, start_celery_worker
 from tests.support.waiting import wait_for
 from tests.wechat.conftest import AES_KEY, OA_TOKEN
@@ -32,7 +32,6 @@ WAIT_S = 1.0
 HOLDING = settings.WECHAT_OA_PASSIVE_HOLDING_TEXT
 # More than a small box's executor threads (min(32, cores + 4)).
 CUSTOMERS_AT_ONCE = 12
-_app_ids = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +74,9 @@ def desk(django_db_setup: None, fake: FakeWeChat) -> Iterator[str]:
 
 
 def _account(mode: str, fake: FakeWeChat) -> WechatAccount:
-    # A new AppID per test: the web process caches accounts by AppID for a few seconds.
-    app_id = f"wxlive{next(_app_ids):012d}"
-    fake.unverified.add(app_id)  # an unverified subscription account: custom-send answers 48001
-    return WechatAccount.objects.create(
-        kind=WechatAccount.Kind.OFFICIAL_ACCOUNT,
-        name="订阅号",
-        app_id=app_id,
-        secret="s",
-        token=OA_TOKEN,
-        encoding_aes_key=AES_KEY,
-        reply_mode=mode,
-    )
+    account = OfficialAccountFactory.create(reply_mode=mode, token=OA_TOKEN, encoding_aes_key=AES_KEY)
+    fake.unverified.add(account.app_id)  # an unverified subscription account: custom-send answers 48001
+    return account
 
 
 def _peer(desk: str, account: WechatAccount) -> OaCallbackPeer:

@@ -4,7 +4,8 @@ WeChat waits WECHAT_OA_CALLBACK_TIMEOUT_SECONDS (5) for a response, then tries t
 again, WECHAT_OA_CALLBACK_TRIES (3) times in all. Each try waits here on the event loop (woken by
 ``wakeup``, re-reading Postgres on a thread) until the reply to its message is parked, or
 WECHAT_OA_PASSIVE_WAIT_SECONDS (4.5) have passed since it arrived (it reads Postgres on arrival,
-on each wake-up and at the end; every WECHAT_OA_PASSIVE_POLL_SECONDS only while wake-ups are down):
+on each wake-up and just before the end; every WECHAT_OA_PASSIVE_POLL_SECONDS only while wake-ups
+are down):
 
 - the reply is ready: hand out every parked reply of the customer, oldest first, in one message;
 - not ready, an earlier try: answer nothing until WeChat has given up on this try, so it tries
@@ -34,6 +35,7 @@ from apps.wechat.webhooks import callback_work, plain
 
 logger = logging.getLogger(__name__)
 
+# The last read of a wait comes this long before its end, so a reply it finds can still go out.
 _LAST_LOOK_S = 0.2
 # After its wait, an unanswered earlier try stays open this long past WeChat's timeout, so WeChat
 # has dropped it (and sent the next try) before we close it with an empty body.
@@ -55,7 +57,6 @@ class PassiveHold:
         wait_s = settings.WECHAT_OA_PASSIVE_WAIT_SECONDS
         timeout_s = settings.WECHAT_OA_CALLBACK_TIMEOUT_SECONDS
         deadline = received_at + wait_s
-        # The last read comes a little before the deadline, so what it finds can still be handed out.
         last_look = deadline - min(_LAST_LOOK_S, wait_s / 10)
         last_try = self.try_number >= settings.WECHAT_OA_CALLBACK_TRIES
         async with ready_watch(account_id=self.account_id, openid=self.openid) as wake:

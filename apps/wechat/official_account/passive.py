@@ -7,9 +7,9 @@ HTTP response to the customer's own callback. The adapter therefore parks the re
 "Delivered" means "carried by a callback response we returned": the hand-out marks the message
 delivered *before* the response is written, under its row lock (``deferred_lock`` skips rows
 another transaction holds, ``handed_out_at IS NULL`` is re-checked), so a reply is handed out by
-at most one response. A hand-out only starts while WeChat is still waiting for that try
-(hold.py); if WeChat drops the connection in the milliseconds after it, the reply is lost rather
-than sent twice.
+at most one response. A hand-out commits only within the try's wait, leaving the rest of WeChat's
+5 s to the response (hold.py); if the response still reaches WeChat too late, the reply is lost
+rather than sent twice.
 """
 
 import logging
@@ -164,7 +164,6 @@ def passive_replies_hand_out(*, account_id: int, openid: str, callback_key: str,
     ``cutoff`` (time.monotonic()): past it nothing is taken. Checked just before the marking, so
     time spent queueing for a thread or a lock under load does not eat WeChat's margin unseen.
     """
-    now = timezone.now()
     with transaction.atomic():
         parked = list(
             _waiting(account_id=account_id, openid=openid)
@@ -188,6 +187,7 @@ def passive_replies_hand_out(*, account_id: int, openid: str, callback_key: str,
                 parts.append(text)
         if not taken or (cutoff is not None and time.monotonic() > cutoff):
             return ""
+        now = timezone.now()
         OaPassiveReply.objects.filter(
             message_id__in=[message.message_id for message in taken], handed_out_at__isnull=True
         ).update(handed_out_at=now, handed_out_in=callback_key[:100])

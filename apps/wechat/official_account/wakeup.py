@@ -43,7 +43,7 @@ def ready_publish(*, account_id: int, openid: str) -> None:
     try:
         _publisher().publish(_channel(), f"{account_id}:{openid}")
     except redis.RedisError as exc:
-        logger.warning("passive-reply wake-up not published (%r); the waiting callback polls", exc)
+        logger.warning("passive-reply wake-up not published (%r); the callback finds it on its last look", exc)
 
 
 class _Listener:
@@ -98,6 +98,7 @@ class _Listener:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
+                self.subscribed = False
                 client.close()
 
 
