@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.support.migrations import migrate, migrated_back_to
 
 BEFORE = [
     ("console", "0003_encrypt_at_rest"),
@@ -19,18 +20,10 @@ BEFORE = [
 AFTER = [("console", "0004_spine_owns_events"), ("core", "0003_roles_wecom_servicer")]
 
 
-def migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor
-
-
 @pytest.fixture
 def back_to_before_the_move(transactional_db: None) -> Iterator[None]:
-    migrate(BEFORE)
-    yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    with migrated_back_to(BEFORE):
+        yield
 
 
 @pytest.mark.usefixtures("back_to_before_the_move")

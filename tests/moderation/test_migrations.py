@@ -3,24 +3,16 @@
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.support.migrations import latest, migrate, migrated_back_to
 
 BEFORE = [("moderation", "0002_encrypt_at_rest")]
 
 
-def migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor
-
-
 @pytest.fixture
 def back_to_fixed_categories(transactional_db: None) -> Iterator[None]:
-    migrate(BEFORE)
-    yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    with migrated_back_to(BEFORE):
+        yield
 
 
 @pytest.mark.usefixtures("back_to_fixed_categories")
@@ -33,7 +25,7 @@ def test_terms_and_rules_keep_their_categories_and_every_one_becomes_a_row() -> 
     )  # bench/seed.py
     old_rule.objects.create(category="politics", examples="讨论国家领导人", threshold=0.85, action="hand_over")
 
-    new = migrate(MigrationExecutor(connection).loader.graph.leaf_nodes()).loader.project_state().apps
+    new = migrate(latest()).loader.project_state().apps
 
     term, rule = new.get_model("moderation", "Term"), new.get_model("moderation", "SemanticRule")
     categories = dict(new.get_model("moderation", "ContentCategory").objects.values_list("key", "name"))
