@@ -77,7 +77,16 @@ class AllowlistEntryForm(forms.ModelForm):
         fields = ("phrase", "category", "enabled", "note")
 
 
-class TermResource(resources.ModelResource):
+class _RulesResource(resources.ModelResource):
+    """An import that changes what the matcher sees: every worker reloads once it commits."""
+
+    def after_import(self, dataset: Any, result: Any, **kwargs: Any) -> None:
+        super().after_import(dataset, result, **kwargs)
+        if not result.has_errors() and not kwargs.get("dry_run"):
+            services.rules_version_bump()
+
+
+class TermResource(_RulesResource):
     class Meta:
         model = Term
         fields = (
@@ -99,13 +108,8 @@ class TermResource(resources.ModelResource):
         # Runs Term.clean on every row, so an import cannot smuggle in a catastrophic regex.
         clean_model_instances = True
 
-    def after_import(self, dataset: Any, result: Any, **kwargs: Any) -> None:
-        super().after_import(dataset, result, **kwargs)
-        if not result.has_errors() and not kwargs.get("dry_run"):
-            services.rules_version_bump()
 
-
-class AllowlistEntryResource(resources.ModelResource):
+class AllowlistEntryResource(_RulesResource):
     class Meta:
         model = AllowlistEntry
         fields = ("id", "phrase", "category", "enabled", "note")
@@ -113,11 +117,6 @@ class AllowlistEntryResource(resources.ModelResource):
         skip_unchanged = True
         report_skipped = False
         clean_model_instances = True
-
-    def after_import(self, dataset: Any, result: Any, **kwargs: Any) -> None:
-        super().after_import(dataset, result, **kwargs)
-        if not result.has_errors() and not kwargs.get("dry_run"):
-            services.rules_version_bump()
 
 
 class ContentCategoryResource(resources.ModelResource):

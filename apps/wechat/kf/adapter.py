@@ -12,7 +12,6 @@ from apps.conversations.channels import (
     TransientDeliveryError,
     outbound_text,
 )
-from apps.conversations.models import Conversation
 from apps.wechat import client
 from apps.wechat.channels import WECOM_KF
 from apps.wechat.client import PermanentApiError, TransientApiError
@@ -43,11 +42,6 @@ def _send(contact: WechatContact, outbound: OutboundText, text: str, index: int)
         raise
 
 
-def _contact(conversation_id: int) -> WechatContact | None:
-    customer_id = Conversation.objects.values_list("customer_id", flat=True).get(pk=conversation_id)
-    return session.contact_of(customer_id=customer_id)
-
-
 class KfAdapter(ChannelAdapter):
     """Replies through kf/send_msg, accepted only while the session is new (0) or the desk's (1)."""
 
@@ -56,7 +50,7 @@ class KfAdapter(ChannelAdapter):
     max_text_bytes = 2048
 
     def send(self, outbound: Outbound) -> None:
-        contact = _contact(outbound.conversation_id)
+        contact = session.contact_for_conversation(outbound.conversation_id)
         if contact is not None and contact.kf_state is not None and KfState(contact.kf_state) not in session.SENDABLE:
             # WeCom's own servicer or pool has the session, or it ended: the desk must not write.
             raise PermanentDeliveryError(
@@ -74,7 +68,7 @@ class KfAdapter(ChannelAdapter):
             raise PermanentDeliveryError(str(exc)) from exc
 
     def state(self, *, conversation_id: int) -> ChannelState:
-        contact = _contact(conversation_id)
+        contact = session.contact_for_conversation(conversation_id)
         if contact is None or contact.kf_state is None:
             return ChannelState()
         state = KfState(contact.kf_state)
@@ -90,7 +84,7 @@ class KfAdapter(ChannelAdapter):
         return ChannelState()
 
     def actions(self, *, conversation_id: int) -> list[ChannelAction]:
-        contact = _contact(conversation_id)
+        contact = session.contact_for_conversation(conversation_id)
         if contact is None or (contact.kf_state is not None and KfState(contact.kf_state) not in session.SENDABLE):
             return []
         servicers = tuple(

@@ -188,8 +188,7 @@ def kf_hand_to_wecom(*, conversation_id: int, servicer_userid: str, actor_id: in
     One way: WeCom never lets a session go from 3 back to 1. The desk stops writing and mirrors
     what the servicer types (origin 5); the conversation comes back to the desk after it ends.
     """
-    conversation = Conversation.objects.get(pk=conversation_id)
-    contact = session.contact_of(customer_id=conversation.customer_id)
+    contact = session.contact_for_conversation(conversation_id)
     if contact is None:
         raise session.KfMoveRefused("this customer has no WeCom 客服 session")
     to = session.KfState.SERVICER if servicer_userid else session.KfState.POOL

@@ -57,6 +57,10 @@ def contact_of(*, customer_id: int) -> WechatContact | None:
     return WechatContact.objects.select_related("account").filter(customer_id=customer_id).first()
 
 
+def contact_for_conversation(conversation_id: int) -> WechatContact | None:
+    return WechatContact.objects.select_related("account").filter(customer__conversations__pk=conversation_id).first()
+
+
 def state_record(contact: WechatContact, state: KfState | None, servicer_userid: str = "") -> None:
     contact.kf_state = None if state is None else int(state)
     contact.kf_servicer_userid = servicer_userid if state == KfState.SERVICER else ""
