@@ -8,10 +8,10 @@ this registry.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.utils.functional import Promise
@@ -31,6 +31,36 @@ class Outbound:
 @dataclass(frozen=True)
 class OutboundText(Outbound):
     text: str
+
+
+@dataclass(frozen=True)
+class OutboundMedia(Outbound):
+    """An image, voice note, video or file an agent sends. ``data`` is the plaintext, checked bytes."""
+
+    kind: str  # image | voice | video | file
+    attachment_id: int
+    content_type: str
+    filename: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    data: bytes = field(repr=False)
+    filename: str = ""
+
+
+class MediaUnavailable(Exception):
+    """The channel could not hand over a file the customer sent.
+
+    ``code``: a key of media.sniff.REJECTIONS (not_found, expired, timeout, unavailable, too_large).
+    ``retryable``: worth another try later (timeouts, 5xx); otherwise it is recorded as failed.
+    """
+
+    def __init__(self, message: str, *, code: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
 
 
 class DeliveryError(Exception):
@@ -110,6 +140,16 @@ class ChannelAdapter:
     def send(self, outbound: Outbound) -> None:
         """Deliver one message, or raise a DeliveryError subclass."""
         raise NotImplementedError
+
+    # The kinds of OutboundMedia this channel can send (an Official Account cannot send a file).
+    media_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def fetch_media(self, *, source: dict[str, Any], kind: str, max_bytes: int) -> FetchedMedia:
+        """Download a file the customer sent, from the reference the channel gave (media id, URL).
+
+        Runs in the processing task, never in a webhook. Raise MediaUnavailable.
+        """
+        raise MediaUnavailable(f"the {self.channel} channel does not fetch media", code="unavailable")
 
     def conversation_changed(self, *, conversation_id: int, mode: str, assignee_id: int | None) -> None:
         """The conversation's mode or assignee changed (a human took it, it was queued, closed...)."""

@@ -143,31 +143,73 @@ class Message(models.Model):
 
 
 class Attachment(models.Model):
-    """An image a customer sent: the file under MEDIA_ROOT and what OCR read from it (see attachments.py)."""
+    """A file a message carries: an image, a voice note, a video or a file (apps/conversations/media).
+
+    The bytes are encrypted at rest with the text columns' key ring (media/store.py). Media from
+    WeChat arrives as a reference (``source``: the channel's media id, a URL) that the processing
+    task fetches; uploads (simulator, inbound API, Wechaty bridge, agents) arrive with their bytes.
+    Whatever goes wrong on the way is recorded here (``error_code``, ``error``), never dropped.
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", _("Image")
+        VOICE = "voice", _("Voice")
+        VIDEO = "video", _("Video")
+        FILE = "file", _("File")
+
+    class Role(models.TextChoices):
+        MAIN = "main", _("Content")
+        THUMB = "thumb", _("Thumbnail")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Not fetched yet")
+        STORED = "stored", _("Stored")
+        FAILED = "failed", _("Could not be stored")
+        PURGED = "purged", _("Purged after the retention period")
 
     class OcrStatus(models.TextChoices):
         PENDING = "pending", _("Not read yet")
         READ = "read", _("Text found")
         UNREADABLE = "unreadable", _("No readable text")
 
-    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="attachment")
-    file = models.FileField(_("file"), upload_to="attachments/%Y/%m/")
-    content_type = models.CharField(_("content type"), max_length=64)
-    size_bytes = models.PositiveIntegerField(_("size (bytes)"))
-    width = models.PositiveIntegerField(_("width"))
-    height = models.PositiveIntegerField(_("height"))
-    sha256 = models.CharField(_("SHA-256"), max_length=64)
-    ocr_status = models.CharField(_("OCR"), max_length=16, choices=OcrStatus.choices, default=OcrStatus.PENDING)
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="attachments")
+    role = models.CharField(_("role"), max_length=8, choices=Role.choices, default=Role.MAIN)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.IMAGE)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.STORED)
+    # The channel's reference while the file is not fetched yet (media id, URL); kept for the record.
+    source = models.JSONField(_("source"), default=dict, blank=True)
+    file = models.FileField(_("file"), upload_to="attachments/%Y/%m/", blank=True)
+    filename = models.CharField(_("file name"), max_length=255, blank=True)
+    # Sniffed from the bytes, never taken from the name or the sender's header.
+    content_type = models.CharField(_("content type"), max_length=64, blank=True)
+    size_bytes = models.PositiveIntegerField(_("size (bytes)"), null=True, blank=True)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    fetch_attempts = models.PositiveSmallIntegerField(_("fetch attempts"), default=0)
+    error_code = models.CharField(_("error code"), max_length=32, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    # Text read from it: OCR for an image, speech recognition for a voice note (``text_source``).
+    ocr_status = models.CharField(_("text"), max_length=16, choices=OcrStatus.choices, default=OcrStatus.PENDING)
     ocr_text = EncryptedTextField(_("text read"), blank=True)
-    ocr_ms = models.PositiveIntegerField(_("OCR time (ms)"), null=True, blank=True)
+    ocr_ms = models.PositiveIntegerField(_("reading time (ms)"), null=True, blank=True)
+    text_source = models.CharField(_("text from"), max_length=16, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    purged_at = models.DateTimeField(_("purged at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
+        constraints = [
+            models.UniqueConstraint(fields=["message", "role"], name="attachment_one_per_role"),
+        ]
+        indexes = [
+            # The retention purge walks stored files oldest first.
+            models.Index(fields=["created_at"], condition=Q(status="stored"), name="attachment_stored_age"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.content_type} for message #{self.message_id}"
+        return f"{self.kind} for message #{self.message_id}"
 
 
 class ConversationEvent(models.Model):

@@ -1,7 +1,7 @@
 """The pluggable steps of the message spine: reading images, moderation and answering.
 
 The spine calls these interfaces only; the implementations are named in settings
-(DESK_IMAGE_READER, DESK_MODERATOR, DESK_ANSWERER) so the OCR, LLM and content-safety apps
+(DESK_IMAGE_READER, DESK_SPEECH_READER, DESK_MODERATOR, DESK_ANSWERER) so the OCR, LLM and content-safety apps
 plug in without the spine knowing them. The knowledge base is a step of the answerer
 (DESK_KNOWLEDGE), declared here so the LLM app and the knowledge app need not know each other.
 """
@@ -64,6 +64,20 @@ class ImageReader(Protocol):
     def read(self, *, data: bytes) -> ImageText: ...
 
 
+@dataclass(frozen=True)
+class SpeechText:
+    text: str  # "" when nothing was recognised
+    ms: int | None = None
+
+
+class SpeechUnreadable(Exception):
+    """The audio could not be decoded, no speech model is installed, or recognition failed."""
+
+
+class SpeechReader(Protocol):
+    def read(self, *, data: bytes, content_type: str) -> SpeechText: ...
+
+
 class KnowledgeMatch(Protocol):
     @property
     def entry_id(self) -> int: ...
@@ -111,6 +125,11 @@ def get_moderator() -> Moderator:
 @cache
 def get_image_reader() -> ImageReader:
     return import_string(settings.DESK_IMAGE_READER)()
+
+
+@cache
+def get_speech_reader() -> SpeechReader:
+    return import_string(settings.DESK_SPEECH_READER)()
 
 
 @cache

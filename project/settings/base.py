@@ -122,3 +122,9 @@ from project.settings.security import *  # noqa: E402,F403
 from project.settings.tasks import *  # noqa: E402,F403
 from project.settings.wechat import *  # noqa: E402,F403
 from project.settings.wechaty import *  # noqa: E402,F403
+
+# Media on an S3-compatible bucket (several web nodes; MinIO in docker-compose). The files are
+# sealed before they leave the process (apps/conversations/media/store.py), so the bucket holds
+# ciphertext only.
+if DESK_MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": DESK_MEDIA_S3_OPTIONS}

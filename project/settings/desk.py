@@ -9,6 +9,8 @@ DESK_ANSWERER = env_str("DESK_ANSWERER", "apps.llm.answerer.LLMAnswerer")
 DESK_MODERATOR = env_str("DESK_MODERATOR", "apps.moderation.moderator.ContentModerator")
 # Reads the text in customer images (apps.conversations.pipeline.ImageReader): RapidOCR by default.
 DESK_IMAGE_READER = env_str("DESK_IMAGE_READER", "apps.knowledge.ocr.RapidOcrReader")
+# Voice notes the channel did not transcribe itself (apps.conversations.pipeline.SpeechReader).
+DESK_SPEECH_READER = env_str("DESK_SPEECH_READER", "apps.speech.reader.NoSpeechReader")
 # The answerer's knowledge base (apps.conversations.pipeline.Knowledge).
 DESK_KNOWLEDGE = env_str("DESK_KNOWLEDGE", "apps.knowledge.selectors.KnowledgeStep")
 

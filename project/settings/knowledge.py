@@ -34,9 +34,35 @@ DESK_IMAGE_MAX_PIXELS = env_int("DESK_IMAGE_MAX_PIXELS", 40_000_000)
 DESK_OCR_MIN_CONFIDENCE = env_float("DESK_OCR_MIN_CONFIDENCE", 0.6)
 DESK_OCR_CONCURRENCY = env_int("DESK_OCR_CONCURRENCY", 1)
 DESK_OCR_MAX_SIDE = env_int("DESK_OCR_MAX_SIDE", 1600)
-DESK_IMAGE_UNREADABLE_REPLY = env_str(
-    "DESK_IMAGE_UNREADABLE_REPLY", "抱歉，这张图片我没能看清。方便的话，请用文字描述一下您的问题，谢谢！"
+DESK_OCR_TIMEOUT_SECONDS = env_float("DESK_OCR_TIMEOUT_SECONDS", 20.0)
+
+# Media (apps/conversations/media): WeChat's limits per kind apply under this hard cap.
+DESK_MEDIA_MAX_BYTES = env_int("DESK_MEDIA_MAX_BYTES", 20 * 1024 * 1024)
+# Tries of a channel download (timeouts, 5xx) before the media is recorded as failed.
+DESK_MEDIA_FETCH_ATTEMPTS = env_int("DESK_MEDIA_FETCH_ATTEMPTS", 3)
+DESK_MEDIA_FETCH_TIMEOUT_SECONDS = env_float("DESK_MEDIA_FETCH_TIMEOUT_SECONDS", 20.0)
+# Files older than this are deleted by the beat task media_purge (0 keeps them for ever); audited.
+DESK_MEDIA_RETENTION_DAYS = env_int("DESK_MEDIA_RETENTION_DAYS", 180)
+# What the answerer is told before text read from a picture or a voice note.
+DESK_IMAGE_TEXT_MARKER = env_str("DESK_IMAGE_TEXT_MARKER", "【顾客发送了一张图片，以下是图片中识别出的文字】")
+DESK_VOICE_TEXT_MARKER = env_str("DESK_VOICE_TEXT_MARKER", "【顾客发送了一条语音，以下是语音转成的文字】")
+# Told once (per DESK_MEDIA_NOTICE_WINDOW_MINUTES) when media goes to a person instead of the bot.
+DESK_MEDIA_HUMAN_NOTICE = env_str(
+    "DESK_MEDIA_HUMAN_NOTICE", "您发送的内容已收到，我们的人工客服会尽快查看并回复您，请稍候。"
 )
+DESK_MEDIA_NOTICE_WINDOW_MINUTES = env_int("DESK_MEDIA_NOTICE_WINDOW_MINUTES", 30)
+# S3-compatible storage for several web nodes (MinIO in docker-compose): DESK_MEDIA_STORAGE=s3.
+DESK_MEDIA_STORAGE = env_str("DESK_MEDIA_STORAGE", "local")
+DESK_MEDIA_S3_OPTIONS = {
+    "bucket_name": env_str("DESK_S3_BUCKET", "desk-media"),
+    "endpoint_url": env_str("DESK_S3_ENDPOINT_URL", "") or None,
+    "access_key": env_str("DESK_S3_ACCESS_KEY", ""),
+    "secret_key": env_str("DESK_S3_SECRET_KEY", ""),
+    "region_name": env_str("DESK_S3_REGION", "") or None,
+    "default_acl": "private",
+    "querystring_auth": True,
+    "file_overwrite": False,
+}
 
 # Embedding runs where the sentence model is already loaded: the llm worker (moderation uses it there).
 CELERY_TASK_ROUTES["apps.knowledge.tasks.*"] = {"queue": LLM_QUEUE}

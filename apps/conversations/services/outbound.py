@@ -7,8 +7,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.conversations import events
-from apps.conversations.channels import DeliveryDeferred, OutboundText, PermanentDeliveryError, get_adapter
-from apps.conversations.models import Conversation, ConversationEvent, Message
+from apps.conversations.channels import (
+    DeliveryDeferred,
+    Outbound,
+    OutboundMedia,
+    OutboundText,
+    PermanentDeliveryError,
+    get_adapter,
+)
+from apps.conversations.models import Attachment, Conversation, ConversationEvent, Message
 from apps.conversations.services.state import Status, enqueue_delivery, status_set
 from apps.core import metrics
 
@@ -90,15 +97,8 @@ def message_deliver(*, message_id: int) -> None:
         )
         if message is None or message.status != Status.PROCESSING:
             return
-        outbound = OutboundText(
-            message_id=message.pk,
-            conversation_id=message.conversation_id,
-            channel=message.channel,
-            customer_external_id=message.conversation.customer.external_id,
-            text=message.body,
-        )
         try:
-            get_adapter(message.channel).send(outbound)
+            get_adapter(message.channel).send(_outbound(message))
         except DeliveryDeferred as exc:
             # Nothing went out yet: still processing; the sweeper's grace counts from ``until``.
             Message.objects.filter(pk=message.pk).update(status_changed_at=exc.until)
@@ -112,6 +112,32 @@ def message_deliver(*, message_id: int) -> None:
     if hand_over is not None:
         # After the message's lock is released: conversation locks come before message locks.
         _hand_over_undelivered(hand_over)
+
+
+def _outbound(message: Message) -> Outbound:
+    base = {
+        "message_id": message.pk,
+        "conversation_id": message.conversation_id,
+        "channel": message.channel,
+        "customer_external_id": message.conversation.customer.external_id,
+    }
+    attachment = Attachment.objects.filter(message_id=message.pk, role=Attachment.Role.MAIN).first()
+    if attachment is None:
+        return OutboundText(**base, text=message.body)
+    from apps.conversations.media.store import attachment_read
+
+    try:
+        data = attachment_read(attachment)
+    except FileNotFoundError as exc:
+        raise PermanentDeliveryError(f"the {attachment.kind} to send is gone: {exc}", code="media_missing") from exc
+    return OutboundMedia(
+        **base,
+        kind=attachment.kind,
+        attachment_id=attachment.pk,
+        content_type=attachment.content_type,
+        filename=attachment.filename or f"{attachment.kind}.{attachment.content_type.rpartition('/')[2]}",
+        data=data,
+    )
 
 
 def _hand_over_undelivered(conversation_id: int) -> None:

@@ -63,19 +63,20 @@ def _claimed_process(*, message_id: int) -> None:
     message = Message.objects.select_related("conversation").get(pk=message_id)
     conversation = message.conversation
     moderator = get_moderator()
-    # Imported here: attachments calls back into this package (receive).
-    from apps.conversations import attachments
+    # Imported here: media calls back into this package (receive).
+    from apps.conversations.media.prepare import message_prepare
 
-    text = attachments.message_text(message=message)  # an image's OCR text; None when unreadable
-    if text is None:
-        _reply_commit(
-            message_id=message_id, answer=attachments.unreadable_answer(), event=AuditEvent.BOT_UNREADABLE_IMAGE
-        )
+    prepared = message_prepare(message=message)  # fetches and reads an image or voice note first
+    if prepared.hand_over:
+        details: dict[str, object] = {"media": prepared.media, "reason": prepared.hand_over}
+        inbound_hand_over(message_id=message_id, details=details, notice=settings.DESK_MEDIA_HUMAN_NOTICE)
         return
+    text = prepared.text
+    media_audit: dict[str, object] = {"media": prepared.media} if prepared.media else {}
     verdict_in = moderator.check(text=text, direction="in", message_id=message.pk)
     if verdict_in.evidence:
         events.flags_changed()
-    audit_in: dict[str, object] = {"verdict_in": _verdict(verdict_in)}
+    audit_in: dict[str, object] = {**media_audit, "verdict_in": _verdict(verdict_in)}
     if verdict_in.action == "block":
         blocked = Answer(text=settings.DESK_MODERATION_BLOCKED_REPLY)
         _reply_commit(message_id=message_id, answer=blocked, event=AuditEvent.BOT_BLOCKED, details=audit_in)
@@ -83,7 +84,7 @@ def _claimed_process(*, message_id: int) -> None:
     if verdict_in.action == "review" or conversation.mode != Mode.BOT:
         inbound_hand_over(message_id=message_id, details=audit_in)
         return
-    if asks_for_human(message.body):
+    if asks_for_human(text):
         conversation_request_human(conversation_id=conversation.pk, message_id=message_id)
         return
 
@@ -91,7 +92,8 @@ def _claimed_process(*, message_id: int) -> None:
         conversation=conversation, before_id=message.pk, turns=settings.DESK_CONTEXT_TURNS
     )
     started = time.monotonic()
-    answer = get_answerer().answer(conversation_id=conversation.pk, question=verdict_in.text, context=context)
+    question = prepared.question(verdict_in.text)
+    answer = get_answerer().answer(conversation_id=conversation.pk, question=question, context=context)
     answer_ms = int((time.monotonic() - started) * 1000)
     metrics.stage_observe("answer", answer_ms / 1000)
 
@@ -152,8 +154,12 @@ def _reply_commit(
         metrics.inbound_outcome("answered", received_at=message.created_at)
 
 
-def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = None) -> None:
-    """Leave a customer message to the humans; the bot does not answer it."""
+def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = None, notice: str = "") -> None:
+    """Leave a customer message to the humans; the bot does not answer it.
+
+    ``notice``: what to tell a customer who is not talking to a person yet, once per
+    DESK_MEDIA_NOTICE_WINDOW_MINUTES (three unreadable photos in a row get one notice).
+    """
     with transaction.atomic():
         conversation, message = lock_inbound(message_id)
         if message.status not in (Status.RECEIVED, Status.PROCESSING):
@@ -161,10 +167,29 @@ def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = No
         if conversation.mode == Mode.BOT:
             conversation.mode = Mode.QUEUED
             conversation.save(update_fields=["mode", "updated_at"])
+        if notice and conversation.mode == Mode.QUEUED and not _noticed_recently(conversation.pk):
+            conversation_reply(
+                conversation=conversation,
+                body=notice,
+                author_kind=Message.AuthorKind.SYSTEM,
+                reply_to=message,
+                answer_meta={"notice": "media"},
+                deliver_inline=True,
+            )
         status_set(message, Status.HANDED_OVER)
         exchange_audit(event=AuditEvent.BOT_HANDED_OVER, conversation=conversation, message=message, details=details)
         metrics.inbound_outcome("handed_over")
         events.conversation_changed(conversation_id=conversation.pk)
+
+
+def _noticed_recently(conversation_id: int) -> bool:
+    since = timezone.now() - timedelta(minutes=settings.DESK_MEDIA_NOTICE_WINDOW_MINUTES)
+    return Message.objects.filter(
+        conversation_id=conversation_id,
+        author_kind=Message.AuthorKind.SYSTEM,
+        answer_meta__notice="media",
+        created_at__gte=since,
+    ).exists()
 
 
 def inbound_fail(*, message_id: int, reason: str, details: dict[str, object] | None = None) -> None:

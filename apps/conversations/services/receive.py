@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
@@ -16,6 +17,9 @@ from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.state import Mode, Status, enqueue_processing, exchange_audit
 from apps.core.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from apps.conversations.media.receive import InboundMedia
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +38,22 @@ def message_receive(
     channel_message_id: str | None,
     body: str,
     client_ip: str | None = None,
+    media: "InboundMedia | None" = None,
 ) -> Received:
     """Store a customer message once and schedule its processing.
 
     Idempotent on (channel, channel_message_id): a redelivery returns the stored message
     and schedules nothing. A customer over the rate limit is stored too (nothing is lost),
-    but not answered; they are told once per window.
+    but not answered; they are told once per window. ``media``: the image, voice note, video or
+    file the message carries (its body is then the label, e.g. "[图片]"); processing fetches and
+    reads it first.
     """
 
     def settle(conversation: Conversation, message: Message) -> None:
+        if media is not None:
+            from apps.conversations.media.receive import attachments_create
+
+            attachments_create(message=message, media=media)
         # Checked only for a message stored now: redeliveries must not spend the customer's tokens.
         if not _within_rate(f"{channel}:{external_user_id}"):
             _rate_limited(conversation=conversation, message=message)
