@@ -39,6 +39,7 @@ class AuditEvent(models.TextChoices):
 
     # Channels changing how they work on their own (kind "system").
     WECHAT_OA_PASSIVE = "wechat.oa_passive", _("Official Account switched to passive replies")
+    MEDIA_PURGED = "media.purged", _("Media past the retention period deleted")
 
     # Sign-ins, exports.
     STAFF_LOGIN = "staff.login", _("Staff signed in")
@@ -78,6 +79,9 @@ class AuditEvent(models.TextChoices):
     WECHAT_WECOMSERVICER_ADD = "wechat.wecomservicer.add", _("WeCom servicer added")
     WECHAT_WECOMSERVICER_CHANGE = "wechat.wecomservicer.change", _("WeCom servicer changed")
     WECHAT_WECOMSERVICER_DELETE = "wechat.wecomservicer.delete", _("WeCom servicer deleted")
+    WECHAT_MENUREPLY_ADD = "wechat.menureply.add", _("Menu reply added")
+    WECHAT_MENUREPLY_CHANGE = "wechat.menureply.change", _("Menu reply changed")
+    WECHAT_MENUREPLY_DELETE = "wechat.menureply.delete", _("Menu reply deleted")
     CONSOLE_CANNEDRESPONSE_ADD = "console.cannedresponse.add", _("Canned response added")
     CONSOLE_CANNEDRESPONSE_CHANGE = "console.cannedresponse.change", _("Canned response changed")
     CONSOLE_CANNEDRESPONSE_DELETE = "console.cannedresponse.delete", _("Canned response deleted")

@@ -5,6 +5,8 @@ also tells the conversation's channel after commit; the console only decides who
 Lock order, as in the spine: customer -> conversation -> message.
 """
 
+from collections.abc import Callable
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -16,8 +18,9 @@ from apps.audit.services import audit_record
 from apps.console.models import Note
 from apps.conversations import events
 from apps.conversations.channels import ChannelActionError, PermanentDeliveryError, get_adapter
+from apps.conversations.media.send import MediaRefused, media_attach, outgoing_media_check
 from apps.conversations.models import Conversation, ConversationEvent, Message
-from apps.conversations.pipeline import get_moderator
+from apps.conversations.pipeline import Verdict, get_moderator
 from apps.conversations.services import conversation_lock, conversation_mode_record, conversation_reply
 from apps.moderation import services as moderation
 from apps.moderation.models import Flag, Term, TermAction
@@ -39,6 +42,14 @@ class ConversationTaken(HandoffError):
 
 class ReplyBlocked(HandoffError):
     """Outbound moderation refused the agent's text."""
+
+
+class MediaNotSent(HandoffError):
+    """The file cannot go out; ``code`` says why (a key of media.sniff.REJECTIONS, or "channel")."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _username(user_id: int | None) -> str:
@@ -113,11 +124,53 @@ def agent_reply(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> 
     text = body.strip()
     if not text:
         raise HandoffError("the reply is empty")
+    verdict = _outbound_check(text)
+    return _agent_send(
+        conversation_id=conversation_id, agent=agent, body=verdict.text, details={"verdict": verdict.action}
+    )
+
+
+def agent_reply_media(*, conversation_id: int, agent: AbstractBaseUser, data: bytes, filename: str) -> Message:
+    """Send an image or file the agent attached. An image's text (OCR) passes outbound moderation;
+    pixels cannot be masked, so what would be masked in text is refused in a picture."""
+    channel = Conversation.objects.values_list("channel", flat=True).filter(pk=conversation_id).first()
+    if channel is None:
+        raise HandoffError("no such conversation")
+    try:
+        media = outgoing_media_check(channel=channel, data=data, filename=filename)
+    except MediaRefused as exc:
+        # A failed check carries its code (too_large, corrupt...); a channel refusal has none.
+        raise MediaNotSent(str(exc), code=getattr(exc.__cause__, "code", "channel")) from exc
+    details: dict[str, object] = {"media": media.info.kind, "size": len(data)}
+    if media.text:
+        verdict = _outbound_check(media.text, refuse_mask=True)
+        details["verdict"] = verdict.action
+    return _agent_send(
+        conversation_id=conversation_id,
+        agent=agent,
+        body=media.body,
+        details=details,
+        attach=lambda reply: media_attach(message=reply, media=media),
+    )
+
+
+def _outbound_check(text: str, *, refuse_mask: bool = False) -> Verdict:
     verdict = get_moderator().check(text=text, direction="out", message_id=None)
     if verdict.evidence:
         events.flags_changed()
-    if verdict.action == "block":
+    if verdict.action == "block" or (refuse_mask and verdict.action == "mask"):
         raise ReplyBlocked("the reply contains blocked content")
+    return verdict
+
+
+def _agent_send(
+    *,
+    conversation_id: int,
+    agent: AbstractBaseUser,
+    body: str,
+    details: dict[str, object],
+    attach: Callable[[Message], object] | None = None,
+) -> Message:
     with transaction.atomic():
         conversation = conversation_lock(conversation_id)
         if conversation.mode != Mode.HUMAN or conversation.assignee_id != agent.pk:
@@ -127,11 +180,13 @@ def agent_reply(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> 
         last_inbound = inbound.order_by("-id").first()
         reply = conversation_reply(
             conversation=conversation,
-            body=verdict.text,
+            body=body,
             author_kind=Message.AuthorKind.AGENT,
             author_id=agent.pk,
             reply_to=last_inbound,
         )
+        if attach is not None:
+            attach(reply)  # before commit: the deliver task must find the file
         # What the agent answered is no longer waiting (the console's unread count).
         Message.objects.filter(
             conversation=conversation, direction=Message.Direction.INBOUND, status=Status.HANDED_OVER
@@ -146,7 +201,7 @@ def agent_reply(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> 
             message_id=reply.pk,
             query=last_inbound.body if last_inbound is not None else "",
             response=reply.body,
-            details={"verdict": verdict.action},
+            details=details,
         )
     return reply
 

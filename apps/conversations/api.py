@@ -9,7 +9,18 @@ from ninja.responses import Status
 from ninja.security import HttpBearer
 
 from apps.conversations import attachments, services, uploads
-from apps.conversations.schemas import ErrorOut, InboundImageIn, InboundMessageIn, InboundMessageOut, inbound_ack
+from apps.conversations.media.receive import InboundMedia
+from apps.conversations.schemas import (
+    ErrorOut,
+    InboundImageIn,
+    InboundMediaIn,
+    InboundMediaOut,
+    InboundMessageIn,
+    InboundMessageOut,
+    MediaKind,
+    inbound_ack,
+    inbound_media_ack,
+)
 from apps.core.models import ApiToken
 from apps.core.services import api_token_authenticate
 
@@ -78,3 +89,35 @@ def receive_image(request: HttpRequest) -> Status[InboundMessageOut]:
         client_ip=request.META.get("REMOTE_ADDR"),
     )
     return inbound_ack(received)
+
+
+@router.post(
+    "/messages/media/{kind}",
+    response={
+        200: InboundMediaOut,
+        202: InboundMediaOut,
+        401: ErrorOut,
+        413: ErrorOut,
+        415: ErrorOut,
+        422: ErrorOut,
+    },
+    summary="Receive one customer image, voice note, video or file (multipart/form-data, the file in `file`)",
+)
+def receive_media(request: HttpRequest, kind: MediaKind) -> Status[InboundMediaOut]:
+    """Unlike /messages/image, a file that is not what ``kind`` says (or is damaged) is not refused:
+    the message is stored with the attachment failed and why, and a person takes it. The kind is
+    in the path so the declared length can be judged against its limit before the body is read."""
+    form, data = uploads.media_upload_parse(request, schema=InboundMediaIn, kind=kind)
+    media = InboundMedia(
+        kind=kind, data=data, filename=form.filename, error_code=form.error_code or "", error=form.error
+    )
+    received = services.message_receive(
+        channel=form.channel,
+        external_user_id=form.external_user_id,
+        display_name=form.display_name,
+        channel_message_id=form.channel_message_id,
+        body=media.body(),
+        client_ip=request.META.get("REMOTE_ADDR"),
+        media=media,
+    )
+    return inbound_media_ack(received)

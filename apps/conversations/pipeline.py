@@ -112,6 +112,19 @@ class Moderator(Protocol):
     def check(self, *, text: str, direction: Literal["in", "out"], message_id: int | None = None) -> Verdict: ...
 
 
+def question_marked(marker: str, text: str) -> str:
+    """The question as the answerer gets it when it was read from media: the marker line first, so
+    the model knows the words came from a picture or a voice note (and may be partial)."""
+    return f"{marker}\n{text}" if marker else text
+
+
+def question_unmarked(question: str) -> str:
+    """The customer's words alone, for searches (the knowledge base) that a marker would skew."""
+    first, newline, rest = question.partition("\n")
+    markers = (settings.DESK_IMAGE_TEXT_MARKER, settings.DESK_VOICE_TEXT_MARKER)
+    return rest if newline and first in markers else question
+
+
 @cache
 def get_answerer() -> Answerer:
     return import_string(settings.DESK_ANSWERER)()

@@ -63,10 +63,52 @@ class InboundImageIn(Schema):
     display_name: DisplayName = ""
 
 
+MediaKind = Literal["image", "voice", "video", "file"]
+# Why a channel could not hand a file over (a key of media.sniff.REJECTIONS).
+MediaErrorCode = Literal["not_found", "expired", "timeout", "unavailable", "too_large"]
+
+
+def _basename(value: str) -> str:
+    # A sender's file name is shown to agents, never used as a path: keep its last component.
+    return value.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+class InboundMediaIn(Schema):
+    """The text fields of POST /inbound/messages/media/<kind> (multipart/form-data, the file in ``file``).
+
+    ``error_code`` (and no file): the channel could not hand the file over; the message is stored
+    with the attachment failed for that reason, and a person takes it.
+    """
+
+    channel: ChannelKind
+    channel_message_id: Identifier
+    external_user_id: Identifier
+    display_name: DisplayName = ""
+    filename: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=255), NoNul, AfterValidator(_basename)
+    ] = ""
+    error_code: MediaErrorCode | None = None
+    error: Annotated[str, StringConstraints(max_length=500), NoNul] = ""
+
+
 class InboundMessageOut(Schema):
     message_id: int
     conversation_id: int
     duplicate: bool
+
+
+class AttachmentOut(Schema):
+    id: int
+    kind: str
+    # stored, or failed (error_code says why: wrong_type, corrupt, too_large, unavailable...).
+    status: str
+    error_code: str
+    content_type: str
+    size_bytes: int | None
+
+
+class InboundMediaOut(InboundMessageOut):
+    attachment: AttachmentOut | None
 
 
 def inbound_ack(received: "Received") -> Status[InboundMessageOut]:
@@ -75,6 +117,20 @@ def inbound_ack(received: "Received") -> Status[InboundMessageOut]:
         message_id=received.message.pk,
         conversation_id=received.message.conversation_id,
         duplicate=not received.created,
+    )
+    return Status(202 if received.created else 200, out)
+
+
+def inbound_media_ack(received: "Received") -> Status[InboundMediaOut]:
+    """Like inbound_ack, with what became of the file (a bad one is stored failed, not refused)."""
+    from apps.conversations.models import Attachment
+
+    attachment = Attachment.objects.filter(message_id=received.message.pk, role=Attachment.Role.MAIN).first()
+    out = InboundMediaOut(
+        message_id=received.message.pk,
+        conversation_id=received.message.conversation_id,
+        duplicate=not received.created,
+        attachment=AttachmentOut.model_validate(attachment, from_attributes=True) if attachment else None,
     )
     return Status(202 if received.created else 200, out)
 

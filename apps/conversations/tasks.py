@@ -56,3 +56,10 @@ def sweep_stuck_messages() -> dict[str, int]:
         "requeued_outbound": report.requeued_outbound,
         "given_up": report.given_up,
     }
+
+
+@shared_task
+def purge_media() -> int:
+    from apps.conversations.media.retention import media_purge
+
+    return media_purge()

@@ -2,14 +2,16 @@
 
 rapidocr-onnxruntime ships Chinese PP-OCRv4 detection/recognition models inside its wheel and
 runs them on onnxruntime (CPU), so nothing is downloaded at run time. The engine is loaded once
-per process; a semaphore keeps the llm worker's many threads from running many OCRs at once on
-a few cores (each run is already multi-threaded inside onnxruntime).
+per process; a small pool (DESK_OCR_CONCURRENCY threads) keeps the llm worker's many threads
+from running many OCRs at once on a few cores (each run is already multi-threaded inside
+onnxruntime), and a caller waits at most DESK_OCR_TIMEOUT_SECONDS for its turn and its result.
 """
 
 import io
 import logging
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -53,8 +55,8 @@ def _engine() -> Any:
 
 
 @cache
-def _slots() -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(max(1, settings.DESK_OCR_CONCURRENCY))
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(1, settings.DESK_OCR_CONCURRENCY), thread_name_prefix="ocr")
 
 
 def _pixels(data: bytes) -> np.ndarray:
@@ -72,11 +74,16 @@ def image_read_text(*, data: bytes) -> OcrResult:
     """The lines of text in the image, top to bottom, above the confidence floor."""
     pixels = _pixels(data)
     started = time.monotonic()
-    with _slots():
-        try:
-            found, _ = _engine()(pixels)
-        except Exception as exc:
-            raise OcrError(f"OCR failed: {exc}") from exc
+    # A run past the timeout finishes in its pool thread (onnxruntime cannot be interrupted), but
+    # the pool's size still bounds the cores OCR takes, and the caller moves on.
+    future = _pool().submit(_engine(), pixels)
+    try:
+        found, _ = future.result(timeout=settings.DESK_OCR_TIMEOUT_SECONDS)
+    except FutureTimeout as exc:
+        future.cancel()
+        raise OcrError(f"OCR took longer than {settings.DESK_OCR_TIMEOUT_SECONDS:g} s") from exc
+    except Exception as exc:
+        raise OcrError(f"OCR failed: {exc}") from exc
     lines = [
         OcrLine(text=str(text).strip(), confidence=float(score))
         for _, text, score in (found or [])

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from apps.conversations.pipeline import Answer, AnswerUnavailable, Turn, get_knowledge
+from apps.conversations.pipeline import Answer, AnswerUnavailable, Turn, get_knowledge, question_unmarked
 from apps.core import metrics
 from apps.llm import selectors, services
 from apps.llm.cache import CachedAnswer, answer_cache, cache_key, prompt_version
@@ -17,7 +17,7 @@ class LLMAnswerer:
         if key is not None and (hit := answer_cache().get(key)) is not None:
             cached, level = hit
             return Answer(text=cached.text, meta={**cached.meta, "source": "cache", "cache_level": level})
-        found = get_knowledge().search(question=question)
+        found = get_knowledge().search(question=question_unmarked(question))
         if found.direct is not None:
             return Answer(text=found.direct.answer, meta=found.direct_meta())
         snippets = found.snippets(min_score=settings.KNOWLEDGE_SNIPPET_MIN_SCORE)

@@ -3,6 +3,7 @@ composed at the bottom of this file; environment modules (local/test/production)
 this one and override what differs."""
 
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 from django.utils.translation import gettext_lazy as _
@@ -97,7 +98,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }

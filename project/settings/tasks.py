@@ -27,4 +27,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env_float("DESK_SWEEP_INTERVAL_SECONDS", 15.0)),
         "options": {"expires": 14},
     },
+    # Media past DESK_MEDIA_RETENTION_DAYS: files deleted, rows kept, one audit row per run.
+    "purge-media": {
+        "task": "apps.conversations.tasks.purge_media",
+        "schedule": timedelta(hours=env_float("DESK_MEDIA_PURGE_INTERVAL_HOURS", 6.0)),
+        "options": {"expires": 3600},
+    },
 }

@@ -2,11 +2,13 @@
 
 import io
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
 from PIL import Image
 
+from apps.conversations.media.store import attachment_read
 from apps.conversations.models import Attachment, Conversation, Message
 from apps.knowledge.models import Entry
 from apps.llm.models import Endpoint
@@ -38,20 +40,29 @@ def assert_nothing_written() -> None:
 def test_an_image_of_a_knowledge_question_is_read_and_answered(
     faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint, client: Client, cjk_image: MakeImage
 ) -> None:
-    response = post_image(client, cjk_image(["请问退货地址在哪里？"]))
+    data = cjk_image(["请问退货地址在哪里？"])
+    response = post_image(client, data)
     assert response.status_code == 202  # type: ignore[attr-defined]
 
     attachment = Attachment.objects.get()
     assert attachment.ocr_status == Attachment.OcrStatus.READ
     assert "退货地址" in attachment.ocr_text
     assert attachment.message.body == "[图片]"
-    assert attachment.file.size == attachment.size_bytes  # stored under MEDIA_ROOT
+    assert attachment.size_bytes == len(data)
+    assert attachment_read(attachment) == data
+    with attachment.file.open("rb") as stored:  # the file under MEDIA_ROOT is sealed, not the image
+        assert data[:64] not in stored.read()
     assert reply().body == faq_of("return-address").answer
     assert reply().answer_meta["source"] == "knowledge"
 
 
 def test_the_text_of_an_image_reaches_the_prompt_and_moderation(
-    llm_server: OpenAIServer, llm_endpoint: Endpoint, client: Client, cjk_image: MakeImage, eager_tasks: None
+    llm_server: OpenAIServer,
+    llm_endpoint: Endpoint,
+    client: Client,
+    cjk_image: MakeImage,
+    eager_tasks: None,
+    settings: Any,
 ) -> None:
     from apps.moderation.models import Term
 
@@ -62,12 +73,13 @@ def test_the_text_of_an_image_reaches_the_prompt_and_moderation(
 
     prompt = llm_server.stats.bodies[-1]["messages"][-1]["content"]
     assert "机洗" in prompt
+    assert settings.DESK_IMAGE_TEXT_MARKER in prompt  # the model is told the words came from a picture
     assert reply().body == "这是模型的回答。"
     flag = Attachment.objects.get().message.moderation_flags.get()
     assert "加微信" in flag.text  # the OCR text went through moderation like typed words
 
 
-def test_an_image_without_text_gets_a_polite_request_to_type(
+def test_an_image_without_text_goes_to_a_person_and_the_customer_is_told(
     llm_server: OpenAIServer, llm_endpoint: Endpoint, client: Client, eager_tasks: None, settings: object
 ) -> None:
     buffer = io.BytesIO()
@@ -76,10 +88,15 @@ def test_an_image_without_text_gets_a_polite_request_to_type(
     assert post_image(client, buffer.getvalue(), name="sky.jpg").status_code == 202  # type: ignore[attr-defined]
 
     assert Attachment.objects.get().ocr_status == Attachment.OcrStatus.UNREADABLE
-    assert reply().body == settings.DESK_IMAGE_UNREADABLE_REPLY  # type: ignore[attr-defined]
-    assert reply().answer_meta == {"source": "ocr", "readable": False}
+    assert reply().body == settings.DESK_MEDIA_HUMAN_NOTICE  # type: ignore[attr-defined]
+    assert reply().author_kind == Message.AuthorKind.SYSTEM
     assert llm_server.stats.requests == 0
-    assert Conversation.objects.get().mode == Conversation.Mode.BOT
+    assert Conversation.objects.get().mode == Conversation.Mode.QUEUED
+    assert Message.objects.get(direction=Message.Direction.INBOUND).status == Message.Status.HANDED_OVER
+
+    # A second unreadable picture right after: still for the person, and no second notice.
+    assert post_image(client, buffer.getvalue(), message_id="img-2").status_code == 202  # type: ignore[attr-defined]
+    assert Message.objects.filter(direction=Message.Direction.OUTBOUND).count() == 1
 
 
 @pytest.mark.django_db

@@ -115,15 +115,17 @@ def message_deliver(*, message_id: int) -> None:
 
 
 def _outbound(message: Message) -> Outbound:
-    base = {
-        "message_id": message.pk,
-        "conversation_id": message.conversation_id,
-        "channel": message.channel,
-        "customer_external_id": message.conversation.customer.external_id,
-    }
+    message_id, conversation_id, channel = message.pk, message.conversation_id, message.channel
+    external_id = message.conversation.customer.external_id
     attachment = Attachment.objects.filter(message_id=message.pk, role=Attachment.Role.MAIN).first()
     if attachment is None:
-        return OutboundText(**base, text=message.body)
+        return OutboundText(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            customer_external_id=external_id,
+            text=message.body,
+        )
     from apps.conversations.media.store import attachment_read
 
     try:
@@ -131,7 +133,10 @@ def _outbound(message: Message) -> Outbound:
     except FileNotFoundError as exc:
         raise PermanentDeliveryError(f"the {attachment.kind} to send is gone: {exc}", code="media_missing") from exc
     return OutboundMedia(
-        **base,
+        message_id=message_id,
+        conversation_id=conversation_id,
+        channel=channel,
+        customer_external_id=external_id,
         kind=attachment.kind,
         attachment_id=attachment.pk,
         content_type=attachment.content_type,

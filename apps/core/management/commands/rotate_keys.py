@@ -10,6 +10,7 @@ from tqdm import tqdm
 from apps.core.crypto import decrypt, encrypt, key_id_of, keyring, new_key_spec
 from apps.core.fields import EncryptedTextField
 from apps.core.rewrite import columns_rewrite_page
+from apps.core.signals import files_rekey
 
 # Tables whose guard trigger allows rewriting encrypted columns only with this flag set.
 _REKEY_FLAG = "SET LOCAL desk.audit_rekey = 'on'"
@@ -38,6 +39,13 @@ class Command(BaseCommand):
                 continue
             total_rewritten += self._rotate(model, fields, ring.primary_id, options["batch"], options["verbosity"])
         self.stdout.write(self.style.SUCCESS(f"re-encrypted {total_rewritten} rows under key {ring.primary_id!r}"))
+
+        def progress(total: int, description: str) -> tqdm:
+            quiet = options["verbosity"] == 0
+            return tqdm(total=total, desc=description, unit="files", disable=quiet, file=self.stderr)
+
+        files = sum(int(count or 0) for _, count in files_rekey.send(sender=self.__class__, progress=progress))
+        self.stdout.write(self.style.SUCCESS(f"re-encrypted {files} files under key {ring.primary_id!r}"))
 
     def _rotate(self, model: Any, fields: list[EncryptedTextField], primary: str, batch: int, verbosity: int) -> int:
         contexts = {str(f.column): f.crypto_context for f in fields}
