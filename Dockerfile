@@ -88,12 +88,18 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 RUN groupadd --system --gid 10001 desk \
     && useradd --system --uid 10001 --gid desk --home-dir /app --shell /usr/sbin/nologin desk
+# ffmpeg turns WeChat's AMR/SILK voice notes into audio a browser plays (apps/speech/convert.py).
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /opt/venv /opt/venv
 # Owned by root and read-only for the desk user: the processes never write into the code.
 # Bytecode was compiled at build, so PYTHONDONTWRITEBYTECODE costs no start-up time.
 COPY --from=build /app /app
 WORKDIR /app
+# Customer media (sealed, apps/conversations/media/store.py): the one directory the desk writes,
+# a volume shared by web and workers (or DESK_MEDIA_STORAGE=s3 for a bucket).
+RUN mkdir -p /app/media && chown desk:desk /app/media
 
 USER desk:desk
 EXPOSE 8000
