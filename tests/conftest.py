@@ -31,9 +31,16 @@ def _fresh_rate_limits() -> None:
 def _fresh_pipeline_steps() -> Iterator[None]:
     # Steps and adapters are cached per process; a test that swaps one must not leak it.
     from apps.conversations.channels import get_adapter
-    from apps.conversations.pipeline import get_answerer, get_image_reader, get_knowledge, get_moderator
+    from apps.conversations.pipeline import (
+        get_answerer,
+        get_image_reader,
+        get_knowledge,
+        get_moderator,
+        get_speech_reader,
+    )
 
     yield
+    get_speech_reader.cache_clear()
     get_answerer.cache_clear()
     get_moderator.cache_clear()
     get_image_reader.cache_clear()
