@@ -2,9 +2,11 @@
 
 It plays the puppet service a real Wechaty bridge talks to (PadLocal behind a puppet-service
 gateway): Start/Stop, the Event stream (login first, then messages, heartbeats, dongs),
-the payload lookups, MessageSendText (echoing the sent message as an event, as real
-puppets do) and Ding. Like the TypeScript gateway it sends TypeScript puppet message types
-on the wire (Text = 7); the Python SDK maps them to its own enum.
+the payload lookups, MessageSendText and MessageSendFile (echoing the sent message as an
+event, as real puppets do) and Ding; customers' files come through MessageImage (per image
+type, as a PadLocal puppet keeps them) and MessageFile as base64 FileBox JSON, links and
+mini programs through MessageUrl and MessageMiniProgram. Like the TypeScript gateway it sends
+TypeScript puppet message types on the wire (Text = 7); the Python SDK maps them to its own enum.
 
 It runs on its own event loop in a thread; tests drive it through the thread-safe methods.
 """
@@ -25,6 +27,7 @@ from grpclib.server import Server, Stream
 from wechaty_grpc.wechaty import puppet as pb
 
 from tests.support.processes import free_port
+from tests.wechaty.puppet_media import PuppetMedia, SentFile
 
 T = TypeVar("T")
 TS_MESSAGE_TYPE_TEXT = 7
@@ -44,7 +47,7 @@ class Sent:
     mention_ids: tuple[str, ...]
 
 
-class TestPuppet:
+class TestPuppet(PuppetMedia):
     __test__ = False  # not a pytest class
 
     def __init__(
@@ -59,6 +62,8 @@ class TestPuppet:
         self.rooms: dict[str, pb.RoomPayloadResponse] = {}
         self.messages: dict[str, pb.MessagePayloadResponse] = {}
         self.sent: list[Sent] = []
+        self.sent_files: list[SentFile] = []
+        self._media_init()
         self.starts = 0
         self.event_streams = 0
         self.dings = 0
@@ -160,6 +165,7 @@ class TestPuppet:
         room_id: str = "",
         mention_ids: list[str] | None = None,
         kind: int = TS_MESSAGE_TYPE_TEXT,
+        emit: bool = True,
     ) -> str:
         message_id = f"msg-{next(self._ids)}-{int(time.time() * 1000)}"
         self.messages[message_id] = pb.MessagePayloadResponse(
@@ -172,7 +178,8 @@ class TestPuppet:
             room_id=room_id,
             mention_ids=mention_ids or [],
         )
-        self._emit(pb.EventType.EVENT_TYPE_MESSAGE, {"messageId": message_id})
+        if emit:
+            self._emit(pb.EventType.EVENT_TYPE_MESSAGE, {"messageId": message_id})
         return message_id
 
     def _emit(self, kind: pb.EventType, payload: dict[str, Any]) -> None:
@@ -204,6 +211,7 @@ class TestPuppet:
             "/wechaty.Puppet/MessageSendText": unary(
                 self._message_send_text, pb.MessageSendTextRequest, pb.MessageSendTextResponse
             ),
+            **self._media_mapping(unary),
         }
 
     def _refuse_if_down(self) -> None:

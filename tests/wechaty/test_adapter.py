@@ -7,9 +7,9 @@ import pytest
 import redis
 from django.conf import settings
 
-from apps.conversations.channels import OutboundText, TransientDeliveryError
+from apps.conversations.channels import OutboundMedia, OutboundText, TransientDeliveryError
 from apps.wechat.adapters.wechaty import WechatyAdapter
-from workers.wechaty_bridge.protocol import OutboxEntry, heartbeat_key, outbox_key
+from workers.wechaty_bridge.protocol import OutboxEntry, OutboxMedia, heartbeat_key, outbox_key, outbox_media_key
 
 
 @pytest.fixture
@@ -40,6 +40,32 @@ def test_it_queues_a_reply_once_however_often_delivery_runs(bridge_redis: redis.
     adapter.send(outbound("您好，已为您查询。"))
     adapter.send(outbound("您好，已为您查询。"))
     assert queued(bridge_redis) == [OutboxEntry(message_id=41, to="wxid_alice", segments=["您好，已为您查询。"])]
+
+
+def test_it_queues_a_file_once_with_its_bytes_beside_the_stream(bridge_redis: redis.Redis) -> None:
+    image = OutboundMedia(
+        message_id=42,
+        conversation_id=1,
+        channel="wechaty",
+        customer_external_id="wxid_alice",
+        kind="image",
+        attachment_id=5,
+        content_type="image/png",
+        filename="退货地址.png",
+        data=b"\x89PNG\r\n\x1a\n...",
+    )
+    adapter = WechatyAdapter()
+    adapter.send(image)
+    adapter.send(image)
+    assert queued(bridge_redis) == [
+        OutboxEntry(
+            message_id=42, to="wxid_alice", segments=[], media=OutboxMedia("image", "退货地址.png", "image/png")
+        )
+    ]
+    assert bridge_redis.get(outbox_media_key("adapter-test", 42)) == image.data
+    assert 0 < bridge_redis.ttl(outbox_media_key("adapter-test", 42)) <= settings.WECHATY_QUEUED_TTL_SECONDS
+    # What the channel can send; a voice note goes out as a file (media/send.py falls back).
+    assert WechatyAdapter.media_kinds == {"image", "video", "file"}
 
 
 def test_it_splits_a_long_reply_on_sentence_boundaries(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.wechaty_bridge.protocol import Address, OutboxEntry
+from workers.wechaty_bridge.protocol import Address, OutboxEntry, OutboxMedia
 from workers.wechaty_bridge.rules import Incoming, TriggerRules, decide
 
 RULES = TriggerRules()
@@ -10,10 +10,22 @@ BOT = ("客服小助手",)
 
 
 def msg(
-    text: str, *, in_room: bool = False, is_self: bool = False, mentions: bool = False, is_text: bool = True
+    text: str,
+    *,
+    in_room: bool = False,
+    is_self: bool = False,
+    mentions: bool = False,
+    is_text: bool = True,
+    is_media: bool = False,
 ) -> Incoming:
     return Incoming(
-        text=text, is_text=is_text, is_self=is_self, in_room=in_room, mentions_self=mentions, self_names=BOT
+        text=text,
+        is_text=is_text,
+        is_self=is_self,
+        in_room=in_room,
+        mentions_self=mentions,
+        self_names=BOT,
+        is_media=is_media,
     )
 
 
@@ -61,6 +73,16 @@ def test_the_accounts_own_group_messages_and_non_text_are_ignored() -> None:
     assert decide(msg("", is_text=False), RULES).reason == "not_text"
 
 
+def test_media_reaches_the_desk_from_a_customer_in_a_private_chat_only() -> None:
+    decision = decide(msg("", is_text=False, is_media=True), RULES)
+    assert (decision.action, decision.reason) == ("customer", "private_media")
+    # A file cannot @mention the account: in a group it is chatter, not a question.
+    assert decide(msg("", is_text=False, is_media=True, in_room=True), RULES).reason == "group_media"
+    # The bridge's own file replies echo back as the account's messages.
+    assert decide(msg("", is_text=False, is_media=True, is_self=True), RULES).reason == "own_media"
+    assert decide(msg("", is_text=False, is_media=True), TriggerRules(private_chats=False)).reason == "private_off"
+
+
 def test_addresses_round_trip_through_the_external_id() -> None:
     member = Address(contact_id="wxid_bob", room_id="20001@chatroom")
     assert member.external_id == "room:20001@chatroom/wxid_bob"
@@ -71,5 +93,11 @@ def test_addresses_round_trip_through_the_external_id() -> None:
 def test_an_outbox_entry_survives_serialisation_and_rejects_garbage() -> None:
     entry = OutboxEntry(message_id=7, to="wxid_alice", segments=["你好。", "再见。"])
     assert OutboxEntry.loads(entry.dumps()) == entry
+    assert entry.parts == 2
+    media = OutboxEntry(
+        message_id=8, to="wxid_alice", segments=[], media=OutboxMedia("image", "image.png", "image/png")
+    )
+    assert OutboxEntry.loads(media.dumps()) == media
+    assert media.parts == 1
     with pytest.raises(ValueError, match="segments"):
         OutboxEntry.loads('{"message_id": 1, "to": "x", "segments": "not a list"}')

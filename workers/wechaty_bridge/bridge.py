@@ -6,41 +6,37 @@ Four loops share one event loop:
   on a network error it sleeps 60 s and recurses, and on a puppet error it stops the whole
   event loop. The bridge calls the same steps (init_puppet, init_puppet_event_bridge,
   puppet.start) and owns the policy instead; every connection gets a fresh ``Wechaty``.
-- forward: inbound messages wait in a Redis list until the desk accepted them (POST
-  /api/inbound/messages, idempotent on the Wechaty message id), so neither a desk outage
-  nor a bridge restart loses one.
-- send: replies the desk queued in the outbox stream are sent while logged in, and
-  acknowledged only once every segment went out; a segment already sent is never resent.
+- forward (receiving.py): inbound messages, files included, wait in Redis until the desk
+  accepted them (idempotent on the Wechaty message id), so neither a desk outage nor a bridge
+  restart loses one.
+- send (sending.py): replies the desk queued in the outbox stream are sent while logged in,
+  and acknowledged only once every part went out; a part already sent is never resent.
 - heartbeat: a Redis key the desk checks before queueing, plus the /healthz and /metrics state.
 """
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import signal
 import time
 from typing import Any
 
+import httpx
 from redis.exceptions import RedisError
 
-from workers.wechaty_bridge.app_client import AppClient, PermanentAppError, TransientAppError
+from workers.wechaty_bridge.app_client import AppClient
 from workers.wechaty_bridge.config import BridgeConfig
 from workers.wechaty_bridge.health import Metrics, http_handler
-from workers.wechaty_bridge.protocol import Address
-from workers.wechaty_bridge.rules import Incoming, decide
+from workers.wechaty_bridge.receiving import Receiving
 from workers.wechaty_bridge.sdk import TokenRedactor, free_port
-from workers.wechaty_bridge.store import Outgoing, Store
+from workers.wechaty_bridge.sending import Sending
+from workers.wechaty_bridge.store import Store
 
 log = logging.getLogger("wechaty_bridge")
 
-# WeChat puts U+2005 between an @mention and the text.
-_MENTION_SEPARATOR = "\u2005"
-_MAX_SEND_ATTEMPTS = 5
 
-
-class Bridge:
+class Bridge(Receiving, Sending):
     def __init__(self, config: BridgeConfig, wechaty: Any) -> None:
         self.config = config
         self.wx = wechaty
@@ -53,7 +49,10 @@ class Bridge:
             read_timeout=config.read_timeout,
             host=config.app_host,
             assume_https=config.app_assume_https,
+            media_timeout=config.media_timeout,
         )
+        # Files a puppet hands over as a URL (its CDN), downloaded with a size limit (media.py).
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(config.media_timeout, connect=config.connect_timeout))
         self.bot: Any = None
         self.self_names: tuple[str, ...] = ()
         self.logged_in = asyncio.Event()
@@ -62,6 +61,8 @@ class Bridge:
         # It warns on every connect that both token and endpoint are set (printing the token).
         puppet_log.setLevel(logging.ERROR)
         puppet_log.addFilter(TokenRedactor(config.puppet_token))
+        # FileBox warns that ``mimeType`` is deprecated each time a box is serialised, even by the SDK.
+        logging.getLogger("FileBox").setLevel(logging.ERROR)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -94,6 +95,7 @@ class Bridge:
                 log.info("puppet did not stop cleanly")
         server.close()
         await self.app.close()
+        await self.http.aclose()
         await self.store.close()
 
     # --- supervise: one SDK connection at a time, reconnecting with backoff ------------------
@@ -249,146 +251,6 @@ class Bridge:
         except Exception:
             self.metrics.count("handle_errors")
             log.exception("message %s could not be handled", getattr(msg, "message_id", "?"))
-
-    async def _handle_message(self, msg: Any) -> None:
-        room = msg.room()
-        talker = msg.talker()
-        incoming = Incoming(
-            text=msg.text(),
-            is_text=msg.type() == self.wx.MessageType.MESSAGE_TYPE_TEXT,
-            is_self=msg.is_self(),
-            in_room=room is not None,
-            mentions_self=bool(room is not None and await msg.mention_self()),
-            self_names=self.self_names,
-        )
-        decision = decide(incoming, self.config.rules)
-        if decision.action == "ignore":
-            self.metrics.count(f"ignored:{decision.reason}")
-            return
-        if decision.action == "staff":
-            to = msg.to()
-            if to is None or to.contact_id == talker.contact_id:
-                self.metrics.count("ignored:own")
-                return
-            if await self.store.own_is(message_id=msg.message_id, conversation_id=to.contact_id, text=msg.text()):
-                self.metrics.count("ignored:own_echo")
-                return
-            address, display_name = Address(contact_id=to.contact_id), to.name
-        else:
-            address = Address(contact_id=talker.contact_id, room_id=room.room_id if room is not None else None)
-            display_name = talker.name
-            if room is not None and room.payload is not None and room.payload.topic:
-                display_name = f"{talker.name} @ {room.payload.topic}"
-        await self.store.inbox_push(
-            {
-                "channel_message_id": msg.message_id,
-                "external_user_id": address.external_id,
-                "display_name": display_name or "",
-                "text": decision.text,
-                "author": decision.action,
-            }
-        )
-        self.metrics.count(f"accepted:{decision.reason}")
-
-    # --- forward: inbox -> desk --------------------------------------------------------------
-    async def _forward_loop(self) -> None:
-        while True:
-            try:
-                raw = await self.store.inbox_take(timeout=1)
-                if raw is None:
-                    continue
-                await self._forward(raw)
-                await self.store.inbox_done(raw)
-            except RedisError as exc:
-                log.warning("redis unavailable (%r); forwarding paused", exc)
-                await asyncio.sleep(1)
-
-    async def _forward(self, raw: bytes) -> None:
-        try:
-            item = json.loads(raw)
-        except ValueError:
-            log.error("dropping an unreadable inbox entry")
-            return
-        delay = self.config.reconnect_min
-        while True:
-            try:
-                result = await self.app.post_message(**item)
-            except TransientAppError as exc:
-                self.metrics.count("forward_retries")
-                log.warning(
-                    "desk did not take message %s (%s); retrying in %.1fs", item.get("channel_message_id"), exc, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.reconnect_max)
-                continue
-            except PermanentAppError as exc:
-                self.metrics.count("forward_rejected")
-                log.error("desk refused message %s: %s", item.get("channel_message_id"), exc)
-                return
-            self.metrics.count("forwarded" if not result.get("duplicate") else "forwarded_duplicate")
-            return
-
-    # --- send: outbox -> WeChat --------------------------------------------------------------
-    async def _send_loop(self) -> None:
-        while True:
-            await self.logged_in.wait()
-            bot = self.bot
-            try:
-                items = await self.store.outbox_read(block_ms=1000)
-                for item in items:
-                    if not self.logged_in.is_set() or bot is not self.bot:
-                        break
-                    if not await self._deliver(bot, item):
-                        await asyncio.sleep(1)
-                        break
-            except RedisError as exc:
-                log.warning("redis unavailable (%r); sending paused", exc)
-                await asyncio.sleep(1)
-
-    async def _deliver(self, bot: Any, item: Outgoing) -> bool:
-        """Send one queued reply; False when it should be tried again later."""
-        if item.entry is None:
-            log.error("dropping unreadable outbox entry %s", item.stream_id)
-            self.metrics.count("send_dropped:unreadable")
-            await self.store.outbox_ack(item.stream_id)
-            return True
-        if await self.store.outbox_attempt(item.stream_id) > _MAX_SEND_ATTEMPTS:
-            log.error("giving up on reply %s after %d attempts", item.entry.message_id, _MAX_SEND_ATTEMPTS)
-            self.metrics.count("send_dropped:attempts")
-            await self.store.outbox_ack(item.stream_id)
-            return True
-        entry = item.entry
-        address = Address.parse(entry.to)
-        for index in range(await self.store.segments_done(entry.message_id), len(entry.segments)):
-            try:
-                await asyncio.wait_for(
-                    self._say(bot, address, entry.segments[index], first=index == 0), self.config.send_timeout
-                )
-            except Exception as exc:
-                self.metrics.count("send_errors")
-                log.warning("reply %s segment %d not sent: %r", entry.message_id, index, exc)
-                return False
-            await self.store.segment_sent(entry.message_id, index + 1)
-            self.metrics.count("sent")
-        await self.store.outbox_ack(item.stream_id)
-        return True
-
-    async def _say(self, bot: Any, address: Address, text: str, *, first: bool) -> None:
-        # The puppet's send call, not Contact.say(): say() reloads the sent message afterwards,
-        # and a failure there would make a sent segment look unsent (and send it twice).
-        if address.room_id is None:
-            await self.store.own_expect(address.contact_id, text)
-            sent_id = await bot.puppet.message_send_text(address.contact_id, text)
-        else:
-            mention_ids = None
-            if first:
-                member = bot.Contact.load(address.contact_id)
-                await member.ready()
-                text = f"@{member.name}{_MENTION_SEPARATOR}{text}"
-                mention_ids = [address.contact_id]
-            sent_id = await bot.puppet.message_send_text(address.room_id, text, mention_ids)
-        if sent_id:
-            await self.store.own_sent(sent_id)
 
     # --- heartbeat -----------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:

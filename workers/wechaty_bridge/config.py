@@ -68,6 +68,8 @@ class BridgeConfig:
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
     send_timeout: float = 15.0
+    # Downloading a customer's file from the puppet, uploading it to the desk, sending one out.
+    media_timeout: float = 60.0
     reconnect_min: float = 1.0
     reconnect_max: float = 60.0
     # A connection silent for this long is presumed dead (the puppet sends heartbeats, and
@@ -106,6 +108,7 @@ class BridgeConfig:
             connect_timeout=_float("WECHATY_APP_CONNECT_TIMEOUT", 3.0),
             read_timeout=_float("WECHATY_APP_READ_TIMEOUT", 10.0),
             send_timeout=_float("WECHATY_SEND_TIMEOUT", 15.0),
+            media_timeout=_float("WECHATY_MEDIA_TIMEOUT_SECONDS", 60.0),
             reconnect_min=_float("WECHATY_RECONNECT_MIN_SECONDS", 1.0),
             reconnect_max=_float("WECHATY_RECONNECT_MAX_SECONDS", 60.0),
             stale_after=_float("WECHATY_STALE_AFTER_SECONDS", 90.0),

@@ -3,6 +3,8 @@
 Private chats always reach the desk; in group chats only messages that @mention the account
 or start with a prefix (``!ai``) do. The account's own messages are ignored, except one the
 staff type on the phone into a private chat: that is a person taking the conversation over.
+Media (an image, voice note, video, file, link or mini program) cannot @mention anyone, so
+only a customer's in a private chat reaches the desk.
 """
 
 import re
@@ -30,6 +32,7 @@ class Incoming:
     in_room: bool
     mentions_self: bool
     self_names: tuple[str, ...] = ()
+    is_media: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,21 @@ def _strip_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:
     return None
 
 
+def _decide_media(message: Incoming, rules: TriggerRules) -> Decision:
+    if message.is_self:
+        # The bridge's own file replies echo back as the account's; a file staff send from the
+        # phone is not recorded either (the desk records staff text only).
+        return _ignore("own_media")
+    if message.in_room:
+        return _ignore("group_media")
+    if not rules.private_chats:
+        return _ignore("private_off")
+    return Decision(action="customer", reason="private_media")
+
+
 def decide(message: Incoming, rules: TriggerRules) -> Decision:
+    if message.is_media:
+        return _decide_media(message, rules)
     if not message.is_text:
         return _ignore("not_text")
     if message.is_self:

@@ -1,5 +1,8 @@
 """The bridge's Redis state: the inbox it forwards from, the outbox it sends from, and the
-marks that keep both exactly-once enough (segments already sent, messages it sent itself)."""
+marks that keep both exactly-once enough (segments already sent, messages it sent itself).
+
+A customer's file waits beside the inbox under its message id, its entry in the list staying
+small; a file the desk queued waits beside the outbox the same way (protocol.outbox_media_key)."""
 
 import hashlib
 import json
@@ -9,7 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from workers.wechaty_bridge.protocol import OutboxEntry, heartbeat_key, outbox_key
+from workers.wechaty_bridge.protocol import OutboxEntry, heartbeat_key, outbox_key, outbox_media_key
 
 _GROUP = "bridge"
 # One bridge process per account: a fixed consumer name lets a restart pick up its pending entries.
@@ -17,6 +20,8 @@ _CONSUMER = "bridge"
 _PROGRESS_TTL = 7 * 24 * 3600
 _OWN_TTL = 24 * 3600
 _FINGERPRINT_TTL = 300
+# As long as the desk may be down before an inbound file is given up (reported as expired).
+_INBOX_MEDIA_TTL = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,20 @@ class Store:
     async def inbox_done(self, raw: bytes) -> None:
         await self.redis.lrem(self._taken, 1, raw)
 
+    async def inbox_media_put(self, message_id: str, data: bytes) -> None:
+        """Before the entry that names it is pushed: an entry never points at a file not yet kept."""
+        await self.redis.set(self._inbox_media(message_id), data, ex=_INBOX_MEDIA_TTL)
+
+    async def inbox_media_get(self, message_id: str) -> bytes | None:
+        data: bytes | None = await self.redis.get(self._inbox_media(message_id))
+        return data
+
+    async def inbox_media_drop(self, message_id: str) -> None:
+        await self.redis.delete(self._inbox_media(message_id))
+
+    def _inbox_media(self, message_id: str) -> str:
+        return f"{self._prefix}:inmedia:{message_id}"
+
     async def inbox_depth(self) -> int:
         return int(await self.redis.llen(self._inbox)) + int(await self.redis.llen(self._taken))
 
@@ -94,11 +113,18 @@ class Store:
     async def outbox_attempt(self, stream_id: str) -> int:
         return int(await self.redis.hincrby(f"{self._prefix}:attempts", stream_id, 1))
 
-    async def outbox_ack(self, stream_id: str) -> None:
+    async def outbox_ack(self, stream_id: str, *, media_of: int | None = None) -> None:
+        """Done with an entry; ``media_of``: the message id whose queued file can go too."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xack(self._outbox, _GROUP, stream_id)
             pipe.hdel(f"{self._prefix}:attempts", stream_id)
+            if media_of is not None:
+                pipe.delete(outbox_media_key(self.bridge, media_of))
             await pipe.execute()
+
+    async def outbox_media(self, message_id: int) -> bytes | None:
+        data: bytes | None = await self.redis.get(outbox_media_key(self.bridge, message_id))
+        return data
 
     async def outbox_pending(self) -> int:
         try:
