@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path
 
 from apps.audit.admin_mixins import AuditedAdminMixin
-from apps.console import selectors, views
+from apps.console import media_views, selectors, views
 from apps.console.models import CannedResponse, Workspace
 
 
@@ -26,12 +26,19 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
                 wrap(views.timeline),
                 name="console_conversation_timeline",
             ),
+            # Before the actions' catch-all "<slug:action>" (multipart, read into memory only).
+            path(
+                "conversations/<int:conversation_id>/media/",
+                wrap(media_views.media_upload),
+                name="console_conversation_media",
+            ),
             path(
                 "conversations/<int:conversation_id>/<slug:action>/",
                 wrap(views.conversation_action),
                 name="console_conversation_action",
             ),
             path("flags/<int:flag_id>/<slug:action>/", wrap(views.flag_action), name="console_flag_action"),
+            path("media/<int:attachment_id>/", wrap(media_views.media), name="console_media"),
         ]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:

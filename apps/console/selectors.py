@@ -3,6 +3,7 @@
 Each page costs a fixed number of queries whatever the number of rows (tests count them).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ class QueueRow:
     severity: int
     verdict_label: str = ""
     context: list[Message] = field(default_factory=list)
+    media: list[dict[str, Any]] = field(default_factory=list)  # the flagged message's files (views)
 
 
 def highlight(text: str, hits: list[dict[str, Any]]) -> list[Segment]:
@@ -80,7 +82,11 @@ def review_queue(
     *, category: str = "", severity_min: int | None = None, age: str = "", limit: int = 100
 ) -> list[QueueRow]:
     """Pending flags, newest first, each with its highlighted text, evidence and context."""
-    flags = Flag.objects.filter(status=Flag.Status.PENDING).select_related("message__conversation__customer")
+    flags = (
+        Flag.objects.filter(status=Flag.Status.PENDING)
+        .select_related("message__conversation__customer")
+        .prefetch_related("message__attachments")  # a flagged image's thumbnail
+    )
     if category:
         flags = flags.filter(
             Q(evidence__hits__contains=[{"category": category}])
@@ -193,12 +199,20 @@ class Timeline:
 
 
 def conversation_timeline(
-    *, conversation_id: int, after_message: int = 0, after_event: int = 0, after_note: int = 0, limit: int = 500
+    *,
+    conversation_id: int,
+    after_message: int = 0,
+    after_event: int = 0,
+    after_note: int = 0,
+    refresh: Sequence[int] = (),
+    limit: int = 500,
 ) -> Timeline:
-    """What is new since the ids the browser last saw: the resync after a (re)connect."""
+    """What is new since the ids the browser last saw: the resync after a (re)connect. ``refresh``
+    names messages shown already whose media were still being fetched: they come again."""
     messages = (
-        Message.objects.filter(conversation_id=conversation_id, id__gt=after_message)
+        Message.objects.filter(Q(id__gt=after_message) | Q(id__in=list(refresh)[:50]), conversation_id=conversation_id)
         .select_related("author")
+        .prefetch_related("attachments")
         .order_by("id")[:limit]
     )
     events = (

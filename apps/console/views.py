@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.console import selectors, services
+from apps.console.media import message_attachments_json
 from apps.conversations.models import Conversation, Message
 from apps.moderation.models import Category, Flag, TermAction
 
@@ -54,6 +56,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     age = request.GET.get("age", "")
     filters = {"category": category, "severity": severity, "age": age}
     rows = selectors.review_queue(category=category, severity_min=severity or None, age=age)
+    for row in rows:  # a flagged image: its text is what was flagged, its thumbnail shows what it was
+        if row.flag.message is not None:
+            row.media = message_attachments_json(row.flag.message)
     context = {"rows": rows, "filters": filters, "now": timezone.now()}
     if request.GET.get("fragment"):
         return render(request, "console/_queue_rows.html", context)
@@ -104,6 +109,8 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
         conversation=current,
         canned=selectors.canned_responses(),
         agents=selectors.agents(),
+        media_max_bytes=settings.DESK_MEDIA_MAX_BYTES,
+        media_max_mb=f"{settings.DESK_MEDIA_MAX_BYTES / (1024 * 1024):g}",
     )
 
 
@@ -130,6 +137,7 @@ def _message_json(message: Message) -> dict[str, Any]:
         # Why the channel refused it, with the channel's own code (e.g. "WeChat error 45015: ...").
         "error": message.error if message.status == Message.Status.FAILED else "",
         "at": message.created_at.isoformat(),
+        "attachments": message_attachments_json(message),
     }
 
 
@@ -142,6 +150,7 @@ def timeline(request: HttpRequest, conversation_id: int) -> JsonResponse:
         after_message=_int(request.GET.get("after")),
         after_event=_int(request.GET.get("after_event")),
         after_note=_int(request.GET.get("after_note")),
+        refresh=[_int(i) for i in request.GET.get("refresh", "").split(",") if i.strip().isdigit()],
     )
     return JsonResponse(
         {

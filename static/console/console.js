@@ -140,7 +140,7 @@
     });
 
     document.addEventListener("keydown", (event) => {
-      if (dialog.open || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (document.querySelector("dialog[open]") || event.ctrlKey || event.metaKey || event.altKey) return;
       if (["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName)) return;
       const all = rows();
       const index = all.indexOf(current());
@@ -187,11 +187,14 @@
     }
 
     function renderMessage(m) {
+      const shown = $("timeline").querySelector(`li.msg[data-id="${m.id}"]`);
+      if (shown) { window.deskMedia.fill(shown, m); return; }  // its media arrived meanwhile
       const who = m.author_kind === "customer" ? t.customer
         : m.author_kind === "bot" ? t.tBot
         : m.author_kind === "agent" ? m.author : t.tSystem;
       const li = item(`msg ${m.direction} ${m.author_kind}`, who, m.body, m.at, m.id);
       li.dataset.author = m.author_kind;
+      window.deskMedia.fill(li, m);
       if (m.status === "failed") {
         li.classList.add("failed");
         const why = document.createElement("div");
@@ -236,6 +239,8 @@
       $("conv-channel").textContent = channel.label;
       $("reply-body").disabled = !state.mine || !channel.can_send;
       $("send-reply").disabled = !state.mine || !channel.can_send;
+      $("attach-file").disabled = !state.mine || !channel.can_send;
+      $("attach").classList.toggle("disabled", $("attach-file").disabled);
       renderChannelActions(channel.actions);
     }
 
@@ -267,7 +272,8 @@
     }
 
     const resync = serial(async () => {
-        const url = `${t.timeline}?after=${seen.message}&after_event=${seen.event}&after_note=${seen.note}`;
+        const refresh = [...window.deskMedia.pending].join(",");
+        const url = `${t.timeline}?after=${seen.message}&after_event=${seen.event}&after_note=${seen.note}&refresh=${refresh}`;
         const response = await fetch(url, { credentials: "same-origin" });
         if (!response.ok) return;
         const data = await response.json();
@@ -328,6 +334,13 @@
       event.preventDefault();
       if (!reply.value.trim()) return;
       if (await act("reply", { body: reply.value })) reply.value = "";
+    });
+    window.deskMedia.uploader({
+      input: $("attach-file"),
+      url: t.media,
+      csrf,
+      done: async () => { showError(""); await resync(); },
+      fail: (text) => showError(text),
     });
     $("note-form").addEventListener("submit", async (event) => {
       event.preventDefault();

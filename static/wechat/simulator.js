@@ -35,16 +35,59 @@
     $("messages").scrollTop = $("messages").scrollHeight;
   }
 
+  // A file in its message's bubble: a picture (opens full size), a player, or a download link.
+  function attach(item) {
+    const li = $("messages").querySelector(`li[data-id="${item.message_id}"]`);
+    if (!li || li.querySelector(`[data-attachment-id="${item.id}"]`)) return;
+    const box = document.createElement("div");
+    box.className = `media media-${item.kind}`;
+    box.dataset.attachmentId = item.id;
+    if (item.kind === "image") {
+      const link = document.createElement("a");
+      link.href = item.url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      const img = document.createElement("img");
+      img.src = item.thumb_url;
+      img.alt = root.dataset.tImage;
+      link.appendChild(img);
+      box.appendChild(link);
+    } else if (item.kind === "voice" || item.kind === "video") {
+      const player = document.createElement(item.kind === "voice" ? "audio" : "video");
+      player.controls = true;
+      player.preload = "none";
+      player.src = item.url;
+      box.appendChild(player);
+    } else {
+      const link = document.createElement("a");
+      link.href = item.url;
+      link.setAttribute("download", "");
+      link.textContent = item.filename || root.dataset.tFile;
+      box.appendChild(link);
+    }
+    li.querySelector(".bubble").appendChild(box);
+  }
+
+  async function loadMedia(after) {
+    const url = `${root.dataset.media}?customer_id=${encodeURIComponent(state.customerId)}&after=${after}`;
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const data = await response.json();
+    data.media.forEach(attach);
+  }
+
   async function resync() {
     if (!state.customerId) return;
     const url = `${api}?customer_id=${encodeURIComponent(state.customerId)}&after=${state.lastId}`;
     const response = await fetch(url, { headers: { Accept: "application/json" } });
     if (!response.ok) return;
     const data = await response.json();
+    const before = state.lastId;
     for (const message of data.messages) {
       render(message);
       state.lastId = Math.max(state.lastId, message.id);
     }
+    if (data.messages.length) await loadMedia(before);
   }
 
   function setOnline(online) {

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from apps.conversations import events
 from apps.conversations.channels import MediaUnavailable, get_adapter
 from apps.conversations.media.receive import attachment_failed, attachment_store_bytes
 from apps.conversations.media.sniff import max_bytes
@@ -56,9 +57,12 @@ def message_prepare(*, message: Message) -> Prepared:
     main = attachments.get(Attachment.Role.MAIN)
     if main is None:
         return Prepared(text=message.body)
-    for attachment in attachments.values():
-        if attachment.status == Attachment.Status.PENDING:
-            _fetch(attachment, channel=message.channel)
+    pending = [a for a in attachments.values() if a.status == Attachment.Status.PENDING]
+    for attachment in pending:
+        _fetch(attachment, channel=message.channel)
+    if pending:
+        # The console shows "receiving…" until then; the nudge makes it show the file at once.
+        events.conversation_changed(conversation_id=message.conversation_id, message_id=message.pk)
     audit = {"kind": main.kind, "status": main.status, **({"error": main.error_code} if main.error_code else {})}
     if main.status != Attachment.Status.STORED:
         return Prepared(hand_over=f"{main.kind} not stored: {main.error_code or main.status}", media=audit)

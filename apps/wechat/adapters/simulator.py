@@ -1,7 +1,7 @@
 """The browser simulator: a demo and test channel that travels the same path as WeChat.
 
-Delivery means the reply is committed as delivered and announced on the customer's
-websocket group; the page also resyncs from Postgres, so a dropped event loses nothing.
+Delivery means the reply (text or media) is committed as delivered and announced on the
+customer's websocket group; the page also resyncs from Postgres, so a dropped event loses nothing.
 """
 
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +21,8 @@ class SimulatorAdapter(ChannelAdapter):
     channel = SIMULATOR
     label = _("Browser simulator")
     max_text_bytes = 8192
+    # Every kind: the page shows images and offers the rest (apps/wechat/simulator_media.py).
+    media_kinds = frozenset({"image", "voice", "video", "file"})
 
     def send(self, outbound: Outbound) -> None:
         publish_on_commit(
