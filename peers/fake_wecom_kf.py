@@ -18,6 +18,8 @@ STATE_NOT_ALLOWED = 95018  # the session is with the pool or a servicer
 SESSION_ENDED = 95013
 MOVE_NOT_ALLOWED = 95016
 BAD_CODE = 95007
+# What kf/send_msg carries besides text (and msgmenu, link, miniprogram...), each by media_id.
+KF_MEDIA_TYPES = frozenset({"image", "voice", "video", "file"})
 
 
 @dataclass

@@ -4,7 +4,14 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.admin_mixins import AuditedAdminMixin
-from apps.wechat.models import KfCursor, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
+from apps.wechat.models import (
+    KfCursor,
+    MenuReply,
+    OaPassiveReply,
+    WechatAccount,
+    WechatContact,
+    WecomServicer,
+)
 
 
 class WechatAccountForm(forms.ModelForm[WechatAccount]):
@@ -109,3 +116,13 @@ class OaPassiveReplyAdmin(admin.ModelAdmin[OaPassiveReply]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(MenuReply)
+class MenuReplyAdmin(AuditedAdminMixin, admin.ModelAdmin[MenuReply]):
+    """Fixed answers to menu clicks; a key without one is answered by the bot like a question."""
+
+    list_display = ("key", "account", "is_active", "updated_at")
+    list_filter = ("account", "is_active")
+    list_select_related = ("account",)
+    search_fields = ("key", "reply")

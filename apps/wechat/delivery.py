@@ -1,4 +1,4 @@
-"""Delivering one outbound text over a WeChat channel within WeChat's rules.
+"""Delivering one outbound text or file over a WeChat channel within WeChat's rules.
 
 The spine calls an adapter once per outbound message, inside a transaction that rolls back
 when the adapter raises a transient error. Segments already accepted by WeChat must not be
@@ -7,6 +7,7 @@ not undo); the contact's counters are written in Postgres when the attempt ends.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypedDict
 
@@ -16,7 +17,13 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.conversations.channels import OutboundText, PermanentDeliveryError, TransientDeliveryError
+from apps.conversations.channels import (
+    Outbound,
+    OutboundMedia,
+    OutboundText,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from apps.wechat import selectors
 from apps.wechat.client import (
     OUTCOME_GIVE_UP,
@@ -31,12 +38,24 @@ from apps.wechat.planner import reply_plan
 
 # (contact, outbound, segment text, segment index)
 SendSegment = Callable[[WechatContact, OutboundText, str, int], None]
+_SendOne = Callable[[WechatContact, str, int], None]
+
+
+@dataclass(frozen=True)
+class SendMedia:
+    """How a channel puts a file out: upload it (-> media_id), then send that media_id."""
+
+    upload: Callable[[WechatContact, OutboundMedia], str]
+    send: Callable[[WechatContact, OutboundMedia, str], None]
+
 
 # Local stand-ins for WeChat's own codes when we refuse before calling: window closed / budget used.
 WINDOW_CLOSED = 45015
 BUDGET_USED = 45047
 _LOCK_NAMESPACE = 0x7765  # "we": keeps our advisory locks apart from any other user's
 _PROGRESS_TTL = 3 * 24 * 3600
+# Temporary media lives 3 days at WeChat; the desk reuses a media_id for a little less.
+_UPLOAD_TTL = 2 * 24 * 3600
 
 
 class _Progress(TypedDict):
@@ -85,6 +104,37 @@ def _record_quota_error(contact: WechatContact, *, errcode: int, sent: int) -> N
 
 def text_deliver(*, outbound: OutboundText, send: SendSegment) -> None:
     """Plan and send ``outbound`` as segments, resuming after the last one WeChat accepted."""
+
+    def plan(budget: int) -> list[str]:
+        return reply_plan(
+            text=outbound.text,
+            max_bytes=settings.WECHAT_TEXT_MAX_BYTES,
+            budget=budget,
+            notice=settings.WECHAT_TRUNCATION_NOTICE,
+        )
+
+    _deliver(outbound=outbound, plan=plan, send=lambda contact, text, index: send(contact, outbound, text, index))
+
+
+def media_deliver(*, outbound: OutboundMedia, send: SendMedia) -> None:
+    """Send one image, voice note, video or file: one message of the window's budget, like a segment.
+
+    The upload's media_id is kept (temporary media lives 3 days), so a retry after a failed send
+    does not upload the file again.
+    """
+
+    def send_once(contact: WechatContact, _segment: str, _index: int) -> None:
+        key = f"wechat:media-upload:{contact.account_id}:{outbound.attachment_id}"
+        media_id = cache.get(key)
+        if not media_id:
+            media_id = send.upload(contact, outbound)
+            cache.set(key, media_id, _UPLOAD_TTL)
+        send.send(contact, outbound, media_id)
+
+    _deliver(outbound=outbound, plan=lambda budget: [outbound.kind] if budget > 0 else [], send=send_once)
+
+
+def _deliver(*, outbound: Outbound, plan: Callable[[int], list[str]], send: _SendOne) -> None:
     contact = selectors.contact_for_customer(channel=outbound.channel, external_id=outbound.customer_external_id)
     if contact is None:
         raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
@@ -96,12 +146,7 @@ def text_deliver(*, outbound: OutboundText, send: SendSegment) -> None:
         progress: _Progress | None = cache.get(key)
         refusal = _refusal(contact)
         if refusal is None and progress is None:
-            segments = reply_plan(
-                text=outbound.text,
-                max_bytes=settings.WECHAT_TEXT_MAX_BYTES,
-                budget=settings.WECHAT_REPLY_BUDGET - contact.sent_in_window,
-                notice=settings.WECHAT_TRUNCATION_NOTICE,
-            )
+            segments = plan(settings.WECHAT_REPLY_BUDGET - contact.sent_in_window)
             if not segments:
                 refusal = BUDGET_USED
             progress = {"segments": segments, "done": 0}
@@ -114,7 +159,7 @@ def text_deliver(*, outbound: OutboundText, send: SendSegment) -> None:
                 hand_over=True,
             )
         else:
-            failure = _send_remaining(contact, outbound, progress, key, send)
+            failure = _send_remaining(contact, progress, key, send)
     if failure is not None:
         cache.delete(key)
         raise failure
@@ -122,12 +167,12 @@ def text_deliver(*, outbound: OutboundText, send: SendSegment) -> None:
 
 
 def _send_remaining(
-    contact: WechatContact, outbound: OutboundText, progress: _Progress, key: str, send: SendSegment
+    contact: WechatContact, progress: _Progress, key: str, send: _SendOne
 ) -> PermanentDeliveryError | None:
     segments = progress["segments"]
     try:
         for index in range(progress["done"], len(segments)):
-            send(contact, outbound, segments[index], index)
+            send(contact, segments[index], index)
             progress["done"] = index + 1
             cache.set(key, progress, _PROGRESS_TTL)
     except QuotaApiError as exc:

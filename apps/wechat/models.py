@@ -195,3 +195,41 @@ class OaPassiveReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.openid} #{self.message_id}"
+
+
+class MenuReply(models.Model):
+    """A fixed answer to a menu click, instead of the bot's.
+
+    ``key``: an Official Account menu button's key (CLICK) or link (VIEW), or the id of a WeCom 客服
+    menu item (msgmenu). A click on a key with no reply here goes to the answerer like a question.
+    """
+
+    account = models.ForeignKey(
+        WechatAccount,
+        verbose_name=_("account"),
+        on_delete=models.CASCADE,
+        related_name="menu_replies",
+        null=True,
+        blank=True,
+        help_text=_("Empty: the reply applies to every account without its own for this key."),
+    )
+    key = models.CharField(_("menu key"), max_length=1024)
+    reply = models.TextField(_("reply"))
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("menu reply")
+        verbose_name_plural = _("menu replies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key"], name="menu_reply_unique_key", condition=models.Q(account__isnull=False)
+            ),
+            models.UniqueConstraint(
+                fields=["key"], name="menu_reply_unique_shared_key", condition=models.Q(account__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -9,6 +10,9 @@ from django.utils import timezone
 
 from apps.conversations.services import Received, message_receive
 from apps.wechat.models import InboundEvent, WechatAccount, WechatContact
+
+if TYPE_CHECKING:
+    from apps.conversations.media.receive import InboundMedia
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class WechatInbound:
     body: str
     sent_at: datetime
     client_ip: str | None = None  # the webhook caller's address, for the audit log
+    # The image, voice note, video or file the message carries, as WeChat references it.
+    media: "InboundMedia | None" = None
 
 
 def wechat_message_receive(*, inbound: WechatInbound) -> Received:
@@ -35,6 +41,7 @@ def wechat_message_receive(*, inbound: WechatInbound) -> Received:
             channel_message_id=inbound.channel_message_id,
             body=body,
             client_ip=inbound.client_ip,
+            media=inbound.media,
         )
         if received.created:
             contact_window_open(

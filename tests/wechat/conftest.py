@@ -1,6 +1,7 @@
 """Fixtures for the WeChat channels: a fake WeChat API server on loopback and accounts."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -81,3 +82,10 @@ def kf_account(db: None) -> WechatAccount:
 @pytest.fixture
 def wechat_rules() -> dict[str, int]:
     return {"max_bytes": settings.WECHAT_TEXT_MAX_BYTES, "budget": settings.WECHAT_REPLY_BUDGET}
+
+
+@pytest.fixture
+def media_root(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Customer media is written (encrypted) under MEDIA_ROOT: a test's own folder, not the repo's."""
+    settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+    return tmp_path / "media"

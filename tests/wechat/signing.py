@@ -89,3 +89,17 @@ def kf_verify_url(echo: str, *, nonce: str = "88") -> tuple[str, str]:
     encrypted, msg_signature = _encrypted_envelope(crypto, echo, nonce, ts)
     params = {"msg_signature": msg_signature, "timestamp": ts, "nonce": nonce, "echostr": encrypted}
     return f"/wechat/kf/{CORP_ID}/?{urlencode(params)}", echo
+
+
+def oa_message_xml(
+    *, openid: str, msg_type: str, fields: dict[str, str], msg_id: str = "", create_time: int | None = None
+) -> str:
+    """Any Official Account callback: image (PicUrl, MediaId), voice (MediaId, Format, Recognition),
+    video/shortvideo (MediaId, ThumbMediaId), location, link, file, event (Event, EventKey)..."""
+    extra = "".join(f"<{name}><![CDATA[{value}]]></{name}>" for name, value in fields.items())
+    msg_id_xml = f"<MsgId>{msg_id}</MsgId>" if msg_id else ""
+    return (
+        f"<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
+        f"{extra}{msg_id_xml}</xml>"
+    )

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -6,7 +8,9 @@ from apps.conversations.channels import (
     ChannelActionError,
     ChannelAdapter,
     ChannelState,
+    FetchedMedia,
     Outbound,
+    OutboundMedia,
     OutboundText,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -15,9 +19,10 @@ from apps.conversations.channels import (
 from apps.wechat import client
 from apps.wechat.channels import WECOM_KF
 from apps.wechat.client import PermanentApiError, TransientApiError
-from apps.wechat.delivery import text_deliver
+from apps.wechat.delivery import SendMedia, media_deliver, text_deliver
 from apps.wechat.kf import services, session
 from apps.wechat.kf.session import KfState
+from apps.wechat.media import media_fetch
 from apps.wechat.models import WechatContact, WecomServicer
 from apps.wechat.tokens import with_access_token
 
@@ -42,12 +47,48 @@ def _send(contact: WechatContact, outbound: OutboundText, text: str, index: int)
         raise
 
 
+def _upload(contact: WechatContact, outbound: OutboundMedia) -> str:
+    return with_access_token(
+        account=contact.account,
+        call=lambda token: client.media_upload(
+            api="wecom",
+            access_token=token,
+            kind=outbound.kind,
+            data=outbound.data,
+            filename=outbound.filename,
+            content_type=outbound.content_type,
+        ),
+    )
+
+
+def _send_media(contact: WechatContact, outbound: OutboundMedia, media_id: str) -> None:
+    try:
+        with_access_token(
+            account=contact.account,
+            call=lambda token: client.kf_send_media(
+                access_token=token,
+                open_kfid=contact.open_kfid,
+                external_userid=contact.user_id,
+                kind=outbound.kind,
+                media_id=media_id,
+                msgid=f"desk{outbound.message_id}_0",
+            ),
+        )
+    except client.StateApiError:
+        session.state_record(contact, None)
+        raise
+
+
 class KfAdapter(ChannelAdapter):
     """Replies through kf/send_msg, accepted only while the session is new (0) or the desk's (1)."""
 
     channel = WECOM_KF
     label = _("WeCom customer service")
     max_text_bytes = 2048
+    media_kinds = frozenset({"image", "voice", "video", "file"})
+
+    def fetch_media(self, *, source: dict[str, Any], kind: str, max_bytes: int) -> FetchedMedia:
+        return media_fetch(api="wecom", source=source, max_bytes=max_bytes)
 
     def send(self, outbound: Outbound) -> None:
         contact = session.contact_for_conversation(outbound.conversation_id)
@@ -56,6 +97,11 @@ class KfAdapter(ChannelAdapter):
             raise PermanentDeliveryError(
                 f"not sent: the WeCom session is in state {contact.kf_state}", code="kf_state", hand_over=True
             )
+        if isinstance(outbound, OutboundMedia):
+            if outbound.kind not in self.media_kinds:
+                raise PermanentDeliveryError(f"WeCom 客服 cannot send a {outbound.kind}", code="media_unsupported")
+            media_deliver(outbound=outbound, send=SendMedia(upload=_upload, send=_send_media))
+            return
         text_deliver(outbound=outbound_text(outbound), send=_send)
 
     def conversation_changed(self, *, conversation_id: int, mode: str, assignee_id: int | None) -> None:

@@ -15,6 +15,7 @@ from apps.conversations.services import conversation_channel_set, conversation_o
 from apps.wechat.channels import WECOM_KF
 from apps.wechat.client import KfMessage
 from apps.wechat.kf import session
+from apps.wechat.kf.messages import kf_content
 from apps.wechat.kf.session import KfState
 from apps.wechat.models import WechatAccount, WechatContact
 from apps.wechat.services import inbound_event_first
@@ -26,22 +27,8 @@ _TAKEN = {1, 2, 4}
 _ENDED = 3
 
 
-_PLACEHOLDERS = {
-    "image": "[图片]",
-    "voice": "[语音]",
-    "video": "[视频]",
-    "file": "[文件]",
-    "location": "[位置]",
-    "link": "[链接]",
-    "business_card": "[名片]",
-    "miniprogram": "[小程序]",
-}
-
-
 def message_body(message: KfMessage) -> str:
-    if message.msgtype == "text":
-        return str((message.text or {}).get("content", ""))
-    return _PLACEHOLDERS.get(message.msgtype, f"[{message.msgtype[:20]}]")
+    return kf_content(message).body
 
 
 def customer_ref(message: KfMessage) -> str:

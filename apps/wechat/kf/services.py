@@ -26,8 +26,9 @@ from apps.wechat.kf.events import (
     customer_wrote,
     kf_event_handle,
     kf_servicer_message_handle,
-    message_body,
 )
+from apps.wechat.kf.messages import kf_content
+from apps.wechat.menus import menu_click_receive
 from apps.wechat.models import KfCursor, WechatAccount
 from apps.wechat.services import WechatInbound, wechat_message_receive
 from apps.wechat.tokens import with_access_token
@@ -119,20 +120,24 @@ def _kf_message_handle(*, account: WechatAccount, message: KfMessage) -> int:
         return kf_servicer_message_handle(account=account, message=message)
     if message.origin != ORIGIN_CUSTOMER:
         return 0
-    body = message_body(message)
+    content = kf_content(message, account=account)
     sent_at = datetime.fromtimestamp(message.send_time, tz=UTC) if message.send_time else timezone.now()
-    received = wechat_message_receive(
-        inbound=WechatInbound(
-            account=account,
-            channel=CHANNEL,
-            external_user_id=customer_ref(message),
-            user_id=message.external_userid,
-            open_kfid=message.open_kfid,
-            channel_message_id=f"{account.app_id}:{message.msgid}",
-            body=body,
-            sent_at=sent_at,
-        )
+    inbound = WechatInbound(
+        account=account,
+        channel=CHANNEL,
+        external_user_id=customer_ref(message),
+        user_id=message.external_userid,
+        open_kfid=message.open_kfid,
+        channel_message_id=f"{account.app_id}:{message.msgid}",
+        body=content.body,
+        sent_at=sent_at,
+        media=content.media,
     )
+    # A click on a msgmenu item (the welcome's common questions, a rating) may have a fixed answer.
+    if content.menu_key:
+        received = menu_click_receive(inbound=inbound, key=content.menu_key)
+    else:
+        received = wechat_message_receive(inbound=inbound)
     if received.created:
         contact = session.contact_of(customer_id=received.message.conversation.customer_id)
         if contact is not None:

@@ -1,16 +1,22 @@
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.channels import (
     ChannelAdapter,
     DeliveryDeferred,
+    FetchedMedia,
+    MediaUnavailable,
     Outbound,
+    OutboundMedia,
     OutboundText,
     PermanentDeliveryError,
     outbound_text,
 )
 from apps.wechat import client, selectors
 from apps.wechat.channels import OFFICIAL_ACCOUNT
-from apps.wechat.delivery import text_deliver
+from apps.wechat.delivery import SendMedia, media_deliver, text_deliver
+from apps.wechat.media import media_fetch
 from apps.wechat.models import OaPassiveReply, WechatAccount, WechatContact
 from apps.wechat.official_account.passive import account_passive_switch, passive_reply_park
 from apps.wechat.tokens import with_access_token
@@ -35,6 +41,34 @@ def _send(contact: WechatContact, outbound: OutboundText, text: str, index: int)
         raise
 
 
+def _upload(contact: WechatContact, outbound: OutboundMedia) -> str:
+    return with_access_token(
+        account=contact.account,
+        call=lambda token: client.media_upload(
+            api="oa",
+            access_token=token,
+            kind=outbound.kind,
+            data=outbound.data,
+            filename=outbound.filename,
+            content_type=outbound.content_type,
+        ),
+    )
+
+
+def _send_media(contact: WechatContact, outbound: OutboundMedia, media_id: str) -> None:
+    try:
+        with_access_token(
+            account=contact.account,
+            call=lambda token: client.oa_custom_send_media(
+                access_token=token, openid=contact.user_id, kind=outbound.kind, media_id=media_id
+            ),
+        )
+    except client.WeChatApiError as exc:
+        if exc.errcode == API_UNAUTHORIZED:
+            raise _CustomSendRefused(str(exc)) from exc
+        raise
+
+
 class OfficialAccountAdapter(ChannelAdapter):
     """Replies through message/custom/send, or passively in the response to the customer's callback.
 
@@ -45,8 +79,19 @@ class OfficialAccountAdapter(ChannelAdapter):
     channel = OFFICIAL_ACCOUNT
     label = _("Official Account")
     max_text_bytes = 2048
+    # message/custom/send carries no file; a passive reply carries text only (see _media_send).
+    media_kinds = frozenset({"image", "voice", "video"})
+
+    def fetch_media(self, *, source: dict[str, Any], kind: str, max_bytes: int) -> FetchedMedia:
+        if not source.get("media_id") and source.get("file_key"):
+            # A file a customer sent from a chat: WeChat gives a FileKey, and no API hands it out.
+            raise MediaUnavailable("an Official Account cannot download files customers send", code="unavailable")
+        return media_fetch(api="oa", source=source, max_bytes=max_bytes)
 
     def send(self, outbound: Outbound) -> None:
+        if isinstance(outbound, OutboundMedia):
+            self._media_send(outbound)
+            return
         text = outbound_text(outbound)
         contact = selectors.contact_for_customer(channel=text.channel, external_id=text.customer_external_id)
         if contact is None:
@@ -66,3 +111,23 @@ class OfficialAccountAdapter(ChannelAdapter):
     def _park(self, contact: WechatContact, text: OutboundText) -> None:
         until = passive_reply_park(contact=contact, message_id=text.message_id)
         raise DeliveryDeferred("parked for the customer's next callback (passive reply)", until=until)
+
+    def _media_send(self, outbound: OutboundMedia) -> None:
+        if outbound.kind not in self.media_kinds:
+            raise PermanentDeliveryError(f"an Official Account cannot send a {outbound.kind}", code="media_unsupported")
+        contact = selectors.contact_for_customer(channel=outbound.channel, external_id=outbound.customer_external_id)
+        if contact is None:
+            raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
+        # A passive reply would have to upload and answer within the callback's 5 s: text only.
+        if contact.account.replies_passively:
+            raise PermanentDeliveryError(
+                "this Official Account replies passively, which carries text only", code="media_unsupported"
+            )
+        try:
+            media_deliver(outbound=outbound, send=SendMedia(upload=_upload, send=_send_media))
+        except _CustomSendRefused as exc:
+            if contact.account.reply_mode == WechatAccount.ReplyMode.AUTO:
+                account_passive_switch(account=contact.account, reason=f"custom-send refused: {exc}")
+            raise PermanentDeliveryError(
+                f"custom-send refused, and passive replies carry text only: {exc}", code="media_unsupported"
+            ) from exc

@@ -11,7 +11,9 @@ from apps.conversations.models import Message
 from apps.conversations.services import Received, conversation_open, conversation_reply
 from apps.wechat.channels import OFFICIAL_ACCOUNT
 from apps.wechat.crypto import BadPayload
+from apps.wechat.menus import menu_click_receive
 from apps.wechat.models import WechatAccount
+from apps.wechat.official_account.messages import MENU_EVENTS, OaContent, oa_content
 from apps.wechat.services import (
     WechatInbound,
     contact_window_open,
@@ -23,16 +25,6 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = OFFICIAL_ACCOUNT
 
-# What is stored for messages that carry no text, until the OCR/ASR steps exist.
-_PLACEHOLDERS = {
-    "image": "[图片]",
-    "voice": "[语音]",
-    "video": "[视频]",
-    "shortvideo": "[视频]",
-    "location": "[位置]",
-    "link": "[链接]",
-}
-
 
 @dataclass(frozen=True)
 class OaCallback:
@@ -43,6 +35,7 @@ class OaCallback:
     msg_id: str
     text: str
     event: str
+    content: OaContent
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> "OaCallback":
@@ -54,21 +47,17 @@ class OaCallback:
             raise BadPayload("CreateTime is not an integer") from exc
         if not openid or len(openid) > 64 or not msg_type:
             raise BadPayload("FromUserName or MsgType missing")
-        if msg_type == "text":
-            text = fields.get("Content", "")
-        elif msg_type == "voice":
-            # Present when the account has speech recognition switched on.
-            text = fields.get("Recognition", "") or _PLACEHOLDERS["voice"]
-        else:
-            text = _PLACEHOLDERS.get(msg_type, f"[{msg_type[:20]}]")
+        event = fields.get("Event", "").lower()[:40]
+        content = oa_content(msg_type=msg_type, event=event, fields=fields)
         return cls(
             openid=openid,
             account_user=fields.get("ToUserName", "")[:64],
             create_time=create_time,
             msg_type=msg_type,
             msg_id=fields.get("MsgId", "")[:40],
-            text=text,
-            event=fields.get("Event", "").lower()[:40],
+            text=content.body,
+            event=event,
+            content=content,
         )
 
     @property
@@ -80,28 +69,31 @@ class OaCallback:
 def oa_callback_accept(
     *, account: WechatAccount, callback: OaCallback, client_ip: str | None = None
 ) -> Received | None:
-    """Store what the callback says (None for an event). The answer goes out through custom-send,
-    or in the response to a callback when the account replies passively (hold.py)."""
+    """Store what the callback says (None for an event other than a menu click). The answer goes out
+    through custom-send, or in the response to a callback when the account replies passively (hold.py)."""
     sent_at = datetime.fromtimestamp(callback.create_time, tz=UTC)
-    if callback.msg_type == "event":
+    is_menu_click = callback.msg_type == "event" and callback.event in MENU_EVENTS
+    if callback.msg_type == "event" and not is_menu_click:
         if callback.event == "subscribe":
             _subscribe_greet(account=account, callback=callback, sent_at=sent_at)
         return None
-    # Messages dedupe on MsgId; WeChat sends the same one up to three times.
-    message_key = callback.key
-    return wechat_message_receive(
-        inbound=WechatInbound(
-            account=account,
-            channel=CHANNEL,
-            external_user_id=callback.openid,
-            user_id=callback.openid,
-            open_kfid="",
-            channel_message_id=f"{account.app_id}:{message_key}",
-            body=callback.text,
-            sent_at=sent_at,
-            client_ip=client_ip,
-        )
+    # Messages dedupe on MsgId (WeChat sends the same one up to three times), a menu click on
+    # FromUserName + CreateTime, since events have no MsgId.
+    inbound = WechatInbound(
+        account=account,
+        channel=CHANNEL,
+        external_user_id=callback.openid,
+        user_id=callback.openid,
+        open_kfid="",
+        channel_message_id=f"{account.app_id}:{callback.key}",
+        body=callback.text,
+        sent_at=sent_at,
+        client_ip=client_ip,
+        media=callback.content.media(account),
     )
+    if is_menu_click:
+        return menu_click_receive(inbound=inbound, key=callback.content.menu_key)
+    return wechat_message_receive(inbound=inbound)
 
 
 def _subscribe_greet(*, account: WechatAccount, callback: OaCallback, sent_at: datetime) -> None:
