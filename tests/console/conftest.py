@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from apps.moderation.selectors import RULES_VERSION_KEY
 from tests.e2e.conftest import browser  # noqa: F401  (Playwright + Debian Chromium, shared with tests/e2e)
-from tests.wechat.conftest import fake_wechat, kf_account  # noqa: F401  (the WeChat API on loopback)
+from tests.wechat.conftest import fake_wechat, kf_account, oa_account  # noqa: F401  (the WeChat API on loopback)
 
 PASSWORD = "pw-agent-12345"
 

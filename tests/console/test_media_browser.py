@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.contrib.auth.models import User
 
@@ -19,6 +20,8 @@ from apps.conversations.media.store import attachment_write
 from apps.conversations.models import Attachment, Conversation, Message
 from apps.moderation import services as moderation
 from apps.moderation.models import Flag, Term
+from apps.wechat.models import WechatAccount
+from peers.fake_wechat import FakeWeChat
 from tests.console.readers import READER, png_saying
 from tests.console.test_console_browser import WORKER_ENV, agent_page, customer_page, customer_says
 from tests.console.test_media import MP3, PDF, failed, stored
@@ -26,6 +29,8 @@ from tests.console.test_pages import a_conversation, a_message
 from tests.e2e.conftest import SCREENSHOTS
 from tests.support.processes import LiveProcess
 from tests.support.waiting import wait_for
+from tests.wechat.conftest import OA_APP_ID
+from tests.wechat.signing import oa_message_xml, oa_request
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -198,3 +203,56 @@ def _flag_image_text(message: Message, text: str, term: str) -> None:
     start = text.index(term)
     hit = {"term": term, "category": "fraud", "severity": 4, "action": "flag", "span": [start, start + len(term)]}
     Flag.objects.create(message=message, direction="in", verdict="review", text=text, evidence={"hits": [hit]})
+
+
+def test_an_image_from_an_official_account_shows_in_the_console_and_the_agent_s_image_is_uploaded_and_sent(
+    browser: Any,
+    asgi_server: str,
+    celery_worker_process: Callable[..., LiveProcess],
+    make_agent: Callable[[str], User],
+    fake_wechat: FakeWeChat,
+    oa_account: WechatAccount,
+) -> None:
+    celery_worker_process(**MEDIA_ENV, WECHAT_OA_API_BASE_URL=fake_wechat.url)
+    make_agent("alice")
+    openid = "oBrowserMedia000000000000001"
+    fake_wechat.user_wrote(openid)
+    photo = png_saying("快递单号 SF1234567890", size=(1000, 750), color=(60, 90, 200))
+    media_id = fake_wechat.media.register(OA_APP_ID, "image", photo)
+
+    # When WeChat's servers call back with a customer's image, signed and encrypted as they do
+    xml = oa_message_xml(openid=openid, msg_type="image", msg_id="77001", fields={"MediaId": media_id})
+    path, body = oa_request(xml, aes=True)
+    response = httpx.post(f"{asgi_server}{path}", content=body, headers={"Content-Type": "text/xml"}, timeout=10)
+    assert (response.status_code, response.text) == (200, "success")
+
+    # Then the worker fetches it from WeChat's media API, reads it, and the console shows it
+    inbound = Message.objects.get(channel_message_id=f"{OA_APP_ID}:77001")
+    wait_for(lambda: inbound.attachments.get().ocr_status == Attachment.OcrStatus.READ, what="fetch and read")
+    assert fake_wechat.media.gets == [media_id]
+    page = f"/admin/console/workspace/conversations/{inbound.conversation_id}/"
+    desk = agent_page(browser, asgi_server, "alice", page)
+    desk.wait_for_selector("#link-status[data-state=online]")
+    thumb = console_thumbnail(desk, inbound.pk)
+    assert "SF1234567890" in desk.inner_text(f"#timeline li.msg[data-id='{inbound.pk}'] .media-text")
+    assert enlarge(desk, thumb) == (1000, 750)
+    desk.keyboard.press("Escape")
+    shot(desk, "console-media-official-account.png")
+
+    # When the agent takes over and attaches a picture
+    desk.click("#take-over")
+    desk.wait_for_selector("#conv-mode[data-mode=human]")
+    desk.wait_for_selector("#attach:not(.disabled)")
+    reply_png = png_saying("退货地址：上海市浦东新区", size=(600, 400), color=(40, 160, 90))
+    desk.set_input_files("#attach-file", files=[{"name": "地址.png", "mimeType": "image/png", "buffer": reply_png}])
+
+    # Then WeChat's API receives the upload, then a custom-send of that media_id to the customer
+    wait_for(lambda: any(s.kind == "image" for s in fake_wechat.sent), what="the image sent", timeout=20)
+    (upload,) = fake_wechat.media.uploads
+    assert (upload.kind, upload.data) == ("image", reply_png)
+    (sent,) = [s for s in fake_wechat.sent if s.kind == "image"]
+    assert (sent.api, sent.touser) == ("custom", openid)
+    assert fake_wechat.media.media[sent.content].data == reply_png
+    reply = Message.objects.get(author_kind=Message.AuthorKind.AGENT)
+    wait_for(lambda: Message.objects.get(pk=reply.pk).status == Message.Status.DELIVERED, what="delivered")
+    console_thumbnail(desk, reply.pk)

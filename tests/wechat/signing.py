@@ -39,6 +39,27 @@ def _encrypted_envelope(crypto: WeChatCrypto | WeComCrypto, plain: str, nonce: s
     return reply["Encrypt"], reply["MsgSignature"]
 
 
+def oa_request(
+    xml: str | bytes,
+    *,
+    aes: bool = False,
+    timestamp: int | None = None,
+    nonce: str = "1320562132",
+    token: str = OA_TOKEN,
+    app_id: str = OA_APP_ID,
+) -> tuple[str, str | bytes]:
+    """The path (with WeChat's query) and body of a callback, for any HTTP client."""
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    params = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": "o_user"}
+    body: str | bytes = xml
+    if aes:
+        crypto = WeChatCrypto(token, AES_KEY, app_id)
+        encrypted, msg_signature = _encrypted_envelope(crypto, xml if isinstance(xml, str) else xml.decode(), nonce, ts)
+        params.update({"encrypt_type": "aes", "msg_signature": msg_signature})
+        body = f"<xml><ToUserName><![CDATA[gh_test]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    return f"/wechat/oa/{OA_APP_ID}/?{urlencode(params)}", body
+
+
 def oa_post(
     client: Client,
     xml: str | bytes,
@@ -49,15 +70,8 @@ def oa_post(
     token: str = OA_TOKEN,
     app_id: str = OA_APP_ID,
 ) -> object:
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    params = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": "o_user"}
-    body: str | bytes = xml
-    if aes:
-        crypto = WeChatCrypto(token, AES_KEY, app_id)
-        encrypted, msg_signature = _encrypted_envelope(crypto, xml if isinstance(xml, str) else xml.decode(), nonce, ts)
-        params.update({"encrypt_type": "aes", "msg_signature": msg_signature})
-        body = f"<xml><ToUserName><![CDATA[gh_test]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-    return client.post(f"/wechat/oa/{OA_APP_ID}/?{urlencode(params)}", data=body, content_type="text/xml")
+    path, body = oa_request(xml, aes=aes, timestamp=timestamp, nonce=nonce, token=token, app_id=app_id)
+    return client.post(path, data=body, content_type="text/xml")
 
 
 def kf_event_xml(*, open_kfid: str, callback_token: str) -> str:
