@@ -9,8 +9,18 @@ DESK_ANSWERER = env_str("DESK_ANSWERER", "apps.llm.answerer.LLMAnswerer")
 DESK_MODERATOR = env_str("DESK_MODERATOR", "apps.moderation.moderator.ContentModerator")
 # Reads the text in customer images (apps.conversations.pipeline.ImageReader): RapidOCR by default.
 DESK_IMAGE_READER = env_str("DESK_IMAGE_READER", "apps.knowledge.ocr.RapidOcrReader")
-# Voice notes the channel did not transcribe itself (apps.conversations.pipeline.SpeechReader).
-DESK_SPEECH_READER = env_str("DESK_SPEECH_READER", "apps.speech.reader.NoSpeechReader")
+# Voice notes the channel did not transcribe itself (apps.conversations.pipeline.SpeechReader): Whisper base
+# shipped in two PyPI wheels (requirements-models.txt), 8.3 % CER on real Mandarin recordings after AMR-NB
+# 8 kHz, 1.2-2.2 s a clip on 2 cores (docs/benchmarks.md). apps.speech.reader.NoSpeechReader sends every
+# such note to a person instead.
+DESK_SPEECH_READER = env_str("DESK_SPEECH_READER", "apps.speech.reader.PackagedSpeechReader")
+# Where `python -m apps.speech.model` joins the model ("" = inside the virtualenv, share/desk-speech/).
+DESK_SPEECH_MODEL_DIR = env_str("DESK_SPEECH_MODEL_DIR", "")
+DESK_SPEECH_THREADS = env_int("DESK_SPEECH_THREADS", 2)
+DESK_SPEECH_BEAM_SIZE = env_int("DESK_SPEECH_BEAM_SIZE", 5)  # beam 1: 14.1 % CER instead of 8.3 %
+DESK_SPEECH_TIMEOUT_SECONDS = env_float("DESK_SPEECH_TIMEOUT_SECONDS", 30.0)
+DESK_SPEECH_MAX_SECONDS = env_float("DESK_SPEECH_MAX_SECONDS", 60.0)  # WeChat's own cap on a voice note
+DESK_SPEECH_FFMPEG_TIMEOUT_SECONDS = env_float("DESK_SPEECH_FFMPEG_TIMEOUT_SECONDS", 15.0)
 # The answerer's knowledge base (apps.conversations.pipeline.Knowledge).
 DESK_KNOWLEDGE = env_str("DESK_KNOWLEDGE", "apps.knowledge.selectors.KnowledgeStep")
 

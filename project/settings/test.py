@@ -34,4 +34,6 @@ WHITENOISE_AUTOREFRESH = True
 # Spine tests measure the spine: they answer with the instant placeholder unless a test opts
 # into a real step (the LLM tests do, against their local OpenAI-compatible server).
 DESK_ANSWERER = os.environ.get("DESK_ANSWERER", "apps.conversations.placeholders.EchoAnswerer")
+# Voice notes go to a person unless a test opts into the packaged speech model (tests/speech).
+DESK_SPEECH_READER = os.environ.get("DESK_SPEECH_READER", "apps.speech.reader.NoSpeechReader")
 DESK_ENCRYPTION_KEYS = "test:dGVzdC1vbmx5LW5vdC1zZWNyZXQtMzItYnl0ZXMta2U="
