@@ -141,6 +141,8 @@ class _Echo(AsyncWebsocketConsumer):
         await self.send(text_data=text_data)
 
 
+# The consumer closes stale database connections between events (channels' aclose_old_connections).
+@pytest.mark.django_db
 @pytest.mark.asyncio
 async def test_open_websockets_are_counted_until_they_close() -> None:
     app = WebsocketMetricsMiddleware(_Echo.as_asgi())

@@ -28,10 +28,10 @@ from apps.knowledge.models import Entry
 from apps.llm.models import Endpoint, PromptSettings
 from apps.moderation.models import AllowlistEntry, ContentCategory, Flag, SemanticRule, Term
 from apps.reports.models import Export
-from apps.wechat.models import KfCursor, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
+from apps.wechat.models import KfCursor, MenuReply, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
 
 ROLES = ("agent", "manager", "admin")
-_roles_migration = importlib.import_module("apps.core.migrations.0004_roles_moderation_lists")
+_roles_migration = importlib.import_module("apps.core.migrations.0005_roles_menu_replies")
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,7 @@ def build_world(tmp_path: Path) -> World:
         "wechat.kfcursor": KfCursor.objects.create(account=account, open_kfid="kf-1"),
         "console.cannedresponse": CannedResponse.objects.create(title="Hi", shortcut="hi", body="您好"),
         "wechat.wecomservicer": WecomServicer.objects.create(user=agent, userid="w1"),
+        "wechat.menureply": MenuReply.objects.create(account=account, key="V1001_ORDERS", reply="订单查询请点击…"),
         "wechat.oapassivereply": OaPassiveReply.objects.create(message=messages[1], account=account, openid="o-1"),
         "reports.export": export,
         "audit.auditlog": AuditLog.objects.order_by("-id").first(),  # type: ignore[dict-item]

@@ -36,6 +36,7 @@ CONFIGURATION = frozenset(
         "wechat.wechataccount",
         "console.cannedresponse",
         "wechat.wecomservicer",
+        "wechat.menureply",
         "core.apitoken",
     }
 )
