@@ -274,7 +274,7 @@ def test_rotate_keys_reseals_files_under_the_new_key(eager_tasks: None, settings
     data = picture(["换钥匙"])
     MediaTestAdapter.files["k"] = data
     attachment = main_attachment(receive("k"))
-    old_name = attachment.file.name
+    old_name = str(attachment.file.name)
 
     settings.DESK_ENCRYPTION_KEYS = f"{crypto.new_key_spec('next')},{settings.DESK_ENCRYPTION_KEYS}"
     crypto.keyring.cache_clear()
