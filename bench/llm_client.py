@@ -158,34 +158,10 @@ def concurrency(url: str, n: int) -> None:
         print(f"    first error: {errors[0]}")
 
 
-def embedded(runs: int) -> None:
-    """Tokens per second of the embedded CPU model (load time excluded, reported apart)."""
-    from apps.llm.engine import get_engine
-
-    engine = get_engine()
-    prompts = ["What are your opening hours?", "How do I return a product?", "你好，请问怎么退货？"]
-    started = time.perf_counter()
-    engine.generate(ChatRequest(messages=[{"role": "user", "content": "Hi"}], max_tokens=4, temperature=0, top_p=1))
-    print(f"embedded model (SmolLM2-135M-Instruct, CPU): load + first call {time.perf_counter() - started:.1f} s")
-    rates = []
-    for i in range(runs):
-        request = ChatRequest(
-            messages=[{"role": "user", "content": prompts[i % len(prompts)]}],
-            max_tokens=64,
-            temperature=0.6,
-            top_p=0.95,
-        )
-        completion = engine.generate(request)
-        rates.append(completion.extra["tokens_per_s"])
-        print(f"  {completion.tokens_out:3d} tokens in {completion.total_ms:5d} ms: {completion.text[:70]!r}")
-    print(f"  tokens/s median {statistics.median(rates):.1f} (min {min(rates):.1f}, max {max(rates):.1f})")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[256, 512])
-    parser.add_argument("--embedded", type=int, default=3, help="embedded-model runs (0 to skip)")
     args = parser.parse_args()
     if args.calls:
         fast, fast_url = start_server(0.0)
@@ -201,8 +177,6 @@ def main() -> None:
             concurrency(slow_url, n)
         finally:
             slow.terminate()
-    if args.embedded:
-        embedded(args.embedded)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ Mode = Literal[
     "think_tags",  # <think>…</think>answer in content
     "bare_think",  # R1 template opened <think> in the prompt: thought…</think>answer
     "unterminated",  # thought with no closing tag, cut by max_tokens
+    "cut",  # a plain answer (no reasoning at all, like Qwen2.5) cut by max_tokens
     "only_reasoning",  # a reasoning field and no answer at all
     "error",  # HTTP ``status`` before any chunk
     "hang",  # never sends response headers
@@ -160,7 +161,7 @@ class OpenAIServer:
                 await asyncio.sleep(b.chunk_delay_s)
         if b.mode == "broken":
             return response
-        finish = "length" if b.mode == "unterminated" else "stop"
+        finish = "length" if b.mode in ("unterminated", "cut") else "stop"
         await response.write(_chunk(model, {}, finish))
         usage = {"prompt_tokens": 42, "completion_tokens": len(deltas), "total_tokens": 42 + len(deltas)}
         event = {

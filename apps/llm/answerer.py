@@ -1,4 +1,4 @@
-"""The spine's Answerer (settings.DESK_ANSWERER) backed by the endpoint pool or the embedded model."""
+"""The spine's Answerer (settings.DESK_ANSWERER) backed by the endpoint pool (GPU servers or the embedded model)."""
 
 from django.conf import settings
 
@@ -37,7 +37,7 @@ class LLMAnswerer:
 
     @staticmethod
     def _cache_key(question: str) -> str:
-        models = sorted({e.model for e in selectors.endpoints_enabled()}) or ["embedded"]
+        models = sorted({e.model for e in selectors.endpoints_answering()})
         return cache_key(
             question=question,
             model=",".join(models),

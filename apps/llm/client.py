@@ -30,7 +30,10 @@ def _url(endpoint: EndpointConfig, path: str) -> str:
 
 
 def _headers(endpoint: EndpointConfig) -> dict[str, str]:
-    return {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
+    headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
+    if not endpoint.keep_alive:
+        headers["Connection"] = "close"
+    return headers
 
 
 def _timeout(endpoint: EndpointConfig) -> httpx.Timeout:
@@ -120,7 +123,10 @@ async def _stream(
     if not done and finish_reason is None:
         raise EndpointError(f"{endpoint.name}: stream ended before the answer finished")
     split = reasoning_split(
-        content="".join(content), reasoning_field="".join(reasoning), truncated=finish_reason == "length"
+        content="".join(content),
+        reasoning_field="".join(reasoning),
+        truncated=finish_reason == "length",
+        thinks=endpoint.thinks,
     )
     return Completion(
         text=split.answer,

@@ -1,4 +1,4 @@
-"""Reads of the LLM layer: the endpoint pool, the prompt settings, breaker states."""
+"""Reads of the LLM layer: the endpoint pool, the embedded model's endpoint, the prompt settings, breaker states."""
 
 import threading
 import time
@@ -42,6 +42,44 @@ def endpoints_enabled() -> list[EndpointConfig]:
     with _cache_lock:
         _cached = (time.monotonic(), configs)
     return configs
+
+
+# The embedded model's breaker keys and metrics use this id; Endpoint rows start at 1.
+EMBEDDED_ENDPOINT_ID = 0
+EMBEDDED_ENDPOINT_NAME = "embedded"
+
+
+def embedded_endpoint() -> EndpointConfig | None:
+    """The local llama.cpp server (apps/llm/embedded_server.py) as a pool endpoint, or None when it is off.
+
+    Used only while no Endpoint row is enabled: it is a fallback so the desk answers anywhere, never
+    a failover target for a GPU pool (it would take minutes to do what a GPU does in seconds).
+    """
+    if not settings.LLM_EMBEDDED_ENABLED or not settings.LLM_EMBEDDED_URL:
+        return None
+    return EndpointConfig(
+        id=EMBEDDED_ENDPOINT_ID,
+        name=EMBEDDED_ENDPOINT_NAME,
+        base_url=settings.LLM_EMBEDDED_URL.rstrip("/").removesuffix("/v1"),
+        model=settings.LLM_EMBEDDED_MODEL,
+        api_key="",
+        weight=1,
+        connect_timeout_s=settings.LLM_EMBEDDED_CONNECT_TIMEOUT_S,
+        read_timeout_s=settings.LLM_EMBEDDED_READ_TIMEOUT_S,
+        total_timeout_s=settings.LLM_EMBEDDED_TOTAL_TIMEOUT_S,
+        max_concurrency=max(1, settings.LLM_EMBEDDED_PARALLEL),
+        thinks=False,
+        keep_alive=False,
+    )
+
+
+def endpoints_answering() -> list[EndpointConfig]:
+    """The endpoints an answer goes to: the enabled rows, else the embedded model, else none."""
+    rows = endpoints_enabled()
+    if rows:
+        return rows
+    embedded = embedded_endpoint()
+    return [embedded] if embedded is not None else []
 
 
 def endpoints_cache_clear() -> None:

@@ -1,4 +1,4 @@
-"""Writes and actions of the LLM layer: answer a question through the pool (or the embedded model), probe health."""
+"""Writes and actions of the LLM layer: answer through the pool (GPU endpoints or the embedded model), probe health."""
 
 import logging
 from collections.abc import Sequence
@@ -11,11 +11,10 @@ from django.db import connection
 from apps.conversations.pipeline import Turn
 from apps.core import metrics
 from apps.llm import client, selectors
-from apps.llm.engine import get_engine
 from apps.llm.pool import EndpointPool
-from apps.llm.prompt import messages_build
+from apps.llm.prompt import PromptConfig, messages_build
 from apps.llm.runner import Runner, get_runner
-from apps.llm.types import ChatRequest, Completion, EndpointConfig, EndpointError, NoEndpointAvailable
+from apps.llm.types import ChatRequest, Completion, EndpointConfig, NoEndpointAvailable
 
 logger = logging.getLogger(__name__)
 
@@ -28,23 +27,30 @@ def _pool_for(runner: Runner) -> EndpointPool:
 def completion_create(*, question: str, context: Sequence[Turn], knowledge: Sequence[str] = ()) -> Completion:
     """Answer one customer question. Raises NoEndpointAvailable when no backend gives a non-empty answer."""
     config = selectors.prompt_config_get()
-    request = ChatRequest(
+    endpoints = selectors.endpoints_enabled()
+    if not endpoints and (embedded := selectors.embedded_endpoint()) is not None:
+        # Qwen's ChatML template takes the persona, instructions and knowledge as a system message
+        # (R1 wants them in the user turn), and its answers are capped short: two CPU cores.
+        config = replace(
+            config,
+            instructions_in_user_turn=False,
+            max_tokens=min(config.max_tokens, settings.LLM_EMBEDDED_MAX_TOKENS),
+        )
+        endpoints = [embedded]
+    if not endpoints:
+        raise NoEndpointAvailable("no endpoint is configured and the embedded model is off", retryable=False)
+    request = _request(config=config, context=context, question=question, knowledge=knowledge)
+    _release_db_connection()
+    return completion_from_pool(endpoints=endpoints, request=request)
+
+
+def _request(*, config: PromptConfig, context: Sequence[Turn], question: str, knowledge: Sequence[str]) -> ChatRequest:
+    return ChatRequest(
         messages=messages_build(config=config, context=context, question=question, knowledge=knowledge),
         max_tokens=config.max_tokens,
         temperature=config.temperature,
         top_p=config.top_p,
     )
-    endpoints = selectors.endpoints_enabled()
-    _release_db_connection()
-    if endpoints:
-        return completion_from_pool(endpoints=endpoints, request=request)
-    if settings.LLM_EMBEDDED_ENABLED:
-        # The store's persona, instructions and knowledge are written for R1; a 135M model only
-        # follows its own one-line system prompt, and answers the customer's words alone best.
-        bare = replace(config, instructions="")
-        small = replace(request, messages=messages_build(config=bare, context=context, question=question))
-        return completion_from_embedded(request=small)
-    raise NoEndpointAvailable("no endpoint is configured and the embedded model is off", retryable=False)
 
 
 def _release_db_connection() -> None:
@@ -62,22 +68,6 @@ def completion_from_pool(*, endpoints: list[EndpointConfig], request: ChatReques
         return runner.run(_pool_for(runner).complete(endpoints=endpoints, request=request), timeout=limit)
     except TimeoutError as exc:
         raise NoEndpointAvailable(f"the pool gave no answer within {limit:.0f}s") from exc
-
-
-def completion_from_embedded(*, request: ChatRequest) -> Completion:
-    engine = get_engine()
-    failures: list[str] = []
-    for _ in range(2):
-        try:
-            completion = engine.generate(request)
-        except EndpointError as exc:
-            raise NoEndpointAvailable(str(exc), retryable=exc.counts) from exc  # busy: its turn comes
-        if completion.text:
-            completion.extra.update(attempts=len(failures) + 1, failures=failures)
-            return completion
-        failures.append("embedded: empty answer")
-    # The model is up and answered, only emptily, twice: as in the pool, that is no outage to wait out.
-    raise NoEndpointAvailable("; ".join(failures), retryable=False)
 
 
 @dataclass(frozen=True)
@@ -99,5 +89,6 @@ def endpoint_probe(*, endpoint: EndpointConfig) -> Health:
 
 
 def endpoints_probe_all() -> list[Health]:
+    """Probe what answers now: the enabled endpoints, or the embedded model's server while it is in use."""
     selectors.endpoints_cache_clear()
-    return [endpoint_probe(endpoint=e) for e in selectors.endpoints_enabled()]
+    return [endpoint_probe(endpoint=e) for e in selectors.endpoints_answering()]

@@ -16,6 +16,13 @@ class EndpointConfig:
     read_timeout_s: float
     total_timeout_s: float
     max_concurrency: int
+    # The model may think before it answers (DeepSeek-R1): a reply cut by max_tokens with no closing
+    # tag is then all thought. False for a plain chat model (the embedded Qwen): it is a cut answer.
+    thinks: bool = True
+    # Reuse connections between calls. llama.cpp's server now and then drops a kept-alive connection
+    # just as the next request goes out ("Server disconnected without sending a response": 2 calls in
+    # ~100 on this box); on loopback a fresh connection per call costs well under a millisecond.
+    keep_alive: bool = True
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,8 @@ class NoEndpointAvailable(Exception):
     """No backend gave an answer to this call.
 
     ``retryable`` says whether the same request may succeed in a few seconds: True when endpoints
-    failed, timed out or are cooling down, or the embedded model is busy (an outage the breaker's
-    probe will end); False when the request itself was refused or nothing is configured to answer.
+    failed, timed out or are cooling down (an outage the breaker's probe will end); False when the
+    request itself was refused or nothing is configured to answer.
     """
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:

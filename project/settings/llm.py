@@ -1,4 +1,4 @@
-"""The LLM layer: breaker thresholds, concurrency, the embedded CPU model."""
+"""The LLM layer: breaker thresholds, concurrency, the embedded CPU model's endpoint."""
 
 from datetime import timedelta
 
@@ -26,17 +26,23 @@ LLM_RELEASE_DB_DURING_CALL = env_bool("LLM_RELEASE_DB_DURING_CALL", True)
 # its claim (apps/conversations/services/lease.py), so the sweeper does not take a call in flight.
 LLM_ANSWER_BUDGET_S = env_float("LLM_ANSWER_BUDGET_S", 240.0)
 
-# Embedded model, used only when no endpoint is enabled.
+# The embedded model: llama.cpp serving Qwen2.5-Coder-1.5B-Instruct on CPU (apps/llm/embedded_server.py,
+# its own process), reached as one more endpoint of the pool and used only while no Endpoint row is
+# enabled. LLM_EMBEDDED_URL is its base URL without /v1: empty (the default outside local settings and
+# docker-compose) or LLM_EMBEDDED_ENABLED=false turns it off, and then a desk with no endpoint hands
+# every question its knowledge base cannot answer to people.
 LLM_EMBEDDED_ENABLED = env_bool("LLM_EMBEDDED_ENABLED", True)
-LLM_EMBEDDED_MAX_TOKENS = env_int("LLM_EMBEDDED_MAX_TOKENS", 96)
-LLM_EMBEDDED_THREADS = env_int("LLM_EMBEDDED_THREADS", 2)
-# The embedded model answers one request at a time; a message that waits longer than this for
-# its turn gets the fallback and a human instead of an ever-growing queue.
-LLM_EMBEDDED_WAIT_S = env_float("LLM_EMBEDDED_WAIT_S", 60.0)
-LLM_EMBEDDED_SYSTEM_PROMPT = env_str(
-    "LLM_EMBEDDED_SYSTEM_PROMPT",
-    "You are a friendly customer service assistant. Answer in one or two short sentences.",
-)
+LLM_EMBEDDED_URL = env_str("LLM_EMBEDDED_URL", "")
+LLM_EMBEDDED_MODEL = env_str("LLM_EMBEDDED_MODEL", "qwen2.5-coder-1.5b-instruct")  # the name it serves under
+# Customer-service answers are short; at ~10-20 tokens/s on two cores every token is a customer's wait.
+LLM_EMBEDDED_MAX_TOKENS = env_int("LLM_EMBEDDED_MAX_TOKENS", 256)
+# Requests in flight to it per worker process: its slots (LLM_EMBEDDED_PARALLEL, read by the server
+# too). Further calls wait their turn in the pool, within the answer budget, not in the server.
+LLM_EMBEDDED_PARALLEL = env_int("LLM_EMBEDDED_PARALLEL", 1)
+LLM_EMBEDDED_CONNECT_TIMEOUT_S = env_float("LLM_EMBEDDED_CONNECT_TIMEOUT_S", 2.0)
+# The first token waits for the prompt (~40-90 tokens/s on two cores: a long context is seconds).
+LLM_EMBEDDED_READ_TIMEOUT_S = env_float("LLM_EMBEDDED_READ_TIMEOUT_S", 60.0)
+LLM_EMBEDDED_TOTAL_TIMEOUT_S = env_float("LLM_EMBEDDED_TOTAL_TIMEOUT_S", 120.0)
 
 CELERY_BEAT_SCHEDULE["llm-probe-endpoints"] = {
     "task": "apps.llm.tasks.probe_endpoints",

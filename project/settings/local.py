@@ -1,7 +1,7 @@
 """Developer machine and the README's one-command desk: embedded defaults, debug on."""
 
 from project.settings.base import *  # noqa: F403
-from project.settings.env import env_bool, env_str
+from project.settings.env import env_bool, env_int, env_str
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "local-dev-only-not-secret")
@@ -12,3 +12,5 @@ DESK_ENCRYPTION_KEYS = env_str("DESK_ENCRYPTION_KEYS", "dev:ZGV2LW9ubHktbm90LXNl
 # real token (and refuses this one: it is too short).
 DESK_METRICS_TOKEN = env_str("DESK_METRICS_TOKEN", "local-dev-metrics-token")
 DESK_METRICS_HOST = env_str("DESK_METRICS_HOST", "127.0.0.1")
+# The embedded model server the Procfile starts (`embedded-llm`, apps/llm/embedded_server.py).
+LLM_EMBEDDED_URL = env_str("LLM_EMBEDDED_URL", f"http://127.0.0.1:{env_int('LLM_EMBEDDED_PORT', 8090)}")

@@ -16,7 +16,7 @@ os.environ.setdefault("REDIS_CHANNELS_DB", str(12 + 3 * _SLOT))
 os.environ.setdefault("CELERY_QUEUE_PREFIX", f"desk-test{_WORKER and '-' + _WORKER}")
 os.environ.setdefault("DESK_LOG_LEVEL", "WARNING")
 
-from project.settings.base import *  # noqa: F403
+from project.settings.base import *  # noqa: E402,F403  (after the environment above: settings read it)
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
 DESK_INBOUND_API_TOKEN = "test-inbound-token"  # noqa: S105

@@ -50,7 +50,7 @@ def _compose_services() -> dict[str, dict]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 
 
-@pytest.mark.parametrize("process", ["web", "worker", "llm", "beat"])
+@pytest.mark.parametrize("process", ["web", "worker", "llm", "beat", "embedded-llm"])
 def test_compose_runs_the_procfile_command(process: str) -> None:
     command = _compose_services()[process]["command"]
     assert command[:2] == ["sh", "-c"]
