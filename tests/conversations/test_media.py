@@ -31,6 +31,7 @@ from apps.conversations.media.store import attachment_read
 from apps.conversations.models import Attachment, Conversation, Message
 from apps.core import crypto
 from tests.knowledge.conftest import CJK_FONT, text_image
+from tests.support.retries import retried
 
 CHANNEL = "mediatest"
 
@@ -90,22 +91,6 @@ def receive(media_id: str, *, kind: str = "image", message_id: str = "m1", text:
     return Message.objects.get(pk=received.message.pk)
 
 
-def retried(message: Message) -> Message:
-    """Run the processing task's retries now (eager Celery does not retry): what a worker does."""
-    from celery.exceptions import Retry
-
-    from apps.conversations.tasks import process_inbound
-
-    for attempt in range(1, 6):
-        if Message.objects.get(pk=message.pk).status != Message.Status.RECEIVED:
-            break
-        try:
-            process_inbound.apply(args=(message.pk,), retries=attempt, throw=True)
-        except Retry:
-            continue
-    return Message.objects.get(pk=message.pk)
-
-
 def picture(lines: list[str], fmt: str = "PNG") -> bytes:
     if not CJK_FONT.is_file():
         pytest.fail("fonts-noto-cjk is not installed (make browser installs it)")
@@ -142,7 +127,7 @@ def test_a_timeout_is_retried_and_the_download_resumes(eager_tasks: None) -> Non
     MediaTestAdapter.files["pic-2"] = picture(["退货"])
     MediaTestAdapter.failures["pic-2"] = [timeout(), timeout()]
 
-    message = retried(receive("pic-2"))
+    message = retried(receive("pic-2").pk)
 
     attachment = main_attachment(message)
     assert attachment.status == Attachment.Status.STORED
@@ -156,8 +141,8 @@ def test_a_download_that_keeps_timing_out_is_recorded_and_handed_over_with_one_n
 ) -> None:
     MediaTestAdapter.failures["slow"] = [timeout() for _ in range(10)]
 
-    first = retried(receive("slow"))
-    second = retried(receive("slow", message_id="m2"))
+    first = retried(receive("slow").pk)
+    second = retried(receive("slow", message_id="m2").pk)
 
     for message in (first, second):
         attachment = main_attachment(message)

@@ -4,11 +4,10 @@ fetched from the fake's cgi-bin/media/get by the processing task, checked, read 
 import pytest
 from django.test import Client
 
-from apps.conversations.media.prepare import MediaFetchRetry
 from apps.conversations.models import Attachment, Message
-from apps.conversations.services import inbound_process, inbound_release
 from apps.wechat.models import WechatAccount
 from peers.fake_wechat import FakeWeChat
+from tests.support.retries import retried
 from tests.wechat.conftest import OA_APP_ID
 from tests.wechat.media_files import AMR, MP4, photo_jpeg, png_bomb, text_png, truncated_jpeg
 from tests.wechat.signing import oa_message_xml, oa_post
@@ -32,15 +31,7 @@ def main_attachment(msg_id: str) -> Attachment:
 
 
 def retries_run(msg_id: str) -> None:
-    """What the processing task's retries do (eager tasks do not retry): claim and process again."""
-    message_id = inbound(msg_id).pk
-    for _ in range(5):
-        if Message.objects.get(pk=message_id).status != Message.Status.RECEIVED:
-            return
-        try:
-            inbound_process(message_id=message_id)
-        except MediaFetchRetry as exc:
-            inbound_release(message_id=message_id, error=repr(exc))
+    retried(inbound(msg_id).pk)
 
 
 @AES

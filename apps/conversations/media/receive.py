@@ -30,8 +30,13 @@ class InboundMedia:
     error: str = ""
 
     def body(self) -> str:
-        label = LABELS.get(self.kind, "[文件]")
-        return f"{label} {self.filename}" if self.kind == "file" and self.filename else label
+        return media_body(self.kind, self.filename)
+
+
+def media_body(kind: str, filename: str = "") -> str:
+    """The message body for a file: its label, and a file's name after it."""
+    label = LABELS.get(kind, LABELS["file"])
+    return f"{label} {filename}" if kind == "file" and filename else label
 
 
 def attachments_create(*, message: Message, media: InboundMedia) -> Attachment:

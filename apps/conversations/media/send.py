@@ -8,7 +8,7 @@ caller can run it past the moderator, since a picture can say what a blocked sen
 from dataclasses import dataclass
 
 from apps.conversations.channels import get_adapter
-from apps.conversations.media.receive import LABELS
+from apps.conversations.media.receive import media_body
 from apps.conversations.media.sniff import MediaInfo, MediaRejected, content_type_sniff, kind_of, media_inspect
 from apps.conversations.media.store import attachment_write
 from apps.conversations.models import Attachment, Message
@@ -31,8 +31,7 @@ class OutgoingMedia:
 
     @property
     def body(self) -> str:
-        label = LABELS.get(self.info.kind, "[文件]")
-        return f"{label} {self.filename}" if self.info.kind == "file" and self.filename else label
+        return media_body(self.info.kind, self.filename)
 
 
 def outgoing_media_check(*, channel: str, data: bytes, filename: str) -> OutgoingMedia:

@@ -3,7 +3,7 @@
 import logging
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from apps.conversations import events
@@ -93,6 +93,8 @@ def message_deliver(*, message_id: int) -> None:
             Message.objects.select_for_update(of=("self",))
             .select_related("conversation__customer")
             .filter(pk=message_id, direction=Message.Direction.OUTBOUND)
+            # In the same round trip: every reply is delivered here, and few carry a file.
+            .annotate(has_media=Exists(Attachment.objects.filter(message=OuterRef("pk"), role=Attachment.Role.MAIN)))
             .first()
         )
         if message is None or message.status != Status.PROCESSING:
@@ -117,7 +119,11 @@ def message_deliver(*, message_id: int) -> None:
 def _outbound(message: Message) -> Outbound:
     message_id, conversation_id, channel = message.pk, message.conversation_id, message.channel
     external_id = message.conversation.customer.external_id
-    attachment = Attachment.objects.filter(message_id=message.pk, role=Attachment.Role.MAIN).first()
+    attachment = (
+        Attachment.objects.filter(message_id=message.pk, role=Attachment.Role.MAIN).first()
+        if getattr(message, "has_media", True)
+        else None
+    )
     if attachment is None:
         return OutboundText(
             message_id=message_id,
