@@ -1,12 +1,16 @@
 """Fixtures of the LLM tests: local OpenAI-compatible servers and endpoints pointing at them."""
 
+import hashlib
+import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from apps.llm import selectors
+from apps.llm import embedded_model, selectors
+from apps.llm.embedded_model import ModelSpec
 from apps.llm.models import Endpoint
 from peers.openai_server import Behaviour, OpenAIServer
 
@@ -53,3 +57,35 @@ def endpoint_for(db: None) -> Callable[..., Endpoint]:
         return Endpoint.objects.create(**values)
 
     return _make
+
+
+# A pretend packaged model (tests/llm/test_embedded_model_file.py, test_embedded.py): slices in pretend
+# packages, their spec and the assembled file.
+@pytest.fixture
+def slices(tmp_path: Path) -> list[Path]:
+    """Three slices of a pretend model, in three pretend packages."""
+    files = []
+    for i, size in enumerate((70_000, 70_000, 12_345), start=1):
+        part = tmp_path / f"pkg{i}" / "data" / f"part{i:02d}.bin"
+        part.parent.mkdir(parents=True)
+        part.write_bytes(os.urandom(size))
+        files.append(part)
+    return files
+
+
+@pytest.fixture
+def spec(slices: list[Path]) -> ModelSpec:
+    whole = b"".join(p.read_bytes() for p in slices)
+    return ModelSpec(
+        name="tiny",
+        filename="tiny.gguf",
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        parts=("pkg1", "pkg2", "pkg3"),
+        source="test",
+    )
+
+
+@pytest.fixture
+def assembled(spec: ModelSpec, slices: list[Path], tmp_path: Path) -> Path:
+    return embedded_model.assemble(spec, tmp_path / "models", parts=slices, progress=False)
