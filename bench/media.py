@@ -157,7 +157,7 @@ def end_to_end(count: int, latency: float) -> None:
     env = stack_env()
     harness.database_prepare(dsn=PG_DSN, name=DB_NAME, env=env)
     redis.Redis(db=int(ISOLATION["REDIS_CACHE_DB"])).flushdb()
-    llm = harness.FakeLLM(latency_s=latency, answer="您好，您的订单已揽收，预计11月29日送达。")
+    llm = harness.FakeLLM(latency_s=latency, answer="您好，您的订单已揽收，可以在「我的订单」里查看物流进度。")
     llm.start()
     seed.llm_endpoints([llm.url])
     seed.moderation()

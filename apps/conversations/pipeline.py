@@ -29,6 +29,9 @@ class Answer:
     text: str
     reasoning: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    # Set when the answerer declines (an ungrounded draft, an injection attempt it will not serve):
+    # the reason; ``text`` is then empty and a person takes the message.
+    hand_over: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,16 @@ class KnowledgeMatch(Protocol):
     def entry_id(self) -> int: ...
 
     @property
+    def question(self) -> str: ...
+
+    @property
     def answer(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...  # how sure the search is; KNOWLEDGE_SNIPPET_MIN_SCORE and the fallback compare it
+
+    @property
+    def direct_allowed(self) -> bool: ...  # the entry may be sent as it is
 
 
 class KnowledgeSearch(Protocol):

@@ -50,6 +50,12 @@ LLM_TOTAL_SECONDS = Histogram(
 )
 LLM_TOKENS = Counter("desk_llm_tokens_total", "Tokens in prompts (in) and completions (out).", ["endpoint", "kind"])
 LLM_COMPLETIONS = Counter("desk_llm_completions_total", "Finished LLM completions.", ["endpoint"])
+ANSWERS_GUARDED = Counter(
+    "desk_answers_guarded_total",
+    "Questions or drafts the answer guard stopped, by problem (injection, ungrounded, language, leak, declined) "
+    "and what was sent instead (persona reply, knowledge answer, human).",
+    ["problem", "outcome"],
+)
 LLM_ENDPOINT_UP = Gauge("desk_llm_endpoint_up", "1 when the endpoint passed its last health probe.", ["endpoint"])
 MODERATION_HITS = Counter(
     "desk_moderation_hits_total",
@@ -120,6 +126,11 @@ def llm_completion_observe(meta: dict[str, Any]) -> None:
         tokens = meta.get(f"tokens_{kind}")
         if tokens:
             LLM_TOKENS.labels(endpoint, kind).inc(tokens)
+
+
+@_safe
+def answer_guarded(*, problem: str, outcome: str) -> None:
+    ANSWERS_GUARDED.labels(problem, outcome).inc()
 
 
 @_safe

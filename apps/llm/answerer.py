@@ -1,39 +1,85 @@
 """The spine's Answerer (settings.DESK_ANSWERER) backed by the endpoint pool (GPU servers or the embedded model)."""
 
+import logging
+from typing import Any
+
 from django.conf import settings
 
-from apps.conversations.pipeline import Answer, AnswerUnavailable, Turn, get_knowledge, question_unmarked
+from apps.conversations.pipeline import (
+    Answer,
+    AnswerUnavailable,
+    KnowledgeSearch,
+    Turn,
+    get_knowledge,
+    question_unmarked,
+)
 from apps.core import metrics
-from apps.llm import selectors, services
+from apps.llm import guard, selectors, services
 from apps.llm.cache import CachedAnswer, answer_cache, cache_key, prompt_version
-from apps.llm.types import NoEndpointAvailable
+from apps.llm.types import Completion, NoEndpointAvailable
+
+logger = logging.getLogger(__name__)
 
 
 class LLMAnswerer:
-    """Cache (first turns) -> knowledge direct answer -> LLM with the top knowledge snippets."""
+    """Cache (first turns) -> injection check -> knowledge direct answer -> LLM with the top snippets -> draft check."""
 
     def answer(self, *, conversation_id: int, question: str, context: list[Turn]) -> Answer:
         key = self._cache_key(question) if not context and settings.ANSWER_CACHE_ENABLED else None
         if key is not None and (hit := answer_cache().get(key)) is not None:
             cached, level = hit
             return Answer(text=cached.text, meta={**cached.meta, "source": "cache", "cache_level": level})
-        found = get_knowledge().search(question=question_unmarked(question))
+        asked = question_unmarked(question)
+        if (attack := guard.injection_find(asked)) is not None:
+            # Not sent to the model at all: no prompt can be talked out of what it never sees.
+            metrics.answer_guarded(problem="injection", outcome="persona")
+            return Answer(
+                text=settings.LLM_INJECTION_REPLY, meta={"source": "guard", "guard": "injection", "pattern": attack}
+            )
+        found = get_knowledge().search(question=asked)
         if found.direct is not None:
             return Answer(text=found.direct.answer, meta=found.direct_meta())
-        snippets = found.snippets(min_score=settings.KNOWLEDGE_SNIPPET_MIN_SCORE)
+        matches = [m for m in found.matches if m.score >= settings.KNOWLEDGE_SNIPPET_MIN_SCORE]
+        # Each snippet carries its entry id, so the audit can tell which entries an answer stood on.
+        snippets = [f"[K{m.entry_id}] 问：{m.question} 答：{m.answer}" for m in matches]
         try:
             completion = services.completion_create(question=question, context=context, knowledge=snippets)
         except NoEndpointAvailable as exc:
             raise AnswerUnavailable(str(exc), retryable=exc.retryable) from exc
-        meta = {
-            **completion.meta(),
-            "source": "llm",
-            "knowledge_ids": [m.entry_id for m in found.matches][: len(snippets)],
-        }
+        meta = {**completion.meta(), "source": "llm", "knowledge_ids": [m.entry_id for m in matches]}
         metrics.llm_completion_observe(meta)
-        if key is not None and completion.text and completion.finish_reason in (None, "stop"):
+        problem = guard.draft_check(
+            draft=completion.text,
+            question=question,
+            grounds=[*snippets, *(turn.text for turn in context)],
+            secrets=[selectors.prompt_config_get().instructions],
+        )
+        if problem is not None:
+            return self._withheld(problem=problem, found=found, meta=meta, completion=completion)
+        if key is not None and completion.finish_reason in (None, "stop"):
             answer_cache().set(key, CachedAnswer(text=completion.text, meta=meta))
         return Answer(text=completion.text, reasoning=completion.reasoning, meta=meta)
+
+    @staticmethod
+    def _withheld(
+        *, problem: guard.Problem, found: KnowledgeSearch, meta: dict[str, Any], completion: Completion
+    ) -> Answer:
+        """The draft is not sent: the closest curated answer if the search is confident enough, else a person.
+
+        The withheld draft stays with the reasoning (encrypted on the reply row), so a reviewer can see
+        what the model wanted to say; it never reaches the customer.
+        """
+        meta = {**meta, "guard": problem.kind, "guard_detail": problem.detail}
+        withheld = f"【未发送的草稿：{problem.kind} {problem.detail}】\n{completion.text}".strip()
+        reasoning = "\n\n".join(part for part in (completion.reasoning, withheld) if part)
+        top = found.matches[0] if found.matches else None
+        if top is not None and top.direct_allowed and top.score >= settings.KNOWLEDGE_FALLBACK_MIN_SCORE:
+            metrics.answer_guarded(problem=problem.kind, outcome="knowledge")
+            meta = {**meta, "source": "knowledge_fallback", "entry_id": top.entry_id, "score": round(top.score, 4)}
+            return Answer(text=top.answer, reasoning=reasoning, meta=meta)
+        metrics.answer_guarded(problem=problem.kind, outcome="human")
+        logger.info("answer withheld (%s %s); handing over", problem.kind, problem.detail)
+        return Answer(text="", reasoning=reasoning, meta=meta, hand_over=f"answer withheld: {problem.kind}")
 
     @staticmethod
     def _cache_key(question: str) -> str:
@@ -42,5 +88,5 @@ class LLMAnswerer:
             question=question,
             model=",".join(models),
             knowledge_version=get_knowledge().version(),
-            prompt=prompt_version(selectors.prompt_config_get()),
+            prompt=f"{prompt_version(selectors.prompt_config_get())}:{guard.RULES_VERSION}",
         )

@@ -16,6 +16,18 @@ KNOWLEDGE_DIRECT_MARGIN = env_float("KNOWLEDGE_DIRECT_MARGIN", 0.02)
 # Entries handed to the LLM as reference snippets when there is no direct answer.
 KNOWLEDGE_TOP_K = env_int("KNOWLEDGE_TOP_K", 3)
 KNOWLEDGE_SNIPPET_MIN_SCORE = env_float("KNOWLEDGE_SNIPPET_MIN_SCORE", 0.75)
+# Entries rank by cosine + this x BM25 over their phrasings and answer (apps/knowledge/lexical.py,
+# normalised to [0, 1]); 0 ranks by cosine alone. Match.score stays the cosine that the thresholds
+# compare. bench/knowledge.py, entries indexed with one phrasing: recall@1 89% -> 95% at 0.5.
+KNOWLEDGE_LEXICAL_WEIGHT = env_float("KNOWLEDGE_LEXICAL_WEIGHT", 0.5)
+# Opt-in: a direct answer also at cosine >= this when the entry is the lexical best at >= the second
+# setting (0 = off). 0.90 / 0.4 gave no wrong hit on the bench, but a near-miss reached lexical 0.32:
+# measure on the store's own questions before turning it on.
+KNOWLEDGE_DIRECT_AGREE_THRESHOLD = env_float("KNOWLEDGE_DIRECT_AGREE_THRESHOLD", 0.0)
+KNOWLEDGE_DIRECT_AGREE_LEXICAL = env_float("KNOWLEDGE_DIRECT_AGREE_LEXICAL", 0.4)
+# When the guard withholds a model's draft (apps/llm/guard.py), the best entry is sent instead if it
+# scores at least this (and may be sent as it is); below it a person answers.
+KNOWLEDGE_FALLBACK_MIN_SCORE = env_float("KNOWLEDGE_FALLBACK_MIN_SCORE", 0.85)
 # How often a worker compares its index (and the answer cache's key) with the version in Redis.
 KNOWLEDGE_RELOAD_SECONDS = env_float("KNOWLEDGE_RELOAD_SECONDS", 2.0)
 
@@ -50,6 +62,8 @@ DESK_VOICE_TEXT_MARKER = env_str("DESK_VOICE_TEXT_MARKER", "【顾客发送了�
 DESK_MEDIA_HUMAN_NOTICE = env_str(
     "DESK_MEDIA_HUMAN_NOTICE", "您发送的内容已收到，我们的人工客服会尽快查看并回复您，请稍候。"
 )
+# Told (as above) when the answerer withholds the model's draft and no curated answer fits.
+DESK_ANSWER_HUMAN_NOTICE = env_str("DESK_ANSWER_HUMAN_NOTICE", "这个问题需要人工客服为您确认，已为您转接，请稍候。")
 DESK_MEDIA_NOTICE_WINDOW_MINUTES = env_int("DESK_MEDIA_NOTICE_WINDOW_MINUTES", 30)
 # S3-compatible storage for several web nodes (MinIO in docker-compose): DESK_MEDIA_STORAGE=s3.
 DESK_MEDIA_STORAGE = env_str("DESK_MEDIA_STORAGE", "local")

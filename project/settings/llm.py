@@ -36,6 +36,11 @@ LLM_EMBEDDED_URL = env_str("LLM_EMBEDDED_URL", "")
 LLM_EMBEDDED_MODEL = env_str("LLM_EMBEDDED_MODEL", "qwen2.5-coder-1.5b-instruct")  # the name it serves under
 # Customer-service answers are short; at ~10-20 tokens/s on two cores every token is a customer's wait.
 LLM_EMBEDDED_MAX_TOKENS = env_int("LLM_EMBEDDED_MAX_TOKENS", 256)
+# The persona's reply to a question that tries to rewrite the assistant (apps/llm/guard.py).
+LLM_INJECTION_REPLY = env_str(
+    "LLM_INJECTION_REPLY",
+    "您好，我是本店的客服助手，只能帮您解答商品、订单、物流和售后方面的问题。请问有什么可以帮您？",
+)
 # Requests in flight to it per worker process: its slots (LLM_EMBEDDED_PARALLEL, read by the server
 # too). Further calls wait their turn in the pool, within the answer budget, not in the server.
 LLM_EMBEDDED_PARALLEL = env_int("LLM_EMBEDDED_PARALLEL", 1)

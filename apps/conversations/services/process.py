@@ -96,6 +96,14 @@ def _claimed_process(*, message_id: int) -> None:
     answer = get_answerer().answer(conversation_id=conversation.pk, question=question, context=context)
     answer_ms = int((time.monotonic() - started) * 1000)
     metrics.stage_observe("answer", answer_ms / 1000)
+    if answer.hand_over:
+        # The answerer declined (e.g. its draft stated what the knowledge base does not): a person
+        # answers, and the customer hears so once, not silence.
+        details = {**audit_in, "reason": answer.hand_over, "answer_meta": answer.meta}
+        inbound_hand_over(
+            message_id=message_id, details=details, notice=settings.DESK_ANSWER_HUMAN_NOTICE, notice_kind="answer"
+        )
+        return
 
     verdict_out = moderator.check(text=answer.text, direction="out", message_id=message.pk)
     if verdict_out.evidence:
@@ -154,11 +162,13 @@ def _reply_commit(
         metrics.inbound_outcome("answered", received_at=message.created_at)
 
 
-def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = None, notice: str = "") -> None:
+def inbound_hand_over(
+    *, message_id: int, details: dict[str, object] | None = None, notice: str = "", notice_kind: str = "media"
+) -> None:
     """Leave a customer message to the humans; the bot does not answer it.
 
     ``notice``: what to tell a customer who is not talking to a person yet, once per
-    DESK_MEDIA_NOTICE_WINDOW_MINUTES (three unreadable photos in a row get one notice).
+    DESK_MEDIA_NOTICE_WINDOW_MINUTES and ``notice_kind`` (three unreadable photos in a row get one notice).
     """
     with transaction.atomic():
         conversation, message = lock_inbound(message_id)
@@ -167,13 +177,13 @@ def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = No
         if conversation.mode == Mode.BOT:
             conversation.mode = Mode.QUEUED
             conversation.save(update_fields=["mode", "updated_at"])
-        if notice and conversation.mode == Mode.QUEUED and not _noticed_recently(conversation.pk):
+        if notice and conversation.mode == Mode.QUEUED and not _noticed_recently(conversation.pk, notice_kind):
             conversation_reply(
                 conversation=conversation,
                 body=notice,
                 author_kind=Message.AuthorKind.SYSTEM,
                 reply_to=message,
-                answer_meta={"notice": "media"},
+                answer_meta={"notice": notice_kind},
                 deliver_inline=True,
             )
         status_set(message, Status.HANDED_OVER)
@@ -182,12 +192,12 @@ def inbound_hand_over(*, message_id: int, details: dict[str, object] | None = No
         events.conversation_changed(conversation_id=conversation.pk)
 
 
-def _noticed_recently(conversation_id: int) -> bool:
+def _noticed_recently(conversation_id: int, kind: str) -> bool:
     since = timezone.now() - timedelta(minutes=settings.DESK_MEDIA_NOTICE_WINDOW_MINUTES)
     return Message.objects.filter(
         conversation_id=conversation_id,
         author_kind=Message.AuthorKind.SYSTEM,
-        answer_meta__notice="media",
+        answer_meta__notice=kind,
         created_at__gte=since,
     ).exists()
 
