@@ -1,4 +1,8 @@
-"""The in-process knowledge index: every enabled entry's phrasings as unit vectors, searched by dot product.
+"""The in-process knowledge index: every enabled entry's phrasings as unit vectors, plus BM25 over its words.
+
+A search ranks entries by the sentence model's cosine (best phrasing) plus a weighted lexical score
+(lexical.py), so an entry stored with one phrasing is still found for a reworded question that
+shares its rare words. The direct answer stays a cosine rule: the lexical score only reorders.
 
 Each worker process keeps one index. At most every KNOWLEDGE_RELOAD_SECONDS it compares the
 index's version with the one in Redis and, when an admin changed something, rebuilds from
@@ -16,6 +20,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from apps.knowledge.lexical import BM25, tokens
 from apps.moderation.semantic import Embedder, Vectors
 
 logger = logging.getLogger(__name__)
@@ -36,9 +41,11 @@ class Match:
     entry_id: int
     question: str
     answer: str
-    score: float
+    score: float  # cosine of the closest phrasing: the thresholds (direct, snippets, fallback) compare it
     phrase: str
     direct_allowed: bool
+    lexical: float = 0.0  # BM25 over the entry's phrasings and answer, in [0, 1] (lexical.BM25.normalised)
+    fused: float = 0.0  # what ranks: score + KNOWLEDGE_LEXICAL_WEIGHT * lexical
 
     def snippet(self) -> str:
         return f"问：{self.question} 答：{self.answer}"
@@ -47,9 +54,9 @@ class Match:
 @dataclass(frozen=True)
 class Search:
     version: str
-    matches: list[Match]  # best first, one per entry
+    matches: list[Match]  # best first (fused), one per entry
     direct: Match | None
-    margin: float | None = None
+    margin: float | None = None  # the top entry's cosine lead over the next-closest entry's
 
     def snippets(self, *, min_score: float) -> list[str]:
         return [m.snippet() for m in self.matches if m.score >= min_score]
@@ -60,6 +67,7 @@ class Search:
             "source": "knowledge",
             "entry_id": self.direct.entry_id,
             "score": round(self.direct.score, 4),
+            "lexical": round(self.direct.lexical, 4),
             "margin": None if self.margin is None else round(self.margin, 4),
             "matched": self.direct.phrase,
             "knowledge_version": self.version,
@@ -84,36 +92,70 @@ class Index:
         self.stale = len(stale)
         self.matrix: Vectors = np.concatenate(blocks) if blocks else np.zeros((0, 0), dtype=np.float32)
         self.owner = np.asarray(owner, dtype=np.int64)
+        # The answer's words too: a customer often asks with the words the answer uses ("能用微信支付吗"
+        # against "支持哪些付款方式？" whose answer names 微信支付). Measured: over the phrasings alone the
+        # lexical score did not help (shared question words like 怎么/多久 pulled the wrong entries up).
+        self.lexical = BM25([[t for text in (*r.phrases, r.answer) for t in tokens(text)] for r in self.records])
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def search(self, question: str, *, k: int, threshold: float, margin: float) -> Search:
+    def search(
+        self,
+        question: str,
+        *,
+        k: int,
+        threshold: float,
+        margin: float,
+        lexical_weight: float = 0.0,
+        agree_threshold: float = 0.0,
+        agree_lexical: float = 1.0,
+    ) -> Search:
+        """The top k entries by cosine + lexical_weight x lexical, and the direct answer if any.
+
+        Direct: the top entry's cosine >= threshold (or >= agree_threshold when it is also the clear
+        lexical best at >= agree_lexical; 0 turns that off) AND ahead of every other entry's cosine by
+        margin. A lead >= 0 means the fused top is also the cosine top, so fusion can only take direct
+        answers away, never add a wrong one the cosine rule would not have given.
+        """
         if not self.records or not question.strip():
             return Search(version=self.version, matches=[], direct=None)
         scores = self.embedder.encode([question])[0] @ self.matrix.T  # unit vectors: dot = cosine
-        best = np.full(len(self.records), -1.0, dtype=np.float32)
-        np.maximum.at(best, self.owner, scores)
-        order = np.argsort(-best)[: max(k, 2)]
+        cosine = np.full(len(self.records), -1.0, dtype=np.float32)
+        np.maximum.at(cosine, self.owner, scores)
+        lexical = self.lexical.normalised(tokens(question)) if lexical_weight or agree_threshold else None
+        fused = cosine if lexical is None or not lexical_weight else cosine + np.float32(lexical_weight) * lexical
+        order = np.argsort(-fused, kind="stable")[: max(k, 2)]
         matches = []
         for entry_index in order.tolist():
             record = self.records[entry_index]
             rows = np.flatnonzero(self.owner == entry_index)
-            phrase = record.phrases[int(np.argmax(scores[rows]))]
             matches.append(
                 Match(
                     entry_id=record.id,
                     question=record.question,
                     answer=record.answer,
-                    score=float(best[entry_index]),
-                    phrase=phrase,
+                    score=float(cosine[entry_index]),
+                    phrase=record.phrases[int(np.argmax(scores[rows]))],
                     direct_allowed=record.direct,
+                    lexical=0.0 if lexical is None else float(lexical[entry_index]),
+                    fused=float(fused[entry_index]),
                 )
             )
-        top = matches[0]
-        lead = top.score - matches[1].score if len(matches) > 1 else None
+        top, first = matches[0], int(order[0])
+        lead = None
+        if len(self.records) > 1:
+            others = np.delete(cosine, first)
+            lead = top.score - float(others.max())
         # Strict on purpose: a near-miss answered with the wrong entry is worse than an LLM call.
-        direct = top if top.direct_allowed and top.score >= threshold and (lead is None or lead >= margin) else None
+        close = top.score >= threshold or (
+            agree_threshold > 0
+            and lexical is not None
+            and top.score >= agree_threshold
+            and top.lexical >= agree_lexical
+            and int(np.argmax(lexical)) == first
+        )
+        direct = top if top.direct_allowed and close and (lead is None or lead >= margin) else None
         return Search(version=self.version, matches=matches[:k], direct=direct, margin=lead)
 
 
@@ -167,6 +209,9 @@ class KnowledgeBase:
             k=settings.KNOWLEDGE_TOP_K,
             threshold=settings.KNOWLEDGE_DIRECT_THRESHOLD,
             margin=settings.KNOWLEDGE_DIRECT_MARGIN,
+            lexical_weight=settings.KNOWLEDGE_LEXICAL_WEIGHT,
+            agree_threshold=settings.KNOWLEDGE_DIRECT_AGREE_THRESHOLD,
+            agree_lexical=settings.KNOWLEDGE_DIRECT_AGREE_LEXICAL,
         )
 
     def forget(self) -> None:
