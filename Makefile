@@ -72,6 +72,7 @@ setup: install services messages
 	$(BIN)/python manage.py demo_admin
 	$(BIN)/python manage.py knowledge_demo
 	$(BIN)/python manage.py moderation_demo
+	$(BIN)/python manage.py console_demo
 
 lint: install
 	$(BIN)/ruff check .

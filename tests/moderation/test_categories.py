@@ -137,4 +137,4 @@ def test_the_demo_rules_load_with_their_categories_and_routes() -> None:
     assert Term.objects.get(text="傻逼").match_initials is True
     assert Term.objects.filter(kind="regex", category="pii").count() == 2
     assert selectors.allowlist_records()
-    assert "0 blacklist terms and 0 allowlist entries added" in out.getvalue()
+    assert "0 blacklist terms, 0 allowlist entries and 0 semantic rules added" in out.getvalue()

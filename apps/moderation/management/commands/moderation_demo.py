@@ -1,16 +1,16 @@
-"""Load the demo blacklist and allowlist (apps/moderation/data/demo_*.csv) into this desk."""
+"""Load the demo blacklist, allowlist and semantic rules (apps/moderation/data/demo_*.csv) into this desk."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from apps.moderation import services
-from apps.moderation.demo import demo_allowlist_rows, demo_blacklist_rows
-from apps.moderation.models import AllowlistEntry, Term
+from apps.moderation.demo import demo_allowlist_rows, demo_blacklist_rows, demo_semantic_rules_rows, example_lines
+from apps.moderation.models import AllowlistEntry, SemanticRule, Term
 
 
 class Command(BaseCommand):
-    help = "Add the demo blacklist and allowlist; rows that already exist are left as they are."
+    help = "Add the demo blacklist, allowlist and semantic rules; rows that already exist are left as they are."
 
     def handle(self, *args: Any, **options: Any) -> None:
         added = 0
@@ -38,4 +38,31 @@ class Command(BaseCommand):
             )
             services.allowlist_entry_save(entry=entry)
             allowed += 1
-        self.stdout.write(f"Demo rules: {added} blacklist terms and {allowed} allowlist entries added.")
+        ruled = self._semantic_rules()
+        self.stdout.write(
+            f"Demo rules: {added} blacklist terms, {allowed} allowlist entries and {ruled} semantic rules added."
+        )
+
+    def _semantic_rules(self) -> int:
+        # Rules have no natural key: a demo rule counts as present when its category and note are
+        # (the admin may have tuned its examples or threshold) or its examples are (renamed note).
+        present = list(SemanticRule.objects.all())
+        added = 0
+        for row in demo_semantic_rules_rows():
+            examples = example_lines(row["examples"])
+            if any(
+                (rule.category, rule.note) == (row["category"], row["note"]) or rule.example_list() == examples
+                for rule in present
+            ):
+                continue
+            rule = SemanticRule(
+                category=row["category"],
+                examples="\n".join(examples),
+                threshold=float(row["threshold"]),
+                action=row["action"],
+                enabled=row["enabled"] == "1",
+                note=row["note"],
+            )
+            present.append(services.semantic_rule_save(rule=rule))
+            added += 1
+        return added
