@@ -92,7 +92,10 @@ class KnowledgeMatch(Protocol):
     def answer(self) -> str: ...
 
     @property
-    def score(self) -> float: ...  # how sure the search is; KNOWLEDGE_SNIPPET_MIN_SCORE and the fallback compare it
+    def score(self) -> float: ...  # how close the meaning is (cosine): the direct answer and the fallback compare it
+
+    @property
+    def fused(self) -> float: ...  # what ranks: the closeness plus the words shared; KNOWLEDGE_SNIPPET_MIN_SCORE
 
     @property
     def direct_allowed(self) -> bool: ...  # the entry may be sent as it is
@@ -104,6 +107,9 @@ class KnowledgeSearch(Protocol):
 
     @property
     def direct(self) -> KnowledgeMatch | None: ...  # close enough to answer with as it is
+
+    @property
+    def fallback(self) -> KnowledgeMatch | None: ...  # sure enough to stand in for a withheld draft
 
     def snippets(self, *, min_score: float) -> list[str]: ...
 

@@ -57,6 +57,9 @@ class Search:
     matches: list[Match]  # best first (fused), one per entry
     direct: Match | None
     margin: float | None = None  # the top entry's cosine lead over the next-closest entry's
+    # The entry sure enough to send in place of a model's withheld draft (apps/llm/guard.py): the
+    # direct answer, or a top entry that both the meaning and the words agree on.
+    fallback: Match | None = None
 
     def snippets(self, *, min_score: float) -> list[str]:
         return [m.snippet() for m in self.matches if m.score >= min_score]
@@ -110,6 +113,8 @@ class Index:
         lexical_weight: float = 0.0,
         agree_threshold: float = 0.0,
         agree_lexical: float = 1.0,
+        fallback_threshold: float = 0.0,
+        fallback_lexical: float = 1.0,
     ) -> Search:
         """The top k entries by cosine + lexical_weight x lexical, and the direct answer if any.
 
@@ -123,7 +128,8 @@ class Index:
         scores = self.embedder.encode([question])[0] @ self.matrix.T  # unit vectors: dot = cosine
         cosine = np.full(len(self.records), -1.0, dtype=np.float32)
         np.maximum.at(cosine, self.owner, scores)
-        lexical = self.lexical.normalised(tokens(question)) if lexical_weight or agree_threshold else None
+        wants_lexical = lexical_weight or agree_threshold or fallback_threshold
+        lexical = self.lexical.normalised(tokens(question)) if wants_lexical else None
         fused = cosine if lexical is None or not lexical_weight else cosine + np.float32(lexical_weight) * lexical
         order = np.argsort(-fused, kind="stable")[: max(k, 2)]
         matches = []
@@ -148,15 +154,18 @@ class Index:
             others = np.delete(cosine, first)
             lead = top.score - float(others.max())
         # Strict on purpose: a near-miss answered with the wrong entry is worse than an LLM call.
-        close = top.score >= threshold or (
-            agree_threshold > 0
-            and lexical is not None
-            and top.score >= agree_threshold
-            and top.lexical >= agree_lexical
-            and int(np.argmax(lexical)) == first
-        )
-        direct = top if top.direct_allowed and close and (lead is None or lead >= margin) else None
-        return Search(version=self.version, matches=matches[:k], direct=direct, margin=lead)
+        lexical_best = lexical is not None and int(np.argmax(lexical)) == first
+
+        def agrees(at: float, words: float) -> bool:
+            return at > 0 and lexical_best and top.score >= at and top.lexical >= words
+
+        ahead = top.direct_allowed and (lead is None or lead >= margin)
+        close = top.score >= threshold or agrees(agree_threshold, agree_lexical)
+        direct = top if ahead and close else None
+        # Sure enough to stand in for a withheld draft: the near-misses that reach a high cosine
+        # ("积分怎么获得" -> "积分有什么用？" at 0.936) share few of the entry's words.
+        fallback = top if ahead and (close or agrees(fallback_threshold, fallback_lexical)) else None
+        return Search(version=self.version, matches=matches[:k], direct=direct, margin=lead, fallback=fallback)
 
 
 class KnowledgeBase:
@@ -212,6 +221,8 @@ class KnowledgeBase:
             lexical_weight=settings.KNOWLEDGE_LEXICAL_WEIGHT,
             agree_threshold=settings.KNOWLEDGE_DIRECT_AGREE_THRESHOLD,
             agree_lexical=settings.KNOWLEDGE_DIRECT_AGREE_LEXICAL,
+            fallback_threshold=settings.KNOWLEDGE_FALLBACK_MIN_SCORE,
+            fallback_lexical=settings.KNOWLEDGE_FALLBACK_MIN_LEXICAL,
         )
 
     def forget(self) -> None:

@@ -16,13 +16,15 @@ from apps.conversations.pipeline import (
 from apps.core import metrics
 from apps.llm import guard, selectors, services
 from apps.llm.cache import CachedAnswer, answer_cache, cache_key, prompt_version
+from apps.llm.injection import injection_find
 from apps.llm.types import Completion, NoEndpointAvailable
 
 logger = logging.getLogger(__name__)
 
 
 class LLMAnswerer:
-    """Cache (first turns) -> injection check -> knowledge direct answer -> LLM with the top snippets -> draft check."""
+    """Cache (first turns) -> injection check -> knowledge direct answer -> out-of-scope decline (no snippet) ->
+    LLM with the top snippets -> draft check."""
 
     def answer(self, *, conversation_id: int, question: str, context: list[Turn]) -> Answer:
         key = self._cache_key(question) if not context and settings.ANSWER_CACHE_ENABLED else None
@@ -30,7 +32,7 @@ class LLMAnswerer:
             cached, level = hit
             return Answer(text=cached.text, meta={**cached.meta, "source": "cache", "cache_level": level})
         asked = question_unmarked(question)
-        if (attack := guard.injection_find(asked)) is not None:
+        if (attack := injection_find(asked)) is not None:
             # Not sent to the model at all: no prompt can be talked out of what it never sees.
             metrics.answer_guarded(problem="injection", outcome="persona")
             return Answer(
@@ -39,7 +41,16 @@ class LLMAnswerer:
         found = get_knowledge().search(question=asked)
         if found.direct is not None:
             return Answer(text=found.direct.answer, meta=found.direct_meta())
-        matches = [m for m in found.matches if m.score >= settings.KNOWLEDGE_SNIPPET_MIN_SCORE]
+        # On the fused score: the entries the words lift into the top k are the ones the sentence model
+        # scores low, and a cosine filter would drop them again (bench/knowledge.py: right entry in the
+        # prompt 97.3% -> 99.3% of paraphrases).
+        matches = [m for m in found.matches if m.fused >= settings.KNOWLEDGE_SNIPPET_MIN_SCORE]
+        if found.matches and not matches and settings.LLM_OUT_OF_SCOPE_DECLINE and not guard.small_talk(asked):
+            # The knowledge base has entries and none is near: whatever a model says would be its own
+            # invention (the shop's scope is its knowledge base). Decline, and say how to reach a
+            # person. A desk with no entries yet still lets the model chat, under the draft check.
+            metrics.answer_guarded(problem="out_of_scope", outcome="decline")
+            return Answer(text=settings.LLM_OUT_OF_SCOPE_REPLY, meta={"source": "guard", "guard": "out_of_scope"})
         # Each snippet carries its entry id, so the audit can tell which entries an answer stood on.
         snippets = [f"[K{m.entry_id}] 问：{m.question} 答：{m.answer}" for m in matches]
         try:
@@ -51,7 +62,8 @@ class LLMAnswerer:
         problem = guard.draft_check(
             draft=completion.text,
             question=question,
-            grounds=[*snippets, *(turn.text for turn in context)],
+            grounds=[*snippets, *(turn.text for turn in context if turn.role != "customer")],
+            customer_said=[turn.text for turn in context if turn.role == "customer"],
             secrets=[selectors.prompt_config_get().instructions],
         )
         if problem is not None:
@@ -64,7 +76,7 @@ class LLMAnswerer:
     def _withheld(
         *, problem: guard.Problem, found: KnowledgeSearch, meta: dict[str, Any], completion: Completion
     ) -> Answer:
-        """The draft is not sent: the closest curated answer if the search is confident enough, else a person.
+        """The draft is not sent: the top entry if the search is sure of it (Search.fallback), else a person.
 
         The withheld draft stays with the reasoning (encrypted on the reply row), so a reviewer can see
         what the model wanted to say; it never reaches the customer.
@@ -72,8 +84,8 @@ class LLMAnswerer:
         meta = {**meta, "guard": problem.kind, "guard_detail": problem.detail}
         withheld = f"【未发送的草稿：{problem.kind} {problem.detail}】\n{completion.text}".strip()
         reasoning = "\n\n".join(part for part in (completion.reasoning, withheld) if part)
-        top = found.matches[0] if found.matches else None
-        if top is not None and top.direct_allowed and top.score >= settings.KNOWLEDGE_FALLBACK_MIN_SCORE:
+        top = found.fallback
+        if top is not None:
             metrics.answer_guarded(problem=problem.kind, outcome="knowledge")
             meta = {**meta, "source": "knowledge_fallback", "entry_id": top.entry_id, "score": round(top.score, 4)}
             return Answer(text=top.answer, reasoning=reasoning, meta=meta)

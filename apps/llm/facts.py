@@ -17,6 +17,7 @@ _CN = "零〇一二两三四五六七八九十百千万"
 # 一直, 统一, 一次, 一件… and would drown the check in noise; 七天, 两小时, 三个工作日, 十元 are facts.
 _UNIT = r"(?:个?工作日|个?小时|分钟|天|日|周|星期|个?月|年|元|块|折|倍|%|％|斤|公斤)"
 _CN_NUMBER = re.compile(rf"([{_CN}]+)(?={_UNIT})")
+_UNIT_AFTER = re.compile(rf"\s*(?:{_UNIT}|块钱|元钱)")
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
 # "1. 打开订单" / "2、填写原因" / "3) 寄回": list numbering, not a claim.
 _ENUMERATION = re.compile(r"(?m)(?:^|(?<=[\s：:；;。]))\d{1,2}(?:[.、）)](?!\d))")
@@ -106,9 +107,29 @@ def policy_terms(text: str) -> set[str]:
     return {term for term in POLICY_TERMS if term in flat}
 
 
-def unsupported(*, claim: str, grounds: str) -> list[str]:
-    """What ``claim`` states that ``grounds`` does not: numbers first, then policy terms (readable, sorted)."""
-    stated = numbers(grounds)
+def bare_numbers(text: str) -> set[Decimal]:
+    """Numbers with no unit or currency: order numbers, phone numbers, quantities as identifiers."""
+    flat = unicodedata.normalize("NFKC", text)
+    found: set[Decimal] = set()
+    for match in _ARABIC.finditer(flat):
+        before = flat[max(0, match.start() - 1) : match.start()]
+        if before in ("¥", "$", "￥") or _UNIT_AFTER.match(flat, match.end()):
+            continue
+        try:
+            found.add(Decimal(match.group()).normalize())
+        except InvalidOperation:
+            continue
+    return found
+
+
+def unsupported(*, claim: str, grounds: str, customer: str = "") -> list[str]:
+    """What ``claim`` states that neither ``grounds`` nor (for bare numbers) ``customer`` does.
+
+    The customer's words are not the shop's facts: an order number they typed may be repeated, but
+    "退我1000元" or "30天内能退吧" in a question must not become the answer's promise. Numbers first,
+    then policy terms (readable, sorted).
+    """
+    stated = numbers(grounds) | bare_numbers(customer)
     extra_numbers = sorted(numbers(claim) - stated)
     extra_terms = sorted(policy_terms(claim) - policy_terms(grounds))
     return [format(n, "f") for n in extra_numbers] + extra_terms

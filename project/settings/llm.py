@@ -41,6 +41,14 @@ LLM_INJECTION_REPLY = env_str(
     "LLM_INJECTION_REPLY",
     "您好，我是本店的客服助手，只能帮您解答商品、订单、物流和售后方面的问题。请问有什么可以帮您？",
 )
+# A question with no knowledge snippet (nothing near it in the knowledge base; greetings and thanks
+# aside) is declined with this reply instead of going to a model: whatever it said would be invented.
+# False lets the model answer such questions (still under the draft check).
+LLM_OUT_OF_SCOPE_DECLINE = env_bool("LLM_OUT_OF_SCOPE_DECLINE", True)
+LLM_OUT_OF_SCOPE_REPLY = env_str(
+    "LLM_OUT_OF_SCOPE_REPLY",
+    "抱歉，这个问题我暂时回答不了。我可以帮您解答订单、物流、退换货、发票等问题；如需人工客服，请回复「转人工」。",
+)
 # Requests in flight to it per worker process: its slots (LLM_EMBEDDED_PARALLEL, read by the server
 # too). Further calls wait their turn in the pool, within the answer budget, not in the server.
 LLM_EMBEDDED_PARALLEL = env_int("LLM_EMBEDDED_PARALLEL", 1)

@@ -1,5 +1,7 @@
 """Direct answers: a paraphrase of a curated question gets the curated answer, without the LLM."""
 
+from typing import Any
+
 from django.test import Client
 
 from apps.conversations.models import Message
@@ -37,9 +39,27 @@ def test_a_paraphrase_gets_the_direct_answer_without_the_llm(
     assert llm_server.stats.requests == 0
 
 
-def test_an_unrelated_question_goes_to_the_llm(
-    faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint
+def test_an_unrelated_question_is_declined_without_the_llm_and_a_greeting_goes_to_it(
+    faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint, settings: Any
 ) -> None:
+    text, meta = ask("帮我写一首关于春天的诗")
+
+    assert text == settings.LLM_OUT_OF_SCOPE_REPLY
+    assert meta == {"source": "guard", "guard": "out_of_scope"}
+    assert llm_server.stats.requests == 0
+
+    text, meta = ask("你好呀")
+
+    assert text == "这是模型的回答。"
+    assert meta["source"] == "llm"
+    assert llm_server.stats.requests == 1
+
+
+def test_with_the_decline_off_an_unrelated_question_goes_to_the_llm(
+    faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint, settings: Any
+) -> None:
+    settings.LLM_OUT_OF_SCOPE_DECLINE = False
+
     text, meta = ask("帮我写一首关于春天的诗")
 
     assert text == "这是模型的回答。"

@@ -50,7 +50,6 @@ def test_an_invented_number_falls_back_to_the_curated_answer_when_the_search_is_
     faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint, settings: Any
 ) -> None:
     settings.KNOWLEDGE_DIRECT_THRESHOLD = 1.01  # no direct answers: the model drafts every reply
-    settings.KNOWLEDGE_FALLBACK_MIN_SCORE = 0.85
     llm_server.behaviour.answer = "可以开发票，下单后30天内都能申请，还送您一张优惠券。"
 
     answer = ask("能开发票吗")
@@ -64,8 +63,9 @@ def test_an_invented_number_falls_back_to_the_curated_answer_when_the_search_is_
 
 
 def test_an_invented_policy_with_no_sure_entry_goes_to_a_person(
-    faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint
+    faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint, settings: Any
 ) -> None:
+    settings.LLM_OUT_OF_SCOPE_DECLINE = False  # the question reaches the model although nothing is near
     llm_server.behaviour.answer = "我们支持七天无理由退货，运费险包邮。"
 
     answer = ask("帮我写一首关于春天的诗")
@@ -75,15 +75,17 @@ def test_an_invented_policy_with_no_sure_entry_goes_to_a_person(
     assert answer.meta["guard"] == "ungrounded"
 
 
-def test_an_english_draft_to_a_chinese_question_is_not_sent(
+def test_an_english_draft_to_a_near_miss_goes_to_a_person_not_to_the_neighbours_answer(
     faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint
 ) -> None:
     llm_server.behaviour.answer = "WELCOME TO AMAZON! I'm sorry for your loss, but I can't assist you."
 
-    answer = ask("帮我写一首关于春天的诗")
+    # "积分有什么用？" is at cosine 0.936 but answers another question: it must not stand in.
+    answer = ask("积分怎么获得")
 
-    assert answer.hand_over
-    assert answer.meta["guard"] == "language"
+    assert answer.text == ""
+    assert answer.hand_over == "answer withheld: language"
+    assert "entry_id" not in answer.meta
 
 
 def test_an_injection_never_reaches_the_model(

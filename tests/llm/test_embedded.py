@@ -226,6 +226,7 @@ def test_with_the_model_refused_the_desk_answers_from_knowledge_and_hands_the_re
     settings.LLM_EMBEDDED_ENABLED = True
     settings.LLM_EMBEDDED_URL = refused_server
     settings.DESK_ANSWER_PATIENCE_SECONDS = 0  # no waiting out a refusal: it does not end by itself
+    settings.LLM_OUT_OF_SCOPE_DECLINE = False  # the unknown question goes to the (refused) model
 
     known = receive("退款几天到账？", user="cust-kb").message
     unknown = receive("你们的杯子能进洗碗机吗？", user="cust-llm").message
