@@ -56,7 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     target.add_argument("--peer", action="store_true", help="peers/openai_server.py in a subprocess")
     parser.add_argument("--model", default="deepseek-r1", help="the model name the --url server serves")
     parser.add_argument("--api-key", default=os.environ.get("BENCH_API_KEY", ""))
-    parser.add_argument("--thinks", action="store_true", help="a reasoning model (R1): instructions in the user turn")
+    parser.add_argument(
+        "--thinks",
+        action="store_true",
+        help="a reasoning model (R1): instructions in the user turn, a cut reply is a cut thought",
+    )
     parser.add_argument("--peer-mode", default="content", help="peers/openai_server.py's mode (think_tags, ...)")
     parser.add_argument("--peer-answer", default="您好，我们每天九点开门。")
     parser.add_argument("--limit", type=int, default=0, help="ask this many, spread over the kinds")
@@ -165,7 +169,8 @@ def desk_configure(args: argparse.Namespace, url: str, model: str) -> list[int]:
     ids = [selectors.EMBEDDED_ENDPOINT_ID]
     if url:
         endpoint, _ = Endpoint.objects.update_or_create(
-            name=ENDPOINT_NAME, defaults={"base_url": url, "model": model, "api_key": args.api_key, "enabled": True}
+            name=ENDPOINT_NAME,
+            defaults={"base_url": url, "model": model, "api_key": args.api_key, "enabled": True, "thinks": args.thinks},
         )
         ids.append(endpoint.pk)
     selectors.endpoints_cache_clear()

@@ -20,7 +20,7 @@ class EndpointAdmin(AuditedAdminMixin, admin.ModelAdmin[Endpoint]):
     # The key is stored encrypted; in the form it is one masked line, kept on re-save.
     formfield_overrides = {EncryptedTextField: {"widget": forms.PasswordInput(render_value=True)}}
     fieldsets = [
-        (None, {"fields": ["name", "base_url", "model", "api_key", "weight", "enabled"]}),
+        (None, {"fields": ["name", "base_url", "model", "api_key", "weight", "enabled", "thinks"]}),
         (_("Limits"), {"fields": ["connect_timeout_s", "read_timeout_s", "total_timeout_s", "max_concurrency"]}),
     ]
 

@@ -15,6 +15,14 @@ class Endpoint(models.Model):
     api_key = EncryptedTextField(_("API key"), blank=True)
     weight = models.PositiveSmallIntegerField(_("weight"), default=1, validators=[MaxValueValidator(1000)])
     enabled = models.BooleanField(_("enabled"), default=True)
+    thinks = models.BooleanField(
+        _("reasons before answering"),
+        default=True,
+        help_text=_(
+            "On for DeepSeek-R1 and other reasoning models: a reply cut off before its thought ends is never sent. "
+            "Off for a plain chat model: a cut reply is trimmed to its last full sentence."
+        ),
+    )
     connect_timeout_s = models.FloatField(
         _("connect timeout (s)"), default=3.0, validators=[MinValueValidator(0.05), MaxValueValidator(60)]
     )

@@ -36,6 +36,7 @@ def endpoints_enabled() -> list[EndpointConfig]:
             read_timeout_s=e.read_timeout_s,
             total_timeout_s=e.total_timeout_s,
             max_concurrency=e.max_concurrency,
+            thinks=e.thinks,
         )
         for e in rows
     ]

@@ -7,7 +7,7 @@ import pytest
 from apps.llm import selectors, services
 from apps.llm.models import Endpoint
 from apps.llm.reasoning import reasoning_split
-from apps.llm.types import ChatRequest
+from apps.llm.types import ChatRequest, NoEndpointAvailable
 from peers.openai_server import OpenAIServer
 
 ANSWER = "您好，我们每天九点开门。"
@@ -63,3 +63,25 @@ def test_it_combines_a_reasoning_field_with_a_leftover_closing_tag() -> None:
 
 def test_a_plain_answer_passes_unchanged() -> None:
     assert reasoning_split(content="  您好！  ") == type(reasoning_split(content=""))(reasoning="", answer="您好！")
+
+
+def test_an_endpoint_row_that_does_not_think_keeps_the_full_sentences_of_a_cut_reply(
+    openai_server: Callable[..., OpenAIServer], endpoint_for: Callable[..., Endpoint]
+) -> None:
+    # A plain chat model behind vLLM: a reply cut by max_tokens is a cut answer, not a cut thought.
+    endpoint_for(openai_server(mode="cut", answer="您好，可以退货。请在订单页面点击申请退"), thinks=False)
+
+    completion = services.completion_from_pool(endpoints=selectors.endpoints_enabled(), request=ask())
+
+    assert completion.text == "您好，可以退货。"
+    assert completion.finish_reason == "length"
+
+
+def test_an_endpoint_row_that_thinks_sends_nothing_of_a_cut_reply(
+    openai_server: Callable[..., OpenAIServer], endpoint_for: Callable[..., Endpoint]
+) -> None:
+    # R1 (the default): a reply cut with no closing tag may be a thought; none of it is an answer.
+    endpoint_for(openai_server(mode="cut", answer="您好，可以退货。请在订单页面点击申请退"))
+
+    with pytest.raises(NoEndpointAvailable, match="empty answer"):
+        services.completion_from_pool(endpoints=selectors.endpoints_enabled(), request=ask())
