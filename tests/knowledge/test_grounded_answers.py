@@ -32,7 +32,7 @@ def test_the_prompt_carries_the_rules_and_each_snippet_with_its_entry_id(
     ask("积分怎么获得")  # a near miss: no direct answer, the neighbour goes to the prompt
 
     prompt = llm_server.stats.bodies[-1]["messages"][-1]["content"]
-    assert "只根据下面的参考资料回答" in prompt
+    assert "参考资料能回答的，就用参考资料里的原话回答" in prompt
     assert f"[K{faq['points-use'].pk}] 问：{faq_of('points-use').question}" in prompt
 
 
