@@ -13,6 +13,7 @@ from factory.django import DjangoModelFactory
 
 from apps.conversations import services
 from apps.conversations.models import Conversation, Customer
+from apps.routing.models import AgentStatus, RoutingRule, Team
 from apps.wechat.models import WechatAccount
 
 
@@ -33,6 +34,30 @@ class ConversationFactory(DjangoModelFactory[Conversation]):
     customer = factory.SubFactory(CustomerFactory)
     channel = factory.SelfAttribute("customer.channel")
     mode = Conversation.Mode.BOT
+
+
+class TeamFactory(DjangoModelFactory[Team]):
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"班组{n}")
+
+
+class RoutingRuleFactory(DjangoModelFactory[RoutingRule]):
+    class Meta:
+        model = RoutingRule
+
+    team = factory.SubFactory(TeamFactory)
+
+
+class AgentStatusFactory(DjangoModelFactory[AgentStatus]):
+    """An agent's availability; pass ``user`` (an agent made by the tests' make_agent)."""
+
+    class Meta:
+        model = AgentStatus
+
+    status = AgentStatus.Status.ONLINE
+    capacity = 3
 
 
 class OfficialAccountFactory(DjangoModelFactory[WechatAccount]):

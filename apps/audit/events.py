@@ -28,6 +28,9 @@ class AuditEvent(models.TextChoices):
     CONVERSATION_TAKEN_OVER = "conversation.taken_over", _("Conversation taken over")
     CONVERSATION_HANDED_BACK = "conversation.handed_back", _("Conversation handed back to the bot")
     CONVERSATION_ASSIGNED = "conversation.assigned", _("Conversation assigned")
+    CONVERSATION_AUTO_ASSIGNED = "conversation.auto_assigned", _("Conversation assigned automatically")
+    CONVERSATION_REQUEUED = "conversation.requeued", _("Conversation returned to the queue")
+    AGENT_AVAILABILITY = "agent.availability", _("Agent availability changed")
     CONVERSATION_SERVED_IN_CHANNEL = "conversation.served_in_channel", _("Conversation served in the channel's app")
     CONVERSATION_CHANNEL_REFUSED = "conversation.channel_refused", _("Channel refused a reply: queued for a human")
     AGENT_REPLY_IN_CHANNEL = "agent.reply_in_channel", _("Staff replied in the channel's own app")
@@ -73,6 +76,15 @@ class AuditEvent(models.TextChoices):
     KNOWLEDGE_ENTRY_ADD = "knowledge.entry.add", _("Knowledge entry added")
     KNOWLEDGE_ENTRY_CHANGE = "knowledge.entry.change", _("Knowledge entry changed")
     KNOWLEDGE_ENTRY_DELETE = "knowledge.entry.delete", _("Knowledge entry deleted")
+    KNOWLEDGE_HUMANREQUESTEXAMPLE_ADD = "knowledge.humanrequestexample.add", _("Example of asking for a person added")
+    KNOWLEDGE_HUMANREQUESTEXAMPLE_CHANGE = (
+        "knowledge.humanrequestexample.change",
+        _("Example of asking for a person changed"),
+    )
+    KNOWLEDGE_HUMANREQUESTEXAMPLE_DELETE = (
+        "knowledge.humanrequestexample.delete",
+        _("Example of asking for a person deleted"),
+    )
     WECHAT_WECHATACCOUNT_ADD = "wechat.wechataccount.add", _("WeChat account added")
     WECHAT_WECHATACCOUNT_CHANGE = "wechat.wechataccount.change", _("WeChat account changed")
     WECHAT_WECHATACCOUNT_DELETE = "wechat.wechataccount.delete", _("WeChat account deleted")
@@ -82,6 +94,15 @@ class AuditEvent(models.TextChoices):
     WECHAT_MENUREPLY_ADD = "wechat.menureply.add", _("Menu reply added")
     WECHAT_MENUREPLY_CHANGE = "wechat.menureply.change", _("Menu reply changed")
     WECHAT_MENUREPLY_DELETE = "wechat.menureply.delete", _("Menu reply deleted")
+    ROUTING_TEAM_ADD = "routing.team.add", _("Team added")
+    ROUTING_TEAM_CHANGE = "routing.team.change", _("Team changed")
+    ROUTING_TEAM_DELETE = "routing.team.delete", _("Team deleted")
+    ROUTING_ROUTINGRULE_ADD = "routing.routingrule.add", _("Routing rule added")
+    ROUTING_ROUTINGRULE_CHANGE = "routing.routingrule.change", _("Routing rule changed")
+    ROUTING_ROUTINGRULE_DELETE = "routing.routingrule.delete", _("Routing rule deleted")
+    ROUTING_AGENTSTATUS_ADD = "routing.agentstatus.add", _("Agent availability added")
+    ROUTING_AGENTSTATUS_CHANGE = "routing.agentstatus.change", _("Agent availability changed in the admin")
+    ROUTING_AGENTSTATUS_DELETE = "routing.agentstatus.delete", _("Agent availability deleted")
     CONSOLE_CANNEDRESPONSE_ADD = "console.cannedresponse.add", _("Canned response added")
     CONSOLE_CANNEDRESPONSE_CHANGE = "console.cannedresponse.change", _("Canned response changed")
     CONSOLE_CANNEDRESPONSE_DELETE = "console.cannedresponse.delete", _("Canned response deleted")

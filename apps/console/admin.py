@@ -39,6 +39,7 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
             ),
             path("flags/<int:flag_id>/<slug:action>/", wrap(views.flag_action), name="console_flag_action"),
             path("media/<int:attachment_id>/", wrap(media_views.media), name="console_media"),
+            path("availability/", wrap(views.availability), name="console_availability"),
         ]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -22,6 +22,8 @@ from apps.console import selectors, services
 from apps.console.media import message_attachments_json
 from apps.conversations.models import Conversation, Message
 from apps.moderation.models import Category, Flag, TermAction
+from apps.routing import selectors as routing_selectors
+from apps.routing import services as routing
 
 View = Callable[..., HttpResponse]
 TERM_PERMISSION = "moderation.add_term"
@@ -38,7 +40,13 @@ def agent_required(view: View) -> View:
 
 
 def _page(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
-    return render(request, template, {**admin.site.each_context(request), "title": title, **context})
+    # Every console page carries the agent's availability control (base.html).
+    availability = routing_selectors.availability(user_id=int(request.user.pk or 0))
+    return render(
+        request,
+        template,
+        {**admin.site.each_context(request), "title": title, "availability": availability, **context},
+    )
 
 
 def _int(value: str | None) -> int:
@@ -254,3 +262,16 @@ def flag_action(request: HttpRequest, flag_id: int, action: str) -> JsonResponse
     except services.HandoffError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     return JsonResponse({"ok": True})
+
+
+@require_POST
+@agent_required
+def availability(request: HttpRequest) -> JsonResponse:
+    """The agent sets themselves online, away or offline (offline hands their conversations on)."""
+    user_id = int(request.user.pk or 0)  # agent_required: a signed-in agent
+    try:
+        routing.agent_status_set(user_id=user_id, status=request.POST.get("status", ""), actor_id=user_id)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    found = routing_selectors.availability(user_id=user_id)
+    return JsonResponse({"ok": True, "status": found["status"], "load": found["load"], "capacity": found["capacity"]})

@@ -223,6 +223,9 @@ class ConversationEvent(models.Model):
         TAKEN_OVER = "taken_over", _("Taken over")
         HANDED_BACK = "handed_back", _("Handed back to the bot")
         ASSIGNED = "assigned", _("Assigned")
+        # Routing (apps/routing): given to an agent by the assigner, or sent back to the queue.
+        AUTO_ASSIGNED = "auto_assigned", _("Assigned automatically")
+        REQUEUED = "requeued", _("Returned to the queue")
         CLOSED = "closed", _("Closed")
         # The channel's own staff serve it (a WeCom servicer in the WeCom app), or stopped doing so.
         SERVED_IN_CHANNEL = "served_in_channel", _("Served in the channel's own app")

@@ -166,3 +166,41 @@ def get_speech_reader() -> SpeechReader:
 @cache
 def get_knowledge() -> Knowledge:
     return import_string(settings.DESK_KNOWLEDGE)()
+
+
+@dataclass(frozen=True)
+class HumanRequest:
+    """Whether a customer message asks for a person, and what decided it.
+
+    ``route``: "phrase" (the message is a configured phrase or example as it is), "semantic" (the
+    detector's model scored it; ``score`` is how sure it is, 0..1) or "" (nothing applied: no).
+    """
+
+    asks: bool
+    route: str = ""
+    score: float | None = None
+
+
+class HumanRequestDetector(Protocol):
+    def asks(self, *, text: str) -> HumanRequest: ...
+
+
+class PhraseDetector:
+    """The phrase list alone, for setups without the sentence model: a message containing one of
+    DESK_HUMAN_REQUEST_PHRASES (spaces and case ignored) asks. It also fires on questions about
+    staff ("你们人工客服几点下班？"), which the default detector (DESK_HUMAN_REQUEST_DETECTOR) tells apart."""
+
+    def asks(self, *, text: str) -> HumanRequest:
+        squashed = "".join(text.split()).lower()
+        hit = any(phrase.lower() in squashed for phrase in settings.DESK_HUMAN_REQUEST_PHRASES)
+        return HumanRequest(asks=hit, route="phrase" if hit else "")
+
+
+def get_human_request_detector() -> HumanRequestDetector:
+    # Keyed by the setting, so a test (or a settings override) that names another detector gets it.
+    return _human_request_detector(settings.DESK_HUMAN_REQUEST_DETECTOR)
+
+
+@cache
+def _human_request_detector(path: str) -> HumanRequestDetector:
+    return import_string(path)()

@@ -1,8 +1,8 @@
-"""Admin for knowledge entries, with CSV/XLSX import and export.
+"""Admin for knowledge entries, with CSV/XLSX import and export, and for the examples of asking for a person.
 
 Every write goes through apps.knowledge.services so it bumps the knowledge version (workers rebuild
 their index, the answer cache stops serving answers computed from the old entries) and queues the
-embedding task.
+embedding task; an example's write bumps the human-request version (workers refit the detector).
 """
 
 from typing import Any
@@ -18,7 +18,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.knowledge import services
-from apps.knowledge.models import Entry, embedding_key_of
+from apps.knowledge.models import Entry, HumanRequestExample, embedding_key_of
 
 
 class EntryResource(resources.ModelResource):
@@ -73,3 +73,34 @@ class EntryAdmin(AuditedAdminMixin, ImportExportModelAdmin):
     def disable(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
         count = services.entries_set_enabled(entries=list(queryset), enabled=False)
         self.message_user(request, _("%(count)d entries disabled.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(HumanRequestExample)
+class HumanRequestExampleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """What the human-request detector learns from; every write bumps its version (workers refit)."""
+
+    list_display = ("text", "kind", "enabled", "note", "updated_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("text", "note")
+    ordering = ("kind", "text")
+    fields = ("text", "kind", "enabled", "note")
+    actions = ["enable", "disable"]
+
+    def save_model(self, request: HttpRequest, obj: HumanRequestExample, form: Any, change: bool) -> None:
+        services.human_request_example_save(example=obj)
+
+    def delete_model(self, request: HttpRequest, obj: HumanRequestExample) -> None:
+        services.human_request_examples_delete(examples=[obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[HumanRequestExample]) -> None:
+        services.human_request_examples_delete(examples=list(queryset))
+
+    @admin.action(description=_("Enable selected examples"))
+    def enable(self, request: HttpRequest, queryset: QuerySet[HumanRequestExample]) -> None:
+        count = services.human_request_examples_set_enabled(examples=list(queryset), enabled=True)
+        self.message_user(request, _("%(count)d examples enabled.") % {"count": count}, messages.SUCCESS)
+
+    @admin.action(description=_("Disable selected examples"))
+    def disable(self, request: HttpRequest, queryset: QuerySet[HumanRequestExample]) -> None:
+        count = services.human_request_examples_set_enabled(examples=list(queryset), enabled=False)
+        self.message_user(request, _("%(count)d examples disabled.") % {"count": count}, messages.SUCCESS)

@@ -44,3 +44,27 @@ class Entry(models.Model):
 
 def embedding_key_of(*, model: str, phrases: list[str]) -> str:
     return hashlib.sha256("\n".join([model, *phrases]).encode()).hexdigest()
+
+
+class HumanRequestExample(models.Model):
+    """A message that asks for a person, or one that mentions staff without asking: the default
+    human-request detector (apps/knowledge/human_request.py) learns from the enabled ones."""
+
+    class Kind(models.TextChoices):
+        POSITIVE = "positive", _("asks for a person")
+        NEGATIVE = "negative", _("does not ask (mentions staff, or another question)")
+
+    text = models.CharField(_("message"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("example of asking for a person")
+        verbose_name_plural = _("examples of asking for a person")
+        ordering = ["kind", "text"]
+
+    def __str__(self) -> str:
+        return self.text

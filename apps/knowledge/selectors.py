@@ -1,4 +1,5 @@
-"""Reads of the knowledge base: its version, the records an index is built from, search."""
+"""Reads of the knowledge base: its version, the records an index is built from, search; the examples
+of asking for a person and their version."""
 
 import uuid
 
@@ -7,19 +8,36 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.knowledge.index import EntryRecord, Search, knowledge_base
-from apps.knowledge.models import Entry, embedding_key_of
+from apps.knowledge.models import Entry, HumanRequestExample, embedding_key_of
 
 KNOWLEDGE_VERSION_KEY = "knowledge:version"
+HUMAN_REQUEST_VERSION_KEY = "knowledge:human-request:version"
+
+
+def _version(key: str) -> str:
+    # Created if Redis lost it: each worker then rebuilds once.
+    version = cache.get(key)
+    if version is None:
+        version = uuid.uuid4().hex
+        if not cache.add(key, version, timeout=None):
+            version = cache.get(key) or version
+    return str(version)
 
 
 def knowledge_version() -> str:
     """The version every worker compares against; created if Redis lost it (each worker then rebuilds once)."""
-    version = cache.get(KNOWLEDGE_VERSION_KEY)
-    if version is None:
-        version = uuid.uuid4().hex
-        if not cache.add(KNOWLEDGE_VERSION_KEY, version, timeout=None):
-            version = cache.get(KNOWLEDGE_VERSION_KEY) or version
-    return str(version)
+    return _version(KNOWLEDGE_VERSION_KEY)
+
+
+def human_request_version() -> str:
+    """Moves whenever an example of asking for a person is added, edited, switched or deleted."""
+    return _version(HUMAN_REQUEST_VERSION_KEY)
+
+
+def human_request_examples() -> list[tuple[str, bool]]:
+    """The enabled examples as (text, asks for a person), in a stable order."""
+    rows = HumanRequestExample.objects.filter(enabled=True).order_by("pk").values_list("text", "kind")
+    return [(text, kind == HumanRequestExample.Kind.POSITIVE) for text, kind in rows]
 
 
 def entry_records() -> list[EntryRecord]:

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from apps.core.side_effects import enqueue_on_commit
 from apps.knowledge.index import knowledge_base
-from apps.knowledge.models import Entry, embedding_key_of
-from apps.knowledge.selectors import KNOWLEDGE_VERSION_KEY, entries_stale_ids
+from apps.knowledge.models import Entry, HumanRequestExample, embedding_key_of
+from apps.knowledge.selectors import HUMAN_REQUEST_VERSION_KEY, KNOWLEDGE_VERSION_KEY, entries_stale_ids
 
 
 def knowledge_version_bump() -> None:
@@ -84,3 +84,33 @@ def entry_embed(*, entry_id: int) -> bool:
 
 def entries_embed_stale() -> int:
     return sum(entry_embed(entry_id=pk) for pk in entries_stale_ids())
+
+
+def human_request_version_bump() -> None:
+    """Every worker refits its human-request classifier once the change is visible to it."""
+    transaction.on_commit(lambda: cache.set(HUMAN_REQUEST_VERSION_KEY, uuid.uuid4().hex, timeout=None))
+
+
+def human_request_example_save(*, example: HumanRequestExample) -> HumanRequestExample:
+    example.text = example.text.strip()
+    example.full_clean()
+    with transaction.atomic():
+        example.save()
+        human_request_version_bump()
+    return example
+
+
+def human_request_examples_delete(*, examples: list[HumanRequestExample]) -> int:
+    with transaction.atomic():
+        deleted, _ = HumanRequestExample.objects.filter(pk__in=[e.pk for e in examples]).delete()
+        human_request_version_bump()
+    return deleted
+
+
+def human_request_examples_set_enabled(*, examples: list[HumanRequestExample], enabled: bool) -> int:
+    with transaction.atomic():
+        changed = HumanRequestExample.objects.filter(pk__in=[e.pk for e in examples]).update(
+            enabled=enabled, updated_at=timezone.now()
+        )
+        human_request_version_bump()
+    return changed

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.knowledge",
     "apps.reports",
     "apps.console",
+    "apps.routing",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +120,7 @@ from project.settings.logs import *  # noqa: E402,F403
 from project.settings.metrics import *  # noqa: E402,F403
 from project.settings.moderation import *  # noqa: E402,F403
 from project.settings.reports import *  # noqa: E402,F403
+from project.settings.routing import *  # noqa: E402,F403
 from project.settings.security import *  # noqa: E402,F403
 from project.settings.tasks import *  # noqa: E402,F403
 from project.settings.wechat import *  # noqa: E402,F403

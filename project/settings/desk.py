@@ -23,6 +23,11 @@ DESK_SPEECH_MAX_SECONDS = env_float("DESK_SPEECH_MAX_SECONDS", 60.0)  # WeChat's
 DESK_SPEECH_FFMPEG_TIMEOUT_SECONDS = env_float("DESK_SPEECH_FFMPEG_TIMEOUT_SECONDS", 15.0)
 # The answerer's knowledge base (apps.conversations.pipeline.Knowledge).
 DESK_KNOWLEDGE = env_str("DESK_KNOWLEDGE", "apps.knowledge.selectors.KnowledgeStep")
+# Does a customer message ask for a person (apps.conversations.pipeline.HumanRequestDetector)? By default the
+# phrase list for the short forms, then a small classifier over admin-editable examples on the sentence model
+# (apps/knowledge/human_request.py; bench/human_request.py). apps.conversations.pipeline.PhraseDetector is the
+# phrase list alone (substring), for a setup without the sentence model.
+DESK_HUMAN_REQUEST_DETECTOR = env_str("DESK_HUMAN_REQUEST_DETECTOR", "apps.knowledge.human_request.ExampleDetector")
 
 # Inbound limits: characters of text a customer message may carry.
 DESK_INBOUND_MAX_CHARS = env_int("DESK_INBOUND_MAX_CHARS", 8000)

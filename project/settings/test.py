@@ -36,4 +36,9 @@ WHITENOISE_AUTOREFRESH = True
 DESK_ANSWERER = os.environ.get("DESK_ANSWERER", "apps.conversations.placeholders.EchoAnswerer")
 # Voice notes go to a person unless a test opts into the packaged speech model (tests/speech).
 DESK_SPEECH_READER = os.environ.get("DESK_SPEECH_READER", "apps.speech.reader.NoSpeechReader")
+# Asking for a person: the phrase list alone (no sentence model, no examples to seed after a flush) unless a test
+# opts into the default detector (tests/knowledge/test_human_request.py, tests/console/test_handoff.py).
+DESK_HUMAN_REQUEST_DETECTOR = os.environ.get(
+    "DESK_HUMAN_REQUEST_DETECTOR", "apps.conversations.pipeline.PhraseDetector"
+)
 DESK_ENCRYPTION_KEYS = "test:dGVzdC1vbmx5LW5vdC1zZWNyZXQtMzItYnl0ZXMta2U="

@@ -358,3 +358,26 @@
   const pages = { queue: queuePage, conversations: conversationsPage, conversation: conversationPage };
   pages[root.dataset.page]();
 })();
+
+// Availability (routing): online / away / offline, with the agent's load against their capacity.
+(function () {
+  "use strict";
+  const form = document.getElementById("availability");
+  if (!form) return;
+  const select = form.querySelector("select[name=status]");
+  select.addEventListener("change", async () => {
+    const body = new URLSearchParams({ status: select.value });
+    const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
+    const response = await fetch(form.dataset.url, {
+      method: "POST",
+      headers: { "X-CSRFToken": token, Accept: "application/json" },
+      body,
+      credentials: "same-origin",
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) return;
+    select.value = data.status;
+    document.getElementById("availability-load").textContent = data.load;
+    document.getElementById("availability-capacity").textContent = data.capacity;
+  });
+})();

@@ -2,7 +2,8 @@
 for a human, through the real spine (Celery eager, the simulator channel)."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from apps.conversations.models import Conversation, ConversationEvent, Message
 from apps.moderation import services as moderation
 from apps.moderation.models import Term
 from tests.factories import receive
+from tests.support.human_request import example_detector
 
 pytestmark = pytest.mark.usefixtures("eager_tasks")
 
@@ -89,7 +91,20 @@ def test_two_agents_racing_to_take_over_produce_exactly_one_winner(make_agent: C
     assert ConversationEvent.objects.filter(conversation=conversation, kind="taken_over").count() == 1
 
 
-def test_a_customer_asking_for_a_human_is_queued_and_told() -> None:
+@pytest.fixture(params=["phrases", "examples"])
+def detector(request: pytest.FixtureRequest, settings: Any, transactional_db: None) -> Iterator[str]:
+    """The phrase list alone (the tests' default), or the default detector over the shipped examples."""
+    with example_detector(settings) if request.param == "examples" else nullcontext():
+        yield request.param
+
+
+@pytest.fixture
+def examples(settings: Any, transactional_db: None) -> Iterator[None]:
+    with example_detector(settings):
+        yield
+
+
+def test_a_customer_asking_for_a_human_is_queued_and_told(detector: str) -> None:
     message = receive("我要转 人工").message
     message.refresh_from_db()
     conversation = Conversation.objects.get(pk=message.conversation_id)
@@ -103,12 +118,39 @@ def test_a_customer_asking_for_a_human_is_queued_and_told() -> None:
     assert ConversationEvent.objects.get(conversation=conversation).kind == "requested_human"
 
 
-def test_configured_phrases_also_ask_for_a_human(settings: Any) -> None:
-    settings.DESK_HUMAN_REQUEST_PHRASES = ["真人"]
+def test_configured_phrases_also_ask_for_a_human(settings: Any, detector: str) -> None:
+    # The phrase list alone takes a message containing a phrase; the default detector one that is the
+    # phrase, give or take punctuation (the classifier alone leaves "呼叫小二！" to the bot).
+    phrase, text = ("真人", "请给我一个真人") if detector == "phrases" else ("呼叫小二", "呼叫小二！")
+    settings.DESK_HUMAN_REQUEST_PHRASES = [phrase]
 
-    message = receive("请给我一个真人").message
+    message = receive(text).message
 
     assert Conversation.objects.get(pk=message.conversation_id).mode == Conversation.Mode.QUEUED
+
+
+@pytest.mark.usefixtures("examples")
+def test_asking_for_a_person_in_other_words_queues_the_conversation() -> None:
+    message = receive("帮我接一下真人").message
+    message.refresh_from_db()
+    conversation = Conversation.objects.get(pk=message.conversation_id)
+
+    assert conversation.mode == Conversation.Mode.QUEUED
+    assert message.status == Message.Status.HANDED_OVER
+    assert conversation.messages.get(author_kind="system").body == settings.DESK_HUMAN_REQUEST_REPLY
+    assert bot_replies(conversation) == []
+
+
+@pytest.mark.usefixtures("examples")
+def test_a_question_about_staff_goes_to_the_answerer() -> None:
+    message = receive("你们人工客服几点下班？").message
+    message.refresh_from_db()
+    conversation = Conversation.objects.get(pk=message.conversation_id)
+
+    assert conversation.mode == Conversation.Mode.BOT
+    assert message.status == Message.Status.ANSWERED
+    assert len(bot_replies(conversation)) == 1
+    assert not conversation.messages.filter(author_kind="system").exists()
 
 
 def test_an_agent_reply_is_moderated_and_delivered_through_the_channel(agent: User) -> None:

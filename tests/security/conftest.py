@@ -24,14 +24,15 @@ from apps.audit.services import audit_record
 from apps.console.models import CannedResponse, Note
 from apps.conversations.models import Conversation, Customer, Message
 from apps.core.services import api_token_create
-from apps.knowledge.models import Entry
+from apps.knowledge.models import Entry, HumanRequestExample
 from apps.llm.models import Endpoint, PromptSettings
 from apps.moderation.models import AllowlistEntry, ContentCategory, Flag, SemanticRule, Term
 from apps.reports.models import Export
+from apps.routing.models import AgentStatus, RoutingRule, Team
 from apps.wechat.models import KfCursor, MenuReply, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
 
 ROLES = ("agent", "manager", "admin")
-_roles_migration = importlib.import_module("apps.core.migrations.0005_roles_menu_replies")
+_roles_migration = importlib.import_module("apps.core.migrations.0007_roles_human_request_examples")
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,9 @@ def build_world(tmp_path: Path) -> World:
         "llm.endpoint": Endpoint.objects.create(name="gpu-1", base_url="http://127.0.0.1:9", model="m"),
         "llm.promptsettings": PromptSettings.objects.first() or PromptSettings.objects.create(instructions="hi"),
         "knowledge.entry": Entry.objects.create(question="营业时间？", answer="九点到五点"),
+        "knowledge.humanrequestexample": HumanRequestExample.objects.get_or_create(
+            text="帮我找个真人", defaults={"kind": HumanRequestExample.Kind.POSITIVE}
+        )[0],
         "wechat.wechataccount": account,
         "wechat.wechatcontact": WechatContact.objects.create(account=account, customer=customer, user_id="o-1"),
         "wechat.kfcursor": KfCursor.objects.create(account=account, open_kfid="kf-1"),
@@ -149,6 +153,9 @@ def build_world(tmp_path: Path) -> World:
         "wechat.menureply": MenuReply.objects.create(account=account, key="V1001_ORDERS", reply="订单查询请点击…"),
         "wechat.oapassivereply": OaPassiveReply.objects.create(message=messages[1], account=account, openid="o-1"),
         "reports.export": export,
+        "routing.team": (team := Team.objects.create(name="售后")),
+        "routing.routingrule": RoutingRule.objects.create(team=team, keywords="退款"),
+        "routing.agentstatus": AgentStatus.objects.create(user=agent),
         "audit.auditlog": AuditLog.objects.order_by("-id").first(),  # type: ignore[dict-item]
         "axes.accessattempt": AccessAttempt.objects.create(
             failures_since_start=1, **_access, get_data="", post_data=""

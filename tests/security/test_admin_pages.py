@@ -33,11 +33,15 @@ CONFIGURATION = frozenset(
         "llm.endpoint",
         "llm.promptsettings",
         "knowledge.entry",
+        "knowledge.humanrequestexample",
         "wechat.wechataccount",
         "console.cannedresponse",
         "wechat.wecomservicer",
         "wechat.menureply",
         "core.apitoken",
+        "routing.team",
+        "routing.routingrule",
+        "routing.agentstatus",
     }
 )
 CONVERSATIONS = frozenset({"conversations.conversation", "conversations.message", "conversations.customer"})

@@ -12,7 +12,9 @@ from apps.conversations.services.modes import (
     conversation_channel_set,
     conversation_lock,
     conversation_mode_record,
+    conversation_queue_announce,
     conversation_request_human,
+    customer_waiting_announce,
 )
 from apps.conversations.services.outbound import conversation_reply, message_deliver
 from apps.conversations.services.patience import answer_retry_in, inbound_answer_unavailable
@@ -37,8 +39,10 @@ __all__ = [
     "conversation_lock",
     "conversation_mode_record",
     "conversation_open",
+    "conversation_queue_announce",
     "conversation_reply",
     "conversation_request_human",
+    "customer_waiting_announce",
     "deferred_delivered",
     "deferred_lock",
     "inbound_answer_unavailable",

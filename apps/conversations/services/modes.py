@@ -9,7 +9,6 @@ Lock order, as everywhere: customer -> conversation -> message.
 """
 
 import logging
-import re
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -19,9 +18,10 @@ from django.utils import timezone
 from apps.audit.events import AuditEvent, audit_event
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
-from apps.conversations import events
+from apps.conversations import events, signals
 from apps.conversations.channels import PermanentDeliveryError, get_adapter, overrides_hook
 from apps.conversations.models import Conversation, ConversationEvent, Customer, Message
+from apps.conversations.pipeline import get_human_request_detector
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.state import Mode, Status, exchange_audit
 from apps.core.side_effects import enqueue_on_commit
@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 def asks_for_human(text: str) -> bool:
-    squashed = re.sub(r"\s+", "", text).lower()
-    return any(phrase.lower() in squashed for phrase in settings.DESK_HUMAN_REQUEST_PHRASES)
+    """Whether the customer asks for a person: the DESK_HUMAN_REQUEST_DETECTOR step decides."""
+    return get_human_request_detector().asks(text=text).asks
 
 
 def conversation_lock(conversation_id: int) -> Conversation:
@@ -62,7 +62,31 @@ def conversation_mode_record(
     )
     events.conversation_changed(conversation_id=conversation.pk)
     _channel_notify(conversation)
+    signals.conversation_mode_changed.send(sender=Conversation, conversation=conversation, kind=kind)
     return conversation
+
+
+def conversation_queue_announce(
+    conversation: Conversation,
+    *,
+    reason: str,
+    message: Message | None = None,
+    details: dict[str, object] | None = None,
+) -> Message | None:
+    """The locked conversation has just entered the queue: tell the listeners (routing), in this
+    transaction. Returns the message a listener sent the customer about their wait, if one did."""
+    responses = signals.conversation_queued.send(
+        sender=Conversation, conversation=conversation, reason=reason, message=message, details=details or {}
+    )
+    for _receiver, told in responses:
+        if isinstance(told, Message):
+            return told
+    return None
+
+
+def customer_waiting_announce(conversation: Conversation, *, message: Message) -> None:
+    """A customer message was left to the humans while the locked conversation waits in the queue."""
+    signals.customer_waiting.send(sender=Conversation, conversation=conversation, message=message)
 
 
 def conversation_channel_set(
@@ -82,7 +106,10 @@ def conversation_channel_set(
         if mode == Mode.CLOSED:
             conversation.closed_at = timezone.now()
             fields.append("closed_at")
-        return conversation_mode_record(conversation, kind=kind, actor=actor, fields=fields)
+        conversation_mode_record(conversation, kind=kind, actor=actor, fields=fields)
+        if mode == Mode.QUEUED:
+            conversation_queue_announce(conversation, reason=kind)
+        return conversation
 
 
 def _channel_notify(conversation: Conversation) -> None:
@@ -112,17 +139,21 @@ def conversation_request_human(*, conversation_id: int, message_id: int | None =
         message = Message.objects.select_for_update().get(pk=message_id) if message_id is not None else None
         if message is not None and message.status not in (Status.RECEIVED, Status.PROCESSING):
             return conversation  # a retry of a message already handled
+        told: Message | None = None
         if conversation.mode == Mode.BOT:
             conversation.mode = Mode.QUEUED
             conversation_mode_record(
                 conversation, kind=ConversationEvent.Kind.REQUESTED_HUMAN, actor=None, fields=["mode"]
             )
-        conversation_reply(
-            conversation=conversation,
-            body=settings.DESK_HUMAN_REQUEST_REPLY,
-            author_kind=Message.AuthorKind.SYSTEM,
-            reply_to=message,
-        )
+            # Routing, when installed, may answer with the customer's place in the queue instead.
+            told = conversation_queue_announce(conversation, reason="requested_human", message=message)
+        if told is None:
+            told = conversation_reply(
+                conversation=conversation,
+                body=settings.DESK_HUMAN_REQUEST_REPLY,
+                author_kind=Message.AuthorKind.SYSTEM,
+                reply_to=message,
+            )
         if message is not None:
             message.status = Status.HANDED_OVER
             message.status_changed_at = timezone.now()
@@ -131,6 +162,6 @@ def conversation_request_human(*, conversation_id: int, message_id: int | None =
                 event=AuditEvent.BOT_HUMAN_REQUESTED,
                 conversation=conversation,
                 message=message,
-                response=settings.DESK_HUMAN_REQUEST_REPLY,
+                response=told.body,
             )
     return conversation

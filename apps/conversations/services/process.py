@@ -17,7 +17,12 @@ from apps.conversations import events, selectors
 from apps.conversations.models import Message
 from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator
 from apps.conversations.services.lease import lease_held
-from apps.conversations.services.modes import asks_for_human, conversation_request_human
+from apps.conversations.services.modes import (
+    asks_for_human,
+    conversation_queue_announce,
+    conversation_request_human,
+    customer_waiting_announce,
+)
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.state import Mode, Status, exchange_audit, lock_inbound, status_set
 from apps.core import metrics
@@ -174,7 +179,8 @@ def inbound_hand_over(
         conversation, message = lock_inbound(message_id)
         if message.status not in (Status.RECEIVED, Status.PROCESSING):
             return
-        if conversation.mode == Mode.BOT:
+        entered_queue = conversation.mode == Mode.BOT
+        if entered_queue:
             conversation.mode = Mode.QUEUED
             conversation.save(update_fields=["mode", "updated_at"])
         if notice and conversation.mode == Mode.QUEUED and not _noticed_recently(conversation.pk, notice_kind):
@@ -187,6 +193,11 @@ def inbound_hand_over(
                 deliver_inline=True,
             )
         status_set(message, Status.HANDED_OVER)
+        if entered_queue:
+            conversation_queue_announce(conversation, reason="hand_over", message=message, details=details)
+        elif conversation.mode == Mode.QUEUED and not notice:
+            # Media and declined answers have their own once-per-window notice (above).
+            customer_waiting_announce(conversation, message=message)
         exchange_audit(event=AuditEvent.BOT_HANDED_OVER, conversation=conversation, message=message, details=details)
         metrics.inbound_outcome("handed_over")
         events.conversation_changed(conversation_id=conversation.pk)
@@ -208,7 +219,8 @@ def inbound_fail(*, message_id: int, reason: str, details: dict[str, object] | N
         conversation, message = lock_inbound(message_id)
         if message.status not in (Status.RECEIVED, Status.PROCESSING):
             return
-        if conversation.mode == Mode.BOT:
+        entered_queue = conversation.mode == Mode.BOT
+        if entered_queue:
             conversation.mode = Mode.QUEUED
             conversation.save(update_fields=["mode", "updated_at"])
         conversation_reply(
@@ -218,6 +230,8 @@ def inbound_fail(*, message_id: int, reason: str, details: dict[str, object] | N
             reply_to=message,
             deliver_inline=True,
         )
+        if entered_queue:
+            conversation_queue_announce(conversation, reason="fail", message=message, details=details)
         status_set(message, Status.FAILED, error=reason[:500])
         exchange_audit(
             event=AuditEvent.BOT_FALLBACK,

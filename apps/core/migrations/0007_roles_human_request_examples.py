@@ -1,0 +1,39 @@
+"""Roles after the human-request detector gained admin-editable examples (knowledge.HumanRequestExample).
+
+The matrix is 0006's with admins managing the examples, like the knowledge entries beside them.
+Tests grant ROLES from here (the newest roles migration) after a flush.
+"""
+
+import importlib
+from typing import Any
+
+from django.db import migrations
+
+_previous = importlib.import_module("apps.core.migrations.0006_roles_routing")
+_helpers = importlib.import_module("apps.core.migrations.0002_roles")  # roles_grant(apps, roles), permissions_create
+CRUD = _previous.CRUD
+
+ROLES: dict[str, list[tuple[str, str]]] = {role: list(grants) for role, grants in _previous.ROLES.items()}
+ROLES["admin"] += [("knowledge", f"{verb}_humanrequestexample") for verb in CRUD]
+
+
+def roles_grant(apps: Any) -> None:
+    _helpers.roles_grant(apps, ROLES)
+
+
+def roles_sync(apps: Any, schema_editor: Any) -> None:
+    _helpers.permissions_create(apps)
+    roles_grant(apps)
+
+
+def roles_unsync(apps: Any, schema_editor: Any) -> None:
+    _previous.roles_grant(apps)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("core", "0006_roles_routing"),
+        ("knowledge", "0002_human_request_example"),
+    ]
+
+    operations = [migrations.RunPython(roles_sync, roles_unsync)]

@@ -1,0 +1,31 @@
+"""Admin screens: teams and routing rules (admins), agents' capacity (admins; status is the agent's)."""
+
+from django.contrib import admin
+
+from apps.audit.admin_mixins import AuditedAdminMixin
+from apps.routing.models import AgentStatus, RoutingRule, Team
+
+
+@admin.register(Team)
+class TeamAdmin(AuditedAdminMixin, admin.ModelAdmin[Team]):
+    list_display = ("name",)
+    search_fields = ("name",)
+    filter_horizontal = ("members",)
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin[RoutingRule]):
+    list_display = ("priority", "team", "enabled", "channel", "moderation_category", "keywords")
+    list_editable = ("enabled",)
+    list_filter = ("enabled", "team")
+    ordering = ("priority", "pk")
+
+
+@admin.register(AgentStatus)
+class AgentStatusAdmin(AuditedAdminMixin, admin.ModelAdmin[AgentStatus]):
+    list_display = ("user", "status", "capacity", "last_assigned_at", "changed_at")
+    list_filter = ("status",)
+    list_editable = ("capacity",)
+    # The status is set in the console (and by presence), where going offline hands chats on.
+    readonly_fields = ("status", "away_auto", "last_assigned_at", "changed_at")
+    autocomplete_fields = ("user",)

@@ -1,0 +1,124 @@
+"""Who is on shift and where a queued conversation goes: availability, teams, rules, tickets."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.conversations.channels import channel_choices
+from apps.conversations.models import Conversation
+
+
+class AgentStatus(models.Model):
+    """An agent's availability and how many conversations they serve at once."""
+
+    class Status(models.TextChoices):
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.CASCADE, related_name="agent_status"
+    )
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OFFLINE)
+    capacity = models.PositiveSmallIntegerField(_("capacity"), default=3, help_text=_("Concurrent conversations"))
+    # Set away by the presence sweep (every console tab closed): back online when a tab reconnects.
+    away_auto = models.BooleanField(_("away automatically"), default=False)
+    last_assigned_at = models.DateTimeField(_("last assigned at"), null=True, blank=True)
+    changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("agent availability")
+        verbose_name_plural = _("agent availability")
+        indexes = [models.Index(fields=["status"], name="routing_agent_status")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.status})"
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), related_name="routing_teams", blank=True
+    )
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(models.Model):
+    """The first enabled rule (by priority) whose conditions all hold gives a queued conversation its
+    team; a condition left empty always holds. No rule matches: any online agent may take it."""
+
+    priority = models.PositiveIntegerField(_("priority"), default=100, help_text=_("Lower runs first"))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    team = models.ForeignKey(Team, verbose_name=_("team"), on_delete=models.CASCADE, related_name="rules")
+    channel = models.CharField(_("channel"), max_length=32, choices=channel_choices, blank=True)
+    moderation_category = models.CharField(
+        _("moderation category"),
+        max_length=32,
+        blank=True,
+        help_text=_("The category of the moderation hit that sent the conversation to a human"),
+    )
+    keywords = models.CharField(
+        _("keywords"),
+        max_length=500,
+        blank=True,
+        help_text=_("Comma-separated; any one in the customer's message matches"),
+    )
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ["priority", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {self.team}"
+
+
+class QueueTicket(models.Model):
+    """One stint of a conversation in the queue and with the agent it went to: the wait is
+    queued_at -> assigned_at, the handling assigned_at -> ended_at (the estimates come from these)."""
+
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="queue_tickets"
+    )
+    team = models.ForeignKey(Team, verbose_name=_("team"), on_delete=models.SET_NULL, null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=32, blank=True)
+    queued_at = models.DateTimeField(_("queued at"))
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    position_sent_at = models.DateTimeField(_("position sent at"), null=True, blank=True)
+    follow_up_sent_at = models.DateTimeField(_("follow-up sent at"), null=True, blank=True)
+    follow_ups = models.PositiveSmallIntegerField(_("follow-ups sent"), default=0)
+    acked_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("queue ticket")
+        verbose_name_plural = _("queue tickets")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"], condition=Q(ended_at__isnull=True), name="queueticket_one_open"
+            ),
+        ]
+        indexes = [
+            # The waiting line, per team, oldest first: the assigner and the positions read it.
+            models.Index(
+                fields=["team", "queued_at"],
+                condition=Q(assigned_at__isnull=True, ended_at__isnull=True),
+                name="queueticket_waiting",
+            ),
+            # Recent handle times for the wait estimate.
+            models.Index(fields=["team", "-ended_at"], condition=Q(assigned_at__isnull=False), name="queueticket_done"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket #{self.pk} for {self.conversation_id}"

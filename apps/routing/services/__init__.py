@@ -1,0 +1,48 @@
+"""Writes of routing: tickets and what a waiting customer hears (queue), the assigner (assign),
+availability and presence (availability).
+
+Lock order extends the spine's: customer -> conversation -> queue ticket -> agent status rows (in
+pk order). Nothing here takes a conversation lock while holding an agent status row.
+"""
+
+from apps.routing.services.assign import Outcome, agent_lock, queue_drain, ticket_assign, ticket_give
+from apps.routing.services.availability import (
+    agent_conversations_release,
+    agent_status_set,
+    presence_connect,
+    presence_disconnect,
+    presence_sweep,
+)
+from apps.routing.services.queue import (
+    NOTICE_ACK,
+    NOTICE_FOLLOW_UP,
+    NOTICE_QUEUE,
+    follow_ups_send,
+    queue_ack,
+    queue_enter,
+    queue_tell_position,
+    ticket_follow,
+    ticket_open,
+)
+
+__all__ = [
+    "NOTICE_ACK",
+    "NOTICE_FOLLOW_UP",
+    "NOTICE_QUEUE",
+    "Outcome",
+    "agent_conversations_release",
+    "agent_lock",
+    "agent_status_set",
+    "follow_ups_send",
+    "presence_connect",
+    "presence_disconnect",
+    "presence_sweep",
+    "queue_ack",
+    "queue_drain",
+    "queue_enter",
+    "queue_tell_position",
+    "ticket_assign",
+    "ticket_follow",
+    "ticket_give",
+    "ticket_open",
+]
