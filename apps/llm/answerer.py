@@ -8,6 +8,7 @@ from django.conf import settings
 from apps.conversations.pipeline import (
     Answer,
     AnswerUnavailable,
+    KnowledgeMatch,
     KnowledgeSearch,
     Turn,
     get_knowledge,
@@ -17,6 +18,7 @@ from apps.core import metrics
 from apps.llm import guard, selectors, services
 from apps.llm.cache import CachedAnswer, answer_cache, cache_key, prompt_version
 from apps.llm.injection import injection_find
+from apps.llm.selection import Candidate
 from apps.llm.types import Completion, NoEndpointAvailable
 
 logger = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 class LLMAnswerer:
     """Cache (first turns) -> injection check -> knowledge direct answer -> out-of-scope decline (no snippet) ->
-    LLM with the top snippets -> draft check."""
+    the model picks the entry that answers (select mode) or writes from the top snippets (compose) -> draft check."""
 
     def answer(self, *, conversation_id: int, question: str, context: list[Turn]) -> Answer:
         key = self._cache_key(question) if not context and settings.ANSWER_CACHE_ENABLED else None
@@ -51,6 +53,18 @@ class LLMAnswerer:
             # person. A desk with no entries yet still lets the model chat, under the draft check.
             metrics.answer_guarded(problem="out_of_scope", outcome="decline")
             return Answer(text=settings.LLM_OUT_OF_SCOPE_REPLY, meta={"source": "guard", "guard": "out_of_scope"})
+        if matches and services.answer_mode() == "select":
+            chosen, meta = self._choose(question=asked, matches=matches)
+            if chosen is None:
+                metrics.answer_guarded(problem="no_entry", outcome="decline")
+                return Answer(text=settings.LLM_OUT_OF_SCOPE_REPLY, meta={**meta, "guard": "no_entry"})
+            if chosen.direct_allowed:
+                meta = {**meta, "entry_id": chosen.entry_id}
+                if key is not None:
+                    answer_cache().set(key, CachedAnswer(text=chosen.answer, meta=meta))
+                return Answer(text=chosen.answer, meta=meta)
+            # The admin marked this entry "only the model reads it": compose from it alone.
+            matches = [chosen]
         # Each snippet carries its entry id, so the audit can tell which entries an answer stood on.
         snippets = [f"[K{m.entry_id}] 问：{m.question} 答：{m.answer}" for m in matches]
         try:
@@ -71,6 +85,23 @@ class LLMAnswerer:
         if key is not None and completion.finish_reason in (None, "stop"):
             answer_cache().set(key, CachedAnswer(text=completion.text, meta=meta))
         return Answer(text=completion.text, reasoning=completion.reasoning, meta=meta)
+
+    @staticmethod
+    def _choose(*, question: str, matches: list[KnowledgeMatch]) -> tuple[KnowledgeMatch | None, dict[str, Any]]:
+        """The entry the model picks among the snippets (apps/llm/selection.py), or None for none."""
+        candidates = [Candidate(entry_id=m.entry_id, question=m.question, answer=m.answer) for m in matches]
+        try:
+            chosen_id, completion = services.entry_choose(question=question, candidates=candidates)
+        except NoEndpointAvailable as exc:
+            raise AnswerUnavailable(str(exc), retryable=exc.retryable) from exc
+        meta = {
+            **completion.meta(),
+            "source": "llm_select",
+            "knowledge_ids": [m.entry_id for m in matches],
+            "choice": completion.text[:32],
+        }
+        metrics.llm_completion_observe(meta)
+        return next((m for m in matches if m.entry_id == chosen_id), None), meta
 
     @staticmethod
     def _withheld(

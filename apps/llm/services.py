@@ -14,6 +14,7 @@ from apps.llm import client, selectors
 from apps.llm.pool import EndpointPool
 from apps.llm.prompt import PromptConfig, messages_build
 from apps.llm.runner import Runner, get_runner
+from apps.llm.selection import Candidate, selection_parse, selection_request
 from apps.llm.types import ChatRequest, Completion, EndpointConfig, NoEndpointAvailable
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,27 @@ def completion_create(*, question: str, context: Sequence[Turn], knowledge: Sequ
     request = _request(config=config, context=context, question=question, knowledge=knowledge)
     _release_db_connection()
     return completion_from_pool(endpoints=endpoints, request=request)
+
+
+def answer_mode() -> str:
+    """How the endpoints that answer now are used: "select" (pick the entry) or "compose" (write)."""
+    if selectors.endpoints_enabled():
+        return settings.LLM_ANSWER_MODE
+    return settings.LLM_EMBEDDED_ANSWER_MODE
+
+
+def entry_choose(*, question: str, candidates: Sequence[Candidate]) -> tuple[int | None, Completion]:
+    """Ask the answering endpoints which candidate answers the question (apps/llm/selection.py).
+    Returns the chosen entry id (None: none of them) and the call's completion for its timings."""
+    endpoints = selectors.endpoints_enabled()
+    if not endpoints and (embedded := selectors.embedded_endpoint()) is not None:
+        endpoints = [embedded]
+    if not endpoints:
+        raise NoEndpointAvailable("no endpoint is configured and the embedded model is off", retryable=False)
+    request = selection_request(question=question, candidates=candidates)
+    _release_db_connection()
+    completion = completion_from_pool(endpoints=endpoints, request=request)
+    return selection_parse(completion.text, offered=[c.entry_id for c in candidates]), completion
 
 
 def _request(*, config: PromptConfig, context: Sequence[Turn], question: str, knowledge: Sequence[str]) -> ChatRequest:

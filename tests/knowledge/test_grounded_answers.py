@@ -110,12 +110,62 @@ def test_the_spine_hands_a_withheld_answer_to_a_person_and_tells_the_customer_on
     assert conversation.mode == Conversation.Mode.QUEUED
     inbound = Message.objects.filter(direction=Message.Direction.INBOUND).order_by("pk")
     assert [m.status for m in inbound] == [Message.Status.HANDED_OVER] * 2
-    outbound = list(Message.objects.filter(direction=Message.Direction.OUTBOUND))
-    # One notice; the second message finds the conversation queued and is left to the person.
-    assert [m.body for m in outbound] == [settings.DESK_ANSWER_HUMAN_NOTICE]
+    outbound = list(Message.objects.filter(direction=Message.Direction.OUTBOUND).order_by("pk"))
+    # One notice; the second message finds the conversation queued: left to the person, acknowledged.
+    assert [m.body for m in outbound] == [settings.DESK_ANSWER_HUMAN_NOTICE, settings.DESK_ROUTING_ACK_TEXT]
     assert outbound[0].answer_meta == {"notice": "answer"}
     assert llm_server.stats.requests == 1
     record = AuditLog.objects.filter(event="bot.handed_over").order_by("pk").first()
     assert record is not None
     assert record.details["reason"] == "answer withheld: ungrounded"
     assert "终身保修" not in str(record.details)
+
+
+def test_in_select_mode_the_model_names_the_entry_and_the_desk_sends_its_curated_answer(
+    faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint, settings: Any
+) -> None:
+    settings.LLM_ANSWER_MODE = "select"
+    settings.KNOWLEDGE_DIRECT_THRESHOLD = 1.01  # every answer goes through the model
+    llm_server.behaviour.answer = f"K{faq['invoice'].pk}"
+
+    answer = ask("能开发票吗")
+
+    assert answer.text == faq_of("invoice").answer
+    assert answer.meta["source"] == "llm_select"
+    assert answer.meta["entry_id"] == faq["invoice"].pk
+    body = llm_server.stats.bodies[-1]
+    assert body["max_tokens"] == 8
+    assert f"K{faq['invoice'].pk}：问：{faq_of('invoice').question}" in body["messages"][-1]["content"]
+
+
+def test_in_select_mode_none_or_an_id_not_offered_is_declined(
+    faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint, settings: Any
+) -> None:
+    settings.LLM_ANSWER_MODE = "select"
+    settings.KNOWLEDGE_DIRECT_THRESHOLD = 1.01
+
+    for choice in ("无", "K999999"):
+        llm_server.behaviour.answer = choice
+
+        answer = ask("能开发票吗")
+
+        assert answer.text == settings.LLM_OUT_OF_SCOPE_REPLY
+        assert (answer.meta["source"], answer.meta["guard"]) == ("llm_select", "no_entry")
+
+
+def test_in_select_mode_an_entry_only_the_model_may_read_is_composed_from_alone(
+    faq: dict[str, Entry], llm_server: OpenAIServer, llm_endpoint: Endpoint, settings: Any
+) -> None:
+    settings.LLM_ANSWER_MODE = "select"
+    settings.KNOWLEDGE_DIRECT_THRESHOLD = 1.01
+    Entry.objects.filter(pk=faq["invoice"].pk).update(direct_answer=False)
+    from apps.knowledge.index import knowledge_base
+
+    knowledge_base().forget()
+    llm_server.behaviour.answer = f"K{faq['invoice'].pk}"
+
+    ask("能开发票吗")
+
+    compose = llm_server.stats.bodies[-1]["messages"][-1]["content"]
+    assert f"[K{faq['invoice'].pk}] 问：" in compose
+    assert compose.count("[K") == 1  # the chosen entry alone
