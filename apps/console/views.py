@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.console import selectors, services
 from apps.console.media import message_attachments_json
@@ -264,14 +264,16 @@ def flag_action(request: HttpRequest, flag_id: int, action: str) -> JsonResponse
     return JsonResponse({"ok": True})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @agent_required
 def availability(request: HttpRequest) -> JsonResponse:
-    """The agent sets themselves online, away or offline (offline hands their conversations on)."""
+    """The agent sets themselves online, away or offline (offline hands their conversations on);
+    GET: the control's state as it is now (the page rereads it when chats come and go)."""
     user_id = int(request.user.pk or 0)  # agent_required: a signed-in agent
-    try:
-        routing.agent_status_set(user_id=user_id, status=request.POST.get("status", ""), actor_id=user_id)
-    except ValueError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+    if request.method == "POST":
+        try:
+            routing.agent_status_set(user_id=user_id, status=request.POST.get("status", ""), actor_id=user_id)
+        except ValueError as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
     found = routing_selectors.availability(user_id=user_id)
     return JsonResponse({"ok": True, "status": found["status"], "load": found["load"], "capacity": found["capacity"]})

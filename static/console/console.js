@@ -51,15 +51,17 @@
       status.textContent = online ? status.dataset.online : status.dataset.offline;
       status.dataset.state = online ? "online" : "offline";
     };
+    // Whatever else shows the agent's state (the availability control) rereads it too.
+    const changed = () => { resync(); document.dispatchEvent(new Event("console:changed")); };
     // Many events in a burst cost one reread.
     const nudge = () => {
       if (timer) return;
-      timer = setTimeout(() => { timer = null; resync(); }, 80);
+      timer = setTimeout(() => { timer = null; changed(); }, 80);
     };
     function connect() {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       socket = new WebSocket(`${scheme}://${location.host}${path}`);
-      socket.onopen = () => { retry = 500; setOnline(true); resync(); };
+      socket.onopen = () => { retry = 500; setOnline(true); changed(); };
       socket.onmessage = nudge;
       socket.onclose = () => {
         setOnline(false);
@@ -68,7 +70,7 @@
       };
     }
     connect();
-    setInterval(resync, 15000); // backstop where websockets are blocked
+    setInterval(changed, 15000); // backstop where websockets are blocked
   }
 
   // ---- review queue -------------------------------------------------------------------------
@@ -360,24 +362,45 @@
 })();
 
 // Availability (routing): online / away / offline, with the agent's load against their capacity.
+// Set here; reread whenever the page rereads (chats assigned or taken away, presence put back online).
 (function () {
   "use strict";
   const form = document.getElementById("availability");
   if (!form) return;
   const select = form.querySelector("select[name=status]");
-  select.addEventListener("change", async () => {
-    const body = new URLSearchParams({ status: select.value });
-    const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
-    const response = await fetch(form.dataset.url, {
-      method: "POST",
-      headers: { "X-CSRFToken": token, Accept: "application/json" },
-      body,
-      credentials: "same-origin",
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) return;
+  let latest = 0; // only the newest answer is shown
+  let saving = null; // a pick on its way: rereads wait for it, or they could show the state before it
+
+  function show(data) {
     select.value = data.status;
     document.getElementById("availability-load").textContent = data.load;
     document.getElementById("availability-capacity").textContent = data.capacity;
+  }
+
+  async function refresh() {
+    if (saving) await saving.catch(() => {});
+    const mine = ++latest;
+    const response = await fetch(form.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (mine === latest && response.ok) show(await response.json());
+  }
+
+  select.addEventListener("change", async () => {
+    const mine = ++latest;
+    saving = fetch(form.dataset.url, {
+      method: "POST",
+      headers: { "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value, Accept: "application/json" },
+      body: new URLSearchParams({ status: select.value }),
+      credentials: "same-origin",
+    });
+    try {
+      const response = await saving;
+      const data = await response.json().catch(() => ({}));
+      if (mine !== latest) return;
+      if (response.ok) show(data);
+      else refresh(); // refused: show what holds
+    } finally {
+      saving = null;
+    }
   });
+  document.addEventListener("console:changed", refresh);
 })();

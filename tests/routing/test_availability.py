@@ -118,11 +118,27 @@ def test_the_console_sets_availability_and_shows_the_load(on_shift: Callable[...
     assert client.post(reverse("admin:console_availability"), {"status": "asleep"}).status_code == 400
 
 
+def test_the_console_rereads_availability_without_changing_it(
+    on_shift: Callable[..., User], queued: Callable[..., list[Conversation]]
+) -> None:
+    alice = on_shift("alice", capacity=2)
+    queued(1)
+    services.queue_drain()
+    client = Client()
+    client.force_login(alice)
+
+    answer = client.get(reverse("admin:console_availability"))
+
+    assert answer.json() == {"ok": True, "status": "online", "load": 1, "capacity": 2}
+    assert not AuditLog.objects.filter(event="agent.availability").exists()
+
+
 def test_the_console_availability_endpoint_is_for_agents_only(outsider: User) -> None:
     client = Client()
     client.force_login(outsider)
 
     assert client.post(reverse("admin:console_availability"), {"status": "online"}).status_code == 403
+    assert client.get(reverse("admin:console_availability")).status_code == 403
 
 
 @pytest.mark.asyncio
