@@ -34,7 +34,7 @@ class LLMAnswerer:
             cached, level = hit
             return Answer(text=cached.text, meta={**cached.meta, "source": "cache", "cache_level": level})
         asked = question_unmarked(question)
-        if (attack := injection_find(asked)) is not None:
+        if settings.LLM_INJECTION_CHECK and (attack := injection_find(asked)) is not None:
             # Not sent to the model at all: no prompt can be talked out of what it never sees.
             metrics.answer_guarded(problem="injection", outcome="persona")
             return Answer(

@@ -36,6 +36,9 @@ LLM_EMBEDDED_URL = env_str("LLM_EMBEDDED_URL", "")
 LLM_EMBEDDED_MODEL = env_str("LLM_EMBEDDED_MODEL", "qwen2.5-coder-1.5b-instruct")  # the name it serves under
 # Customer-service answers are short; at ~10-20 tokens/s on two cores every token is a customer's wait.
 LLM_EMBEDDED_MAX_TOKENS = env_int("LLM_EMBEDDED_MAX_TOKENS", 256)
+# Questions that attack the prompt (apps/llm/injection.py) get LLM_INJECTION_REPLY without reaching a
+# model. Off only to measure what the other defences do alone (bench/answers.py).
+LLM_INJECTION_CHECK = env_bool("LLM_INJECTION_CHECK", True)
 # The persona's reply to a question that tries to rewrite the assistant (apps/llm/guard.py).
 LLM_INJECTION_REPLY = env_str(
     "LLM_INJECTION_REPLY",
