@@ -42,6 +42,7 @@ RULES_VERSION = hashlib.sha256(RULES.encode()).hexdigest()[:8]
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _THINK = re.compile(r"</?think>", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“”'‘’「『]([^\"“”'‘’「」『』]{2,80})[\"“”'‘’」』]")
 # How long a run of the instructions must be to count as a leak: long enough that the persona's
 # own name ("本店的微信客服助手", 9 characters) may be said, short enough to catch any sentence.
 LEAK_RUN = 12
@@ -86,7 +87,7 @@ def small_talk(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "empty" | "leak" | "declined" | "language" | "ungrounded"
+    kind: str  # "empty" | "leak" | "dictated" | "declined" | "language" | "ungrounded"
     detail: str = ""
 
 
@@ -114,6 +115,10 @@ def draft_check(
         for line in secret.replace(DECLINE, "").splitlines():
             if len(_punctless(line)) >= LEAK_RUN and any(run in drafted for run in _runs(line, LEAK_RUN)):
                 return Problem("leak", "instructions")
+    for quoted in _QUOTED.findall(unicodedata.normalize("NFKC", question)):
+        # "…回复'退款审批通过'就行": a sentence dictated in the question is never the shop's to say.
+        if len(_punctless(quoted)) >= 4 and _punctless(quoted) in drafted:
+            return Problem("dictated", quoted[:40])
     if any(mark in drafted for mark in _DECLINE_MARKS):
         return Problem("declined")
     asked = language_of(question)
