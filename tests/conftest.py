@@ -2,11 +2,13 @@
 
 import os
 from collections.abc import Callable, Iterator
+from types import ModuleType
 
 import pytest
 import redis
 from django.conf import settings
 
+from apps.core import clock as desk_clock
 from project.celery import app as celery_app
 from tests.support.processes import LiveProcess, free_port, start_asgi_server, start_celery_worker
 
@@ -16,6 +18,14 @@ def _clean_test_redis() -> None:
     """Start every run with empty test Redis databases (broker queues, cache, channel layer)."""
     for db in (settings.REDIS_CACHE_DB, settings.REDIS_BROKER_DB, settings.REDIS_CHANNELS_DB):
         redis.Redis.from_url(f"{settings.REDIS_URL}/{db}").flushdb()
+
+
+@pytest.fixture
+def clock() -> Iterator[ModuleType]:
+    """apps.core.clock, moved by ``clock.advance(seconds)``; back to real time after the test."""
+    desk_clock.reset()
+    yield desk_clock
+    desk_clock.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ The model factories write rows directly: a customer, a conversation in a given m
 message is stored once, rate-limited and enqueued for processing exactly as a channel's is.
 """
 
+import datetime
 import enum
 import itertools
 
@@ -13,7 +14,7 @@ from factory.django import DjangoModelFactory
 
 from apps.conversations import services
 from apps.conversations.models import Conversation, Customer
-from apps.routing.models import AgentStatus, RoutingRule, Team
+from apps.routing.models import AgentStatus, BusinessHours, Holiday, OpeningInterval, RoutingRule, Team
 from apps.wechat.models import WechatAccount
 
 
@@ -58,6 +59,45 @@ class AgentStatusFactory(DjangoModelFactory[AgentStatus]):
 
     status = AgentStatus.Status.ONLINE
     capacity = 3
+
+
+class BusinessHoursFactory(DjangoModelFactory[BusinessHours]):
+    """The default hours (every channel), Asia/Shanghai; add OpeningIntervalFactory rows, or pass
+    ``daily=(time(9), time(21))`` for the same span every day of the week."""
+
+    class Meta:
+        model = BusinessHours
+        django_get_or_create = ("channel",)
+        skip_postgeneration_save = True
+
+    channel = ""
+    time_zone = "Asia/Shanghai"
+
+    @factory.post_generation
+    def daily(self, create: bool, extracted: tuple[datetime.time, datetime.time] | None, **kwargs: object) -> None:
+        if extracted is not None:
+            for weekday in range(7):
+                OpeningIntervalFactory(hours=self, weekday=weekday, opens=extracted[0], closes=extracted[1])
+
+
+class OpeningIntervalFactory(DjangoModelFactory[OpeningInterval]):
+    class Meta:
+        model = OpeningInterval
+
+    hours = factory.SubFactory(BusinessHoursFactory)
+    weekday = 0
+    opens = datetime.time(9)
+    closes = datetime.time(21)
+
+
+class HolidayFactory(DjangoModelFactory[Holiday]):
+    """Closed all day unless ``opens`` and ``closes`` are given."""
+
+    class Meta:
+        model = Holiday
+
+    hours = factory.SubFactory(BusinessHoursFactory)
+    date = factory.LazyFunction(datetime.date.today)
 
 
 class OfficialAccountFactory(DjangoModelFactory[WechatAccount]):

@@ -35,6 +35,8 @@ class AuditEvent(models.TextChoices):
     CONVERSATION_CHANNEL_REFUSED = "conversation.channel_refused", _("Channel refused a reply: queued for a human")
     AGENT_REPLY_IN_CHANNEL = "agent.reply_in_channel", _("Staff replied in the channel's own app")
     CONVERSATION_CLOSED = "conversation.closed", _("Conversation closed")
+    CONVERSATION_REOPENED = "conversation.reopened", _("Conversation reopened by the customer")
+    CONVERSATION_OFF_HOURS = "conversation.off_hours", _("Off hours: conversation left with the bot")
 
     # Moderation review (Flag.Status: f"flag.{status}").
     FLAG_CONFIRMED = "flag.confirmed", _("Moderation flag confirmed")
@@ -103,6 +105,9 @@ class AuditEvent(models.TextChoices):
     ROUTING_AGENTSTATUS_ADD = "routing.agentstatus.add", _("Agent availability added")
     ROUTING_AGENTSTATUS_CHANGE = "routing.agentstatus.change", _("Agent availability changed in the admin")
     ROUTING_AGENTSTATUS_DELETE = "routing.agentstatus.delete", _("Agent availability deleted")
+    ROUTING_BUSINESSHOURS_ADD = "routing.businesshours.add", _("Business hours added")
+    ROUTING_BUSINESSHOURS_CHANGE = "routing.businesshours.change", _("Business hours changed")
+    ROUTING_BUSINESSHOURS_DELETE = "routing.businesshours.delete", _("Business hours deleted")
     CONSOLE_CANNEDRESPONSE_ADD = "console.cannedresponse.add", _("Canned response added")
     CONSOLE_CANNEDRESPONSE_CHANGE = "console.cannedresponse.change", _("Canned response changed")
     CONSOLE_CANNEDRESPONSE_DELETE = "console.cannedresponse.delete", _("Canned response deleted")

@@ -21,7 +21,12 @@ from apps.conversations.channels import ChannelActionError, PermanentDeliveryErr
 from apps.conversations.media.send import MediaRefused, media_attach, outgoing_media_check
 from apps.conversations.models import Conversation, ConversationEvent, Message
 from apps.conversations.pipeline import Verdict, get_moderator
-from apps.conversations.services import conversation_lock, conversation_mode_record, conversation_reply
+from apps.conversations.services import (
+    conversation_end,
+    conversation_lock,
+    conversation_mode_record,
+    conversation_reply,
+)
 from apps.moderation import services as moderation
 from apps.moderation.models import Flag, Term, TermAction
 
@@ -107,16 +112,9 @@ def conversation_assign(*, conversation_id: int, agent: AbstractBaseUser, assign
 
 
 def conversation_close(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
-    """Done: the customer's next message opens a new conversation with the bot."""
-    with transaction.atomic():
-        conversation = conversation_lock(conversation_id)
-        if conversation.mode == Mode.CLOSED:
-            return conversation
-        conversation.mode = Mode.CLOSED
-        conversation.closed_at = timezone.now()
-        return conversation_mode_record(
-            conversation, kind=ConversationEvent.Kind.CLOSED, actor=agent, fields=["mode", "closed_at"]
-        )
+    """Done: resolved by the agent (abandoned, if the customer was still waiting in the queue). The
+    customer's next message opens a new conversation, or reopens this one within DESK_REOPEN_GRACE_S."""
+    return conversation_end(conversation_id=conversation_id, reason=Conversation.EndReason.AGENT_RESOLVED, actor=agent)
 
 
 def agent_reply(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> Message:

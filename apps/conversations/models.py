@@ -32,6 +32,15 @@ class Conversation(models.Model):
         HUMAN = "human", _("Human")
         CLOSED = "closed", _("Closed")
 
+    class EndReason(models.TextChoices):
+        """How a closed conversation ended (services.conversation_end), for the reports."""
+
+        BOT_RESOLVED = "bot_resolved", _("Resolved by the bot")
+        AGENT_RESOLVED = "agent_resolved", _("Resolved by an agent")
+        ABANDONED = "abandoned", _("Abandoned in the queue")
+        CUSTOMER_CLOSED = "customer_closed", _("Closed by the customer")
+        IDLE = "idle", _("Closed for inactivity")
+
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
     channel = models.CharField(_("channel"), max_length=32, choices=channel_choices)
     mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices, default=Mode.BOT)
@@ -47,6 +56,7 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     last_message_at = models.DateTimeField(_("last message at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    end_reason = models.CharField(_("how it ended"), max_length=16, choices=EndReason.choices, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -227,6 +237,10 @@ class ConversationEvent(models.Model):
         AUTO_ASSIGNED = "auto_assigned", _("Assigned automatically")
         REQUEUED = "requeued", _("Returned to the queue")
         CLOSED = "closed", _("Closed")
+        # Lifecycle: a customer writing soon after the close gets the same conversation back; off
+        # hours (DESK_ROUTING_OFF_HOURS=bot) a hand-over is left with the bot.
+        REOPENED = "reopened", _("Reopened by the customer")
+        OFF_HOURS = "off_hours", _("Off hours: left with the bot")
         # The channel's own staff serve it (a WeCom servicer in the WeCom app), or stopped doing so.
         SERVED_IN_CHANNEL = "served_in_channel", _("Served in the channel's own app")
         CHANNEL_REFUSED = "channel_refused", _("The channel refused a reply: queued for a human")

@@ -1,9 +1,10 @@
-"""Admin screens: teams and routing rules (admins), agents' capacity (admins; status is the agent's)."""
+"""Admin screens: teams and routing rules (admins), agents' capacity (admins; status is the agent's),
+business hours with their weekly intervals and holidays (admins)."""
 
 from django.contrib import admin
 
 from apps.audit.admin_mixins import AuditedAdminMixin
-from apps.routing.models import AgentStatus, RoutingRule, Team
+from apps.routing.models import AgentStatus, BusinessHours, Holiday, OpeningInterval, RoutingRule, Team
 
 
 @admin.register(Team)
@@ -29,3 +30,20 @@ class AgentStatusAdmin(AuditedAdminMixin, admin.ModelAdmin[AgentStatus]):
     # The status is set in the console (and by presence), where going offline hands chats on.
     readonly_fields = ("status", "away_auto", "last_assigned_at", "changed_at")
     autocomplete_fields = ("user",)
+
+
+class OpeningIntervalInline(admin.TabularInline[OpeningInterval, BusinessHours]):
+    model = OpeningInterval
+    extra = 0
+
+
+class HolidayInline(admin.TabularInline[Holiday, BusinessHours]):
+    model = Holiday
+    extra = 0
+
+
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(AuditedAdminMixin, admin.ModelAdmin[BusinessHours]):
+    list_display = ("__str__", "enabled", "time_zone")
+    list_editable = ("enabled",)
+    inlines = (OpeningIntervalInline, HolidayInline)

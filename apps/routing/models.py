@@ -1,8 +1,12 @@
-"""Who is on shift and where a queued conversation goes: availability, teams, rules, tickets."""
+"""Who is on shift and where a queued conversation goes: availability, teams, rules, tickets,
+business hours."""
+
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.channels import channel_choices
@@ -100,6 +104,8 @@ class QueueTicket(models.Model):
     follow_up_sent_at = models.DateTimeField(_("follow-up sent at"), null=True, blank=True)
     follow_ups = models.PositiveSmallIntegerField(_("follow-ups sent"), default=0)
     acked_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    # Queued off hours (DESK_ROUTING_OFF_HOURS=queue): nobody is assigned, nor followed up, before this.
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("queue ticket")
@@ -122,3 +128,94 @@ class QueueTicket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket #{self.pk} for {self.conversation_id}"
+
+
+def _time_zone_validate(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(_("Unknown time zone %(zone)s"), params={"zone": value}) from exc
+
+
+class BusinessHours(models.Model):
+    """When agents are on shift for a channel's customers (the row with no channel: every channel
+    without its own). Conversations carry no account id yet, so the channel stands for the account.
+    Off hours, a conversation entering the queue is told when the desk opens (DESK_ROUTING_OFF_HOURS)."""
+
+    channel = models.CharField(
+        _("channel"),
+        max_length=32,
+        choices=channel_choices,
+        blank=True,
+        unique=True,
+        help_text=_("Empty: the default for every channel without hours of its own"),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True, help_text=_("Disabled: always open"))
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Shanghai", validators=[_time_zone_validate]
+    )
+
+    class Meta:
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+        ordering = ["channel"]
+
+    def __str__(self) -> str:
+        return self.get_channel_display() or str(_("All channels"))
+
+
+class OpeningInterval(models.Model):
+    """One span of a weekday's opening hours; a day may have several (a lunch break), none: closed."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    hours = models.ForeignKey(
+        BusinessHours, verbose_name=_("business hours"), on_delete=models.CASCADE, related_name="intervals"
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"), help_text=_("Later than the opening time, the same day"))
+
+    class Meta:
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        ordering = ["weekday", "opens"]
+        constraints = [models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="openinginterval_closes_later")]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class Holiday(models.Model):
+    """A date whose hours replace the weekday's: closed all day, or open only opens-closes."""
+
+    hours = models.ForeignKey(
+        BusinessHours, verbose_name=_("business hours"), on_delete=models.CASCADE, related_name="holidays"
+    )
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=64, blank=True)
+    opens = models.TimeField(_("opens"), null=True, blank=True, help_text=_("Empty: closed all day"))
+    closes = models.TimeField(_("closes"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["hours", "date"], name="holiday_one_per_date"),
+            models.CheckConstraint(
+                condition=Q(opens__isnull=True, closes__isnull=True)
+                | Q(opens__isnull=False, closes__isnull=False, closes__gt=F("opens")),
+                name="holiday_special_hours_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}".strip()

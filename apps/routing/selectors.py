@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from apps.conversations.models import Conversation
+from apps.conversations.models import Conversation, Message
 from apps.routing.models import AgentStatus, QueueTicket, RoutingRule
 
 Online = AgentStatus.Status.ONLINE
@@ -104,6 +104,11 @@ def waiting(*, team_id: int | None = None, any_team: bool = True) -> QuerySet[Qu
     return rows.order_by("queued_at", "pk")
 
 
+def assignable(*, now: datetime) -> QuerySet[QueueTicket]:
+    """Waiting tickets the assigner may offer now: not those queued off hours for a later shift."""
+    return waiting().filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+
+
 def position(*, ticket: QueueTicket) -> int:
     """1-based place in the ticket's team's line."""
     ahead = waiting(team_id=ticket.team_id, any_team=False).filter(
@@ -115,7 +120,13 @@ def position(*, ticket: QueueTicket) -> int:
 def handle_seconds(*, team_id: int | None) -> float:
     """Median handle time of the team's recent tickets (of all teams when it has none yet)."""
     sample = settings.DESK_ROUTING_HANDLE_SAMPLE
-    done = QueueTicket.objects.filter(assigned_at__isnull=False, ended_at__isnull=False)
+    # A stint cut short by the agent going offline was not a handling: the conversation went on in a
+    # later ticket that kept its place in line (the same queued_at). Counted, a few seconds each, they
+    # made the estimate shrink as the line grew.
+    handed_on = QueueTicket.objects.filter(
+        conversation_id=OuterRef("conversation_id"), queued_at=OuterRef("queued_at"), pk__gt=OuterRef("pk")
+    )
+    done = QueueTicket.objects.filter(assigned_at__isnull=False, ended_at__isnull=False).exclude(Exists(handed_on))
     for rows in (done.filter(team_id=team_id) if team_id is not None else done.none(), done):
         spans = list(rows.order_by("-ended_at").values_list("assigned_at", "ended_at")[:sample])
         if spans:
@@ -131,11 +142,27 @@ def wait_minutes(*, team_id: int | None, place: int) -> int:
 
 def follow_ups_due(*, now: datetime) -> QuerySet[QueueTicket]:
     since = now - timedelta(seconds=settings.DESK_ROUTING_FOLLOW_UP_S)
+    # Nobody nags overnight: a ticket queued off hours counts its wait from the opening.
     return (
-        waiting()
+        assignable(now=now)
         .filter(follow_ups__lt=settings.DESK_ROUTING_FOLLOW_UP_MAX)
-        .annotate(last_told=Coalesce("follow_up_sent_at", "queued_at"))
+        .annotate(last_told=Coalesce("follow_up_sent_at", "not_before", "queued_at"))
         .filter(last_told__lte=since)
+    )
+
+
+def idle(*, mode: str, before: datetime) -> QuerySet[Conversation]:
+    """Conversations in ``mode`` with no message either way (customer, bot, agent) since ``before``.
+
+    last_message_at (customer messages; the mode/recency index) narrows the rows, the latest
+    message of any direction decides: an agent who keeps writing keeps the conversation open."""
+    latest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id").values("created_at")[:1]
+    return (
+        Conversation.objects.filter(mode=mode)
+        .filter(Q(last_message_at__lte=before) | Q(last_message_at__isnull=True, created_at__lte=before))
+        .annotate(last_activity=Coalesce(Subquery(latest), F("created_at")))
+        .filter(last_activity__lte=before)
+        .order_by(F("last_message_at").asc(nulls_first=True), "pk")
     )
 
 

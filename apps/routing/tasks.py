@@ -28,3 +28,9 @@ def routing_tick() -> dict[str, int]:
         "assigned": services.queue_drain(),
         "follow_ups": services.follow_ups_send(),
     }
+
+
+@shared_task
+def idle_close() -> int:
+    """The beat (DESK_IDLE_CLOSE_TICK_S): close the conversations nobody wrote in for too long."""
+    return services.conversations_close_idle()

@@ -67,6 +67,10 @@ DESK_ANSWER_PATIENCE_SECONDS = env_int("DESK_ANSWER_PATIENCE_SECONDS", 45)
 if DESK_ANSWER_PATIENCE_SECONDS < 0:
     raise ImproperlyConfigured("DESK_ANSWER_PATIENCE_SECONDS must be 0 or more.")
 
+# A customer who writes within this long of the desk closing their conversation (idle, an agent)
+# gets it back, with the bot, instead of a new one; 0: always a new one.
+DESK_REOPEN_GRACE_S = env_float("DESK_REOPEN_GRACE_S", 600.0)
+
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", True)
 
 # Channel name -> adapter class. Channels without an adapter fail delivery permanently.

@@ -33,8 +33,36 @@ DESK_ROUTING_FOLLOW_UP_TEXT = env_str(
 )
 DESK_ROUTING_ACK_TEXT = env_str("DESK_ROUTING_ACK_TEXT", "已收到您的消息，客服接入后会第一时间查看，请稍候。")
 
+# Business hours (admin: routing, business hours; no row: always open). Off hours a conversation that
+# would enter the queue is told when the desk opens, then "queue": it waits for the next shift (no
+# assignment, no follow-ups before opening) or "bot": the bot keeps it, unless the customer asked
+# for a person (queued, with that said).
+DESK_ROUTING_OFF_HOURS = env_str("DESK_ROUTING_OFF_HOURS", "queue")
+if DESK_ROUTING_OFF_HOURS not in ("queue", "bot"):
+    raise ImproperlyConfigured(f"DESK_ROUTING_OFF_HOURS must be queue or bot, not {DESK_ROUTING_OFF_HOURS!r}.")
+# {hours}: the weekly hours ("周一至周日 9:00-21:00"); {next_open}: when the desk opens next ("明天 9:00").
+DESK_ROUTING_OFF_HOURS_TEXT = env_str(
+    "DESK_ROUTING_OFF_HOURS_TEXT",
+    "现在是非工作时间（工作时间：{hours}），我们会在{next_open} 上班后第一时间为您处理。",
+)
+
+# Lifecycle: conversations nobody wrote in for this long close by themselves (with the bot; with an
+# agent), the customer told DESK_IDLE_CLOSE_*_TEXT first ("": nothing). 0: never. Queued ones wait.
+DESK_IDLE_CLOSE_BOT_S = env_float("DESK_IDLE_CLOSE_BOT_S", 1800.0)
+DESK_IDLE_CLOSE_HUMAN_S = env_float("DESK_IDLE_CLOSE_HUMAN_S", 86400.0)
+DESK_IDLE_CLOSE_BOT_TEXT = env_str("DESK_IDLE_CLOSE_BOT_TEXT", "")
+DESK_IDLE_CLOSE_HUMAN_TEXT = env_str(
+    "DESK_IDLE_CLOSE_HUMAN_TEXT", "由于长时间没有收到您的消息，本次会话已结束。如有其他问题，欢迎随时联系我们。"
+)
+DESK_IDLE_CLOSE_TICK_S = env_float("DESK_IDLE_CLOSE_TICK_S", 60.0)
+
 CELERY_BEAT_SCHEDULE["routing-tick"] = {
     "task": "apps.routing.tasks.routing_tick",
     "schedule": timedelta(seconds=DESK_ROUTING_TICK_S),
     "options": {"expires": DESK_ROUTING_TICK_S},
+}
+CELERY_BEAT_SCHEDULE["routing-idle-close"] = {
+    "task": "apps.routing.tasks.idle_close",
+    "schedule": timedelta(seconds=DESK_IDLE_CLOSE_TICK_S),
+    "options": {"expires": DESK_IDLE_CLOSE_TICK_S},
 }

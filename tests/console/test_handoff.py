@@ -4,6 +4,7 @@ for a human, through the real spine (Celery eager, the simulator channel)."""
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -185,7 +186,7 @@ def test_only_the_agent_holding_the_conversation_may_reply(make_agent: Callable[
         console.agent_reply(conversation_id=conversation.pk, agent=bob, body="您好")
 
 
-def test_assigning_and_closing(make_agent: Callable[[str], User], outsider: User) -> None:
+def test_assigning_and_closing(make_agent: Callable[[str], User], outsider: User, clock: ModuleType) -> None:
     alice, bob = make_agent("alice"), make_agent("bob")
     conversation = receive("转人工").message.conversation
 
@@ -199,7 +200,9 @@ def test_assigning_and_closing(make_agent: Callable[[str], User], outsider: User
     conversation.refresh_from_db()
     assert conversation.mode == Conversation.Mode.CLOSED
     assert conversation.closed_at is not None
-    # The customer's next message opens a new conversation, served by the bot.
+    assert conversation.end_reason == Conversation.EndReason.AGENT_RESOLVED
+    # The customer's next message after the reopen grace opens a new conversation, served by the bot.
+    clock.advance(settings.DESK_REOPEN_GRACE_S + 1)
     again = receive("又来了").message
     again.refresh_from_db()
     assert again.conversation_id != conversation.pk

@@ -1,7 +1,7 @@
-"""Routing fixtures: agents on shift, queued conversations with their tickets, a clock to move."""
+"""Routing fixtures: agents on shift, queued conversations with their tickets (the clock to move is
+tests/conftest.py's)."""
 
 from collections.abc import Callable, Iterator
-from types import ModuleType
 
 import pytest
 import redis
@@ -11,19 +11,10 @@ from django.db import transaction
 
 from apps.conversations.models import Conversation
 from apps.conversations.services import conversation_lock
-from apps.core import clock as desk_clock
 from apps.routing import services
 from apps.routing.models import AgentStatus, QueueTicket, Team
 from tests.console.conftest import PASSWORD, agent_group, outsider  # noqa: F401  (staff, not an agent)
 from tests.factories import AgentStatusFactory, ConversationFactory
-
-
-@pytest.fixture
-def clock() -> Iterator[ModuleType]:
-    """apps.core.clock, moved by ``clock.advance(seconds)``; back to real time after the test."""
-    desk_clock.reset()
-    yield desk_clock
-    desk_clock.reset()
 
 
 @pytest.fixture(autouse=True)

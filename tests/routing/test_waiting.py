@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from apps.conversations.models import Conversation, ConversationEvent, Message
-from apps.routing import services
+from apps.routing import selectors, services
 from apps.routing.models import QueueTicket
 from tests.factories import receive
 from tests.routing.conftest import load
@@ -75,6 +75,22 @@ def test_the_estimate_comes_from_recent_handle_times(on_shift: Callable[..., Use
 
     # Place 1, median handle 120 s, 2 seats: 1 minute.
     assert system_messages(waiting.conversation_id) == [("queue", queue_text(1, 1))]
+
+
+def test_chats_handed_on_by_an_agent_going_offline_do_not_count_as_handle_times(
+    on_shift: Callable[..., User], clock: ModuleType
+) -> None:
+    alice = on_shift("alice", capacity=2)
+    for user in ("c1", "c2"):
+        receive("转人工", user=user)
+    clock.advance(10)
+    services.agent_status_set(user_id=alice.pk, status="offline", actor_id=alice.pk)  # both back in line
+
+    waiting = receive("转人工", user="c3").message
+
+    # Nobody on shift: no estimate is sent; with no real handling yet, the default stands.
+    assert selectors.handle_seconds(team_id=None) == settings.DESK_ROUTING_DEFAULT_HANDLE_S
+    assert Conversation.objects.get(pk=waiting.conversation_id).mode == Mode.QUEUED
 
 
 def test_a_waiting_customer_hears_again_after_the_follow_up_time(

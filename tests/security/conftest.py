@@ -28,11 +28,11 @@ from apps.knowledge.models import Entry, HumanRequestExample
 from apps.llm.models import Endpoint, PromptSettings
 from apps.moderation.models import AllowlistEntry, ContentCategory, Flag, SemanticRule, Term
 from apps.reports.models import Export
-from apps.routing.models import AgentStatus, RoutingRule, Team
+from apps.routing.models import AgentStatus, BusinessHours, RoutingRule, Team
 from apps.wechat.models import KfCursor, MenuReply, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
 
 ROLES = ("agent", "manager", "admin")
-_roles_migration = importlib.import_module("apps.core.migrations.0007_roles_human_request_examples")
+_roles_migration = importlib.import_module("apps.core.migrations.0008_roles_business_hours")
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,7 @@ def build_world(tmp_path: Path) -> World:
         "routing.team": (team := Team.objects.create(name="售后")),
         "routing.routingrule": RoutingRule.objects.create(team=team, keywords="退款"),
         "routing.agentstatus": AgentStatus.objects.create(user=agent),
+        "routing.businesshours": BusinessHours.objects.create(channel="simulator"),
         "audit.auditlog": AuditLog.objects.order_by("-id").first(),  # type: ignore[dict-item]
         "axes.accessattempt": AccessAttempt.objects.create(
             failures_since_start=1, **_access, get_data="", post_data=""

@@ -42,6 +42,7 @@ CONFIGURATION = frozenset(
         "routing.team",
         "routing.routingrule",
         "routing.agentstatus",
+        "routing.businesshours",
     }
 )
 CONVERSATIONS = frozenset({"conversations.conversation", "conversations.message", "conversations.customer"})

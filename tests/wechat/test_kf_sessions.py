@@ -4,9 +4,11 @@ The fake WeCom API (peers/fake_wecom_kf.py) refuses what WeCom refuses: kf/send_
 0/1, moves WeCom does not allow, a used or late event code. Callbacks are signed with wechatpy.
 """
 
+from types import ModuleType
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import translation
@@ -159,7 +161,7 @@ def test_a_welcome_code_read_after_20_s_is_not_used(
 
 
 def test_wecom_s_own_session_changes_move_the_desk_s_conversation_and_it_comes_back_after_the_end(
-    client: Client, fake_wechat: FakeWeChat, conversation: Conversation, kf_account: WechatAccount
+    client: Client, fake_wechat: FakeWeChat, conversation: Conversation, kf_account: WechatAccount, clock: ModuleType
 ) -> None:
     zhang = User.objects.create_user("zhang", is_staff=True)
     WecomServicer.objects.create(user=zhang, userid="zhangsan")
@@ -174,7 +176,9 @@ def test_wecom_s_own_session_changes_move_the_desk_s_conversation_and_it_comes_b
     conversation.refresh_from_db()
     assert conversation.mode == Conversation.Mode.CLOSED
     assert [reply["why"] for reply in fake_wechat.kf.event_replies] == ["ended"]  # the closing text
+    assert conversation.end_reason == Conversation.EndReason.AGENT_RESOLVED  # a servicer held it
 
+    clock.advance(settings.DESK_REOPEN_GRACE_S + 1)  # sooner, the customer would get it back
     customer_writes(client, fake_wechat, "我还有个问题", first=5)
     fresh = Conversation.objects.exclude(pk=conversation.pk).get()
     assert fresh.mode == Conversation.Mode.BOT

@@ -24,6 +24,7 @@ from apps.conversations.models import Conversation, ConversationEvent, Customer,
 from apps.conversations.pipeline import get_human_request_detector
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.state import Mode, Status, exchange_audit
+from apps.core import clock
 from apps.core.side_effects import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -90,23 +91,29 @@ def customer_waiting_announce(conversation: Conversation, *, message: Message) -
 
 
 def conversation_channel_set(
-    *, conversation_id: int, mode: str, assignee_id: int | None, kind: str, actor: AbstractBaseUser | None = None
+    *,
+    conversation_id: int,
+    mode: str,
+    assignee_id: int | None,
+    kind: str,
+    actor: AbstractBaseUser | None = None,
+    end_reason: str = "",
 ) -> Conversation:
     """A channel reports who serves the conversation now (its own staff took it, it ended there).
 
     Nothing is recorded when nothing changes, so a channel may report the same state again.
+    ``end_reason`` (an EndReason, for mode closed): how it ended, when the channel knows; else
+    whoever served it last resolved it.
     """
     with transaction.atomic():
         conversation = conversation_lock(conversation_id)
         if conversation.mode == mode and conversation.assignee_id == assignee_id:
             return conversation
-        fields = ["mode", "assignee"]
+        if mode == Mode.CLOSED:
+            return _end(conversation, reason=end_reason or _served_by(conversation), actor=actor, kind=kind)
         conversation.mode = mode
         conversation.assignee_id = assignee_id
-        if mode == Mode.CLOSED:
-            conversation.closed_at = timezone.now()
-            fields.append("closed_at")
-        conversation_mode_record(conversation, kind=kind, actor=actor, fields=fields)
+        conversation_mode_record(conversation, kind=kind, actor=actor, fields=["mode", "assignee"])
         if mode == Mode.QUEUED:
             conversation_queue_announce(conversation, reason=kind)
         return conversation
@@ -165,3 +172,44 @@ def conversation_request_human(*, conversation_id: int, message_id: int | None =
                 response=told.body,
             )
     return conversation
+
+
+EndReason = Conversation.EndReason
+
+
+def _served_by(conversation: Conversation) -> str:
+    return EndReason.AGENT_RESOLVED if conversation.mode == Mode.HUMAN else EndReason.BOT_RESOLVED
+
+
+def _end(conversation: Conversation, *, reason: str, actor: AbstractBaseUser | None, kind: str) -> Conversation:
+    # Nobody served a customer who was still waiting, whoever closes it and why.
+    conversation.end_reason = EndReason.ABANDONED if conversation.mode == Mode.QUEUED else EndReason(reason)
+    conversation.mode = Mode.CLOSED
+    # The desk's clock: the reopen grace is timed from it (apps/core/clock.py).
+    conversation.closed_at = clock.now()
+    return conversation_mode_record(conversation, kind=kind, actor=actor, fields=["mode", "closed_at", "end_reason"])
+
+
+def conversation_end(*, conversation_id: int, reason: str, actor: AbstractBaseUser | None = None) -> Conversation:
+    """Close a conversation and record how it ended (an EndReason; a queued one ends abandoned).
+
+    The customer's next message opens a new conversation, or reopens this one within
+    DESK_REOPEN_GRACE_S (services.receive). Closing a closed conversation changes nothing."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation_id)
+        if conversation.mode == Mode.CLOSED:
+            return conversation
+        return _end(conversation, reason=reason, actor=actor, kind=ConversationEvent.Kind.CLOSED)
+
+
+def conversation_reopen(conversation: Conversation) -> Conversation:
+    """The customer wrote again soon after the locked, closed conversation ended: the bot serves it
+    again. The caller holds the customer's lock and has checked that no other conversation is open."""
+    conversation.mode, conversation.assignee_id = Mode.BOT, None
+    conversation.closed_at, conversation.end_reason = None, ""
+    return conversation_mode_record(
+        conversation,
+        kind=ConversationEvent.Kind.REOPENED,
+        actor=None,
+        fields=["mode", "assignee", "closed_at", "end_reason"],
+    )

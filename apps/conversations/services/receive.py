@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,10 @@ from django.utils import timezone
 from apps.audit.events import AuditEvent
 from apps.conversations import events
 from apps.conversations.models import Conversation, Customer, Message
+from apps.conversations.services.modes import conversation_reopen
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.state import Mode, Status, enqueue_processing, exchange_audit
+from apps.core import clock
 from apps.core.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
@@ -171,16 +174,43 @@ def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> Cu
 
 
 def _conversation_open(*, customer: Customer) -> Conversation:
-    """The customer's open conversation (locked), or a new one."""
+    """The customer's open conversation (locked), the one closed within DESK_REOPEN_GRACE_S
+    reopened, or a new one."""
     open_ = Conversation.objects.select_for_update().filter(customer=customer).exclude(mode=Mode.CLOSED).first()
     if open_ is not None:
         return open_
+    # Rare path (first contact, or the first message after a close): the customer's lock
+    # serialises a reopen against a concurrent first message, in the project's lock order.
+    list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
+    open_ = Conversation.objects.select_for_update().filter(customer=customer).exclude(mode=Mode.CLOSED).first()
+    if open_ is not None:
+        return open_
+    recent = _recently_closed(customer)
+    if recent is not None:
+        return conversation_reopen(recent)
     try:
         with transaction.atomic():
             return Conversation.objects.create(customer=customer, channel=customer.channel)
     except IntegrityError:
         # Two first messages of a new customer raced; join the one that won.
         return Conversation.objects.select_for_update().filter(customer=customer).exclude(mode=Mode.CLOSED).get()
+
+
+def _recently_closed(customer: Customer) -> Conversation | None:
+    """The customer's last conversation, locked, when the desk closed it under DESK_REOPEN_GRACE_S
+    ago: "thanks, one more thing" belongs with what came before. One the customer ended stays ended."""
+    grace = settings.DESK_REOPEN_GRACE_S
+    if grace <= 0:
+        return None
+    last = (
+        Conversation.objects.select_for_update()
+        .filter(customer=customer, mode=Mode.CLOSED, closed_at__gte=clock.now() - timedelta(seconds=grace))
+        .order_by("-closed_at", "-pk")
+        .first()
+    )
+    if last is None or last.end_reason == Conversation.EndReason.CUSTOMER_CLOSED:
+        return None
+    return last
 
 
 @cache

@@ -1,5 +1,6 @@
 """Writes of routing: tickets and what a waiting customer hears (queue), the assigner (assign),
-availability and presence (availability).
+availability and presence (availability), business hours (hours), idle conversations closing
+(lifecycle).
 
 Lock order extends the spine's: customer -> conversation -> queue ticket -> agent status rows (in
 pk order). Nothing here takes a conversation lock while holding an agent status row.
@@ -13,9 +14,12 @@ from apps.routing.services.availability import (
     presence_disconnect,
     presence_sweep,
 )
+from apps.routing.services.hours import OffHours, Schedule, off_hours, schedule_for
+from apps.routing.services.lifecycle import NOTICE_IDLE_CLOSE, conversation_close_idle, conversations_close_idle
 from apps.routing.services.queue import (
     NOTICE_ACK,
     NOTICE_FOLLOW_UP,
+    NOTICE_OFF_HOURS,
     NOTICE_QUEUE,
     follow_ups_send,
     queue_ack,
@@ -28,12 +32,19 @@ from apps.routing.services.queue import (
 __all__ = [
     "NOTICE_ACK",
     "NOTICE_FOLLOW_UP",
+    "NOTICE_IDLE_CLOSE",
+    "NOTICE_OFF_HOURS",
     "NOTICE_QUEUE",
+    "OffHours",
     "Outcome",
+    "Schedule",
     "agent_conversations_release",
     "agent_lock",
     "agent_status_set",
+    "conversation_close_idle",
+    "conversations_close_idle",
     "follow_ups_send",
+    "off_hours",
     "presence_connect",
     "presence_disconnect",
     "presence_sweep",
@@ -41,6 +52,7 @@ __all__ = [
     "queue_drain",
     "queue_enter",
     "queue_tell_position",
+    "schedule_for",
     "ticket_assign",
     "ticket_follow",
     "ticket_give",

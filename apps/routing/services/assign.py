@@ -29,6 +29,7 @@ class Outcome(enum.Enum):
     ASSIGNED = "assigned"
     NO_ROOM = "no_room"  # nobody of the team has a free seat now
     GONE = "gone"  # the ticket is no longer waiting (assigned, ended, or the conversation left the queue)
+    NOT_YET = "not_yet"  # queued off hours: it waits for the next shift (QueueTicket.not_before)
 
 
 def agent_lock(*, team_id: int | None, exclude_user_id: int | None = None) -> AgentStatus | None:
@@ -78,6 +79,8 @@ def ticket_assign(*, ticket_id: int, conversation_id: int | None = None) -> Outc
             ticket.ended_at = clock.now()
             ticket.save(update_fields=["ended_at"])
             return Outcome.GONE
+        if ticket.not_before is not None and ticket.not_before > clock.now():
+            return Outcome.NOT_YET
         agent = agent_lock(team_id=ticket.team_id)
         if agent is None:
             return Outcome.NO_ROOM
@@ -92,9 +95,8 @@ def queue_drain(*, limit: int = 5000) -> int:
     full team costs one look, not one lock per customer."""
     assigned = 0
     full: set[int | None] = set()
-    for ticket_id, conversation_id, team_id in selectors.waiting().values_list("pk", "conversation_id", "team_id")[
-        :limit
-    ]:
+    rows = selectors.assignable(now=clock.now()).values_list("pk", "conversation_id", "team_id")
+    for ticket_id, conversation_id, team_id in rows[:limit]:
         if team_id in full:
             continue
         outcome = ticket_assign(ticket_id=ticket_id, conversation_id=conversation_id)

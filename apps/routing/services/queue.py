@@ -1,5 +1,6 @@
 """Queue tickets and what a waiting customer hears: their place and wait on entering, a follow-up
-while the wait goes on, one acknowledgement for what they write meanwhile.
+while the wait goes on, one acknowledgement for what they write meanwhile; off hours, when the
+desk opens (and, with DESK_ROUTING_OFF_HOURS=bot, the bot keeps what it handed over).
 
 Called from the spine's signals inside its transaction (conversation locked), or from tasks that
 take the conversation lock first.
@@ -9,17 +10,22 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.conversations.models import Conversation, ConversationEvent, Message
-from apps.conversations.services import conversation_lock, conversation_reply
+from apps.conversations.services import conversation_lock, conversation_mode_record, conversation_reply
 from apps.core import clock
 from apps.core.side_effects import enqueue_on_commit
 from apps.routing import selectors
 from apps.routing.models import QueueTicket
+from apps.routing.services.hours import OffHours, off_hours
 
 Mode = Conversation.Mode
 # answer_meta["notice"] of the system messages routing sends, so reports and tests tell them apart.
 NOTICE_QUEUE = "queue"
 NOTICE_FOLLOW_UP = "queue_follow_up"
 NOTICE_ACK = "queue_ack"
+NOTICE_OFF_HOURS = "off_hours"
+# Hand-overs the bot decided itself; off hours with DESK_ROUTING_OFF_HOURS=bot it keeps them. A
+# customer who asked for a person, or was with one (requeued), still waits for the next shift.
+_BOT_KEEPS = ("hand_over", "fail")
 # Kinds routing records itself, with its ticket already written.
 _OWN_KINDS = (ConversationEvent.Kind.AUTO_ASSIGNED, ConversationEvent.Kind.REQUEUED)
 
@@ -83,7 +89,13 @@ def queue_enter(
     details: dict[str, object] | None = None,
 ) -> Message | None:
     """The locked conversation entered the queue: open its ticket, have the assigner try it after
-    commit, and tell a customer who will wait where they stand (the message, or None)."""
+    commit, and tell a customer who will wait where they stand (the message, or None). Off hours,
+    tell them when the desk opens instead."""
+    closed = off_hours(channel=conversation.channel, at=clock.now())
+    if closed is not None:
+        return _enter_off_hours(
+            conversation=conversation, reason=reason, message=message, details=details, closed=closed
+        )
     ticket = ticket_open(conversation=conversation, reason=reason, message=message, details=details)
     _assign_soon(ticket.pk)
     if ticket.position_sent_at is not None or not _will_wait(ticket):
@@ -97,6 +109,37 @@ def queue_enter(
     )
     QueueTicket.objects.filter(pk=ticket.pk).update(position_sent_at=clock.now())
     return told
+
+
+def _enter_off_hours(
+    *,
+    conversation: Conversation,
+    reason: str,
+    message: Message | None,
+    details: dict[str, object] | None,
+    closed: OffHours,
+) -> Message | None:
+    if settings.DESK_ROUTING_OFF_HOURS == "bot" and reason in _BOT_KEEPS:
+        conversation.mode = Mode.BOT
+        conversation_mode_record(conversation, kind=ConversationEvent.Kind.OFF_HOURS, actor=None, fields=["mode"])
+    else:
+        # Waits for the next shift: the assigner and the follow-ups leave it alone until then.
+        ticket = ticket_open(conversation=conversation, reason=reason, message=message, details=details)
+        QueueTicket.objects.filter(pk=ticket.pk).update(not_before=closed.next_open)
+    # Once per closed period; a customer asking for a person hears it each time they ask.
+    period = closed.next_open.isoformat() if closed.next_open is not None else ""
+    told = Message.objects.filter(
+        conversation=conversation, answer_meta__notice=NOTICE_OFF_HOURS, answer_meta__next_open=period
+    ).exists()
+    if told and reason != "requested_human":
+        return None
+    return conversation_reply(
+        conversation=conversation,
+        body=closed.text,
+        author_kind=Message.AuthorKind.SYSTEM,
+        reply_to=message,
+        answer_meta={"notice": NOTICE_OFF_HOURS, "next_open": period},
+    )
 
 
 def queue_tell_position(*, ticket_id: int) -> bool:
