@@ -14,7 +14,15 @@ from factory.django import DjangoModelFactory
 
 from apps.conversations import services
 from apps.conversations.models import Conversation, Customer
-from apps.routing.models import AgentStatus, BusinessHours, Holiday, OpeningInterval, RoutingRule, Team
+from apps.routing.models import (
+    AgentStatus,
+    BusinessHours,
+    Holiday,
+    OpeningInterval,
+    RoutingRule,
+    SlaPolicy,
+    Team,
+)
 from apps.wechat.models import WechatAccount
 
 
@@ -98,6 +106,19 @@ class HolidayFactory(DjangoModelFactory[Holiday]):
 
     hours = factory.SubFactory(BusinessHoursFactory)
     date = factory.LazyFunction(datetime.date.today)
+
+
+class SlaPolicyFactory(DjangoModelFactory[SlaPolicy]):
+    """The default policy (no team): first response in 5 minutes, next in 10, warned 1 minute before."""
+
+    class Meta:
+        model = SlaPolicy
+
+    name = factory.Sequence(lambda n: f"SLA {n}")
+    team = None
+    first_response_s = 300
+    next_response_s = 600
+    warn_before_s = 60
 
 
 class OfficialAccountFactory(DjangoModelFactory[WechatAccount]):

@@ -20,6 +20,7 @@ class AuditEvent(models.TextChoices):
     BOT_SUPERSEDED_BY_AGENT = "bot.superseded_by_agent", _("Bot answer dropped: an agent took over")
     BOT_FALLBACK = "bot.fallback", _("Bot gave up: fallback reply sent")
     INBOUND_RATE_LIMITED = "inbound.rate_limited", _("Customer message rate-limited")
+    INBOUND_SATISFACTION = "inbound.satisfaction", _("Customer rated the service")
     AGENT_REPLY_FROM_PHONE = "agent.reply_from_phone", _("Staff replied from their phone")
 
     # Agents and the conversation's mode (ConversationEvent.Kind: f"conversation.{kind}").
@@ -108,6 +109,9 @@ class AuditEvent(models.TextChoices):
     ROUTING_BUSINESSHOURS_ADD = "routing.businesshours.add", _("Business hours added")
     ROUTING_BUSINESSHOURS_CHANGE = "routing.businesshours.change", _("Business hours changed")
     ROUTING_BUSINESSHOURS_DELETE = "routing.businesshours.delete", _("Business hours deleted")
+    ROUTING_SLAPOLICY_ADD = "routing.slapolicy.add", _("SLA policy added")
+    ROUTING_SLAPOLICY_CHANGE = "routing.slapolicy.change", _("SLA policy changed")
+    ROUTING_SLAPOLICY_DELETE = "routing.slapolicy.delete", _("SLA policy deleted")
     CONSOLE_CANNEDRESPONSE_ADD = "console.cannedresponse.add", _("Canned response added")
     CONSOLE_CANNEDRESPONSE_CHANGE = "console.cannedresponse.change", _("Canned response changed")
     CONSOLE_CANNEDRESPONSE_DELETE = "console.cannedresponse.delete", _("Canned response deleted")

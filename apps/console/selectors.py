@@ -3,6 +3,7 @@
 Each page costs a fixed number of queries whatever the number of rows (tests count them).
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,12 +14,15 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Permissi
 from django.db.models import Count, F, Min, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.console.models import CannedResponse, Note
 from apps.conversations.channels import PermanentDeliveryError, get_adapter
 from apps.conversations.models import Conversation, ConversationEvent, Message
+from apps.core import clock
 from apps.moderation.models import Category, Flag, TermAction
+from apps.routing import sla
 
 CONSOLE_PERMISSION = "console.use_console"
 AGE_FILTERS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
@@ -161,10 +165,42 @@ def review_queue_count() -> int:
 
 
 @dataclass(frozen=True)
+class SlaView:
+    """A conversation's running SLA clock as the console shows it; console.js counts ``left`` down."""
+
+    kind: str
+    status: str
+    left: int  # seconds to the target when read (negative: overdue)
+    warn: int
+    label: str
+
+
+def sla_view(state: sla.SlaState | None, *, now: datetime) -> SlaView | None:
+    left = state.seconds_left(now) if state is not None else None
+    if state is None or left is None:
+        return None
+    minutes = max(1, math.ceil(abs(left) / 60))
+    # console.js renders the same strings as the clock ticks (the page's data-t-sla-* attributes).
+    if left < 0:
+        label = gettext("Overdue by {n} min")
+    elif state.kind == sla.Kind.FIRST:
+        label = gettext("First response due in {n} min")
+    else:
+        label = gettext("Reply due in {n} min")
+    return SlaView(kind=state.kind, status=state.status, left=left, warn=state.warn_s, label=label.format(n=minutes))
+
+
+def conversation_sla(*, conversation_id: int) -> SlaView | None:
+    now = clock.now()
+    return sla_view(sla.sla_state(conversation_id=conversation_id, now=now), now=now)
+
+
+@dataclass(frozen=True)
 class ConversationRow:
     conversation: Conversation
     unread: int
     waiting_since: datetime | None
+    sla: SlaView | None = None
 
 
 def _waiting() -> Q:
@@ -178,8 +214,20 @@ def live_conversations(*, mode: str = "", limit: int = 200) -> list[Conversation
         waiting_since=Min("messages__created_at", filter=_waiting()),
     )
     rows = rows.filter(mode=mode) if mode else rows.exclude(mode=Conversation.Mode.CLOSED)
-    ordered = rows.order_by(F("waiting_since").asc(nulls_last=True), F("last_message_at").desc(nulls_last=True))
-    return [ConversationRow(conversation=c, unread=c.unread, waiting_since=c.waiting_since) for c in ordered[:limit]]
+    ordered = list(
+        rows.order_by(F("waiting_since").asc(nulls_last=True), F("last_message_at").desc(nulls_last=True))[:limit]
+    )
+    now = clock.now()
+    clocks = sla.sla_states(
+        conversation_ids=[c.pk for c in ordered if c.mode in (Conversation.Mode.QUEUED, Conversation.Mode.HUMAN)],
+        now=now,
+    )
+    return [
+        ConversationRow(
+            conversation=c, unread=c.unread, waiting_since=c.waiting_since, sla=sla_view(clocks.get(c.pk), now=now)
+        )
+        for c in ordered
+    ]
 
 
 def mode_counts() -> dict[str, int]:

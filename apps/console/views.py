@@ -5,6 +5,7 @@ console permission). Actions parse the POST, call one service and answer JSON fo
 script; the page then resyncs from Postgres like it does on a websocket nudge.
 """
 
+import dataclasses
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -115,6 +116,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
         "console/conversation.html",
         _("Conversation with %(name)s") % {"name": current.customer},
         conversation=current,
+        sla=selectors.conversation_sla(conversation_id=current.pk),
         canned=selectors.canned_responses(),
         agents=selectors.agents(),
         media_max_bytes=settings.DESK_MEDIA_MAX_BYTES,
@@ -131,7 +133,12 @@ def _state(conversation: Conversation, user_id: int | None) -> dict[str, Any]:
         "assignee": assignee.get_username() if assignee is not None else "",
         "mine": conversation.assignee_id == user_id and conversation.mode == Conversation.Mode.HUMAN,
         "channel": selectors.channel_view(conversation=conversation),
+        "sla": _sla_json(selectors.conversation_sla(conversation_id=conversation.pk)),
     }
+
+
+def _sla_json(view: selectors.SlaView | None) -> dict[str, Any] | None:
+    return dataclasses.asdict(view) if view is not None else None
 
 
 def _message_json(message: Message) -> dict[str, Any]:

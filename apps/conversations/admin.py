@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from apps.conversations.models import Conversation, Customer, Message
+from apps.conversations.models import Conversation, Customer, Message, Satisfaction
 
 
 @admin.register(Customer)
@@ -58,4 +58,29 @@ class MessageAdmin(admin.ModelAdmin[Message]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        return False
+
+
+@admin.register(Satisfaction)
+class SatisfactionAdmin(admin.ModelAdmin[Satisfaction]):
+    """Ratings are the customers' words: read only, for managers and admins (core roles 0009)."""
+
+    list_display = ("conversation", "channel", "agent", "score", "short_comment", "asked_at", "answered_at")
+    list_filter = ("score", "channel", "via", "agent")
+    list_select_related = ("conversation", "agent")
+    date_hierarchy = "asked_at"
+    ordering = ("-id",)
+    readonly_fields = [field.name for field in Satisfaction._meta.fields]
+
+    @admin.display(description=_("comment"))
+    def short_comment(self, obj: Satisfaction) -> str:
+        return obj.comment if len(obj.comment) <= 60 else obj.comment[:60] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Satisfaction | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Satisfaction | None = None) -> bool:
         return False

@@ -143,6 +143,11 @@ class ChannelAdapter:
 
     # The kinds of OutboundMedia this channel can send (an Official Account cannot send a file).
     media_kinds: ClassVar[frozenset[str]] = frozenset()
+    # How the customer is asked for a rating after a close (services/satisfaction.py): False, the
+    # spine sends DESK_CSAT_ASK_TEXT as a system message; True, the channel asks in its own way from
+    # its conversation_changed hook (WeCom 客服: a menu on the end's single-use code, since kf/send_msg
+    # is refused once the session has ended) and reports it with services.satisfaction_asked.
+    asks_rating_itself: ClassVar[bool] = False
 
     def fetch_media(self, *, source: dict[str, Any], kind: str, max_bytes: int) -> FetchedMedia:
         """Download a file the customer sent, from the reference the channel gave (media id, URL).

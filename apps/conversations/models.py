@@ -265,3 +265,49 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} {self.kind}"
+
+
+class Satisfaction(models.Model):
+    """The customer's 1-5 rating of a closed conversation (services/satisfaction.py).
+
+    Requested when a resolved conversation closes; asked through the channel (a text message, or
+    the channel's own menu: ``via``); answered by the customer's next message within
+    DESK_CSAT_WINDOW_S. ``agent`` is whoever was assigned at the close (none: the bot resolved it).
+    """
+
+    class Via(models.TextChoices):
+        MESSAGE = "message", _("Text message")
+        MENU = "menu", _("The channel's menu")
+
+    conversation = models.OneToOneField(
+        Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="satisfaction"
+    )
+    channel = models.CharField(_("channel"), max_length=32, choices=channel_choices)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    via = models.CharField(_("asked by"), max_length=8, choices=Via.choices)
+    # Null until the channel has asked; a channel that could not ask says why in not_asked.
+    asked_at = models.DateTimeField(_("asked at"), null=True, blank=True)
+    not_asked = models.CharField(_("not asked because"), max_length=100, blank=True)
+    score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True)
+    # The customer's own words: encrypted at rest like message bodies.
+    comment = EncryptedTextField(_("comment"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answer = models.ForeignKey(
+        Message, verbose_name=_("answer"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("satisfaction rating")
+        verbose_name_plural = _("satisfaction ratings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=1, score__lte=5), name="satisfaction_score_1_to_5"
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "answered_at"], name="satisfaction_agent_answered")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}: {self.score or '-'}"

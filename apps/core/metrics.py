@@ -75,6 +75,13 @@ CELERY_TASKS = Counter(
     "desk_celery_tasks_total", "Celery task runs, by end state (success, failure, retry).", ["task", "state"]
 )
 CELERY_TASK_SECONDS = Histogram("desk_celery_task_seconds", "Celery task run time.", ["task"], buckets=_LATENCY_BUCKETS)
+SLA_BREACHES = Counter(
+    "desk_sla_breaches_total",
+    "Response targets missed (routing SlaBreach rows), by clock (first, next) and team (empty: none).",
+    ["kind", "team"],
+)
+# Set by the routing beat in whichever worker ran it last: read it with max(), not sum().
+SLA_WARNING = Gauge("desk_sla_warning_conversations", "Conversations within their SLA warning time now.")
 
 
 def _safe(fn: Callable[..., None]) -> Callable[..., None]:
@@ -153,6 +160,16 @@ def delivery_failed(*, channel: str, reason: str) -> None:
 
 def wechat_api_error(*, errcode: int, outcome: str) -> None:
     WECHAT_API_ERRORS.labels(str(errcode), outcome).inc()
+
+
+@_safe
+def sla_breach(*, kind: str, team: str) -> None:
+    SLA_BREACHES.labels(kind, team).inc()
+
+
+@_safe
+def sla_warning_set(count: int) -> None:
+    SLA_WARNING.set(count)
 
 
 class QueueDepthCollector(Collector):

@@ -206,4 +206,5 @@ def _charts(d: selectors.Dashboard) -> dict[str, Any]:
         "containment": _pct(d.outcomes.containment_rate),
         "handoff": _pct(d.outcomes.handoff_rate),
         "cache_hit": _pct(d.cache_hit_rate),
+        "sla_compliance": _pct(d.sla.compliance if d.sla is not None else None),
     }

@@ -1,10 +1,21 @@
 """Admin screens: teams and routing rules (admins), agents' capacity (admins; status is the agent's),
-business hours with their weekly intervals and holidays (admins)."""
+business hours with their weekly intervals and holidays (admins), SLA policies (admins) and the
+breaches recorded against them (admins and managers, read only)."""
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from apps.audit.admin_mixins import AuditedAdminMixin
-from apps.routing.models import AgentStatus, BusinessHours, Holiday, OpeningInterval, RoutingRule, Team
+from apps.routing.models import (
+    AgentStatus,
+    BusinessHours,
+    Holiday,
+    OpeningInterval,
+    RoutingRule,
+    SlaBreach,
+    SlaPolicy,
+    Team,
+)
 
 
 @admin.register(Team)
@@ -47,3 +58,28 @@ class BusinessHoursAdmin(AuditedAdminMixin, admin.ModelAdmin[BusinessHours]):
     list_display = ("__str__", "enabled", "time_zone")
     list_editable = ("enabled",)
     inlines = (OpeningIntervalInline, HolidayInline)
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin[SlaPolicy]):
+    list_display = ("name", "team", "first_response_s", "next_response_s", "warn_before_s", "enabled")
+    list_editable = ("enabled",)
+
+
+@admin.register(SlaBreach)
+class SlaBreachAdmin(admin.ModelAdmin[SlaBreach]):
+    """Written by the routing beat only: a record, never edited."""
+
+    list_display = ("breached_at", "kind", "conversation", "team", "assignee", "due_at")
+    list_filter = ("kind", "team")
+    list_select_related = ("conversation__customer", "team", "assignee")
+    date_hierarchy = "breached_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SlaBreach | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SlaBreach | None = None) -> bool:
+        return False

@@ -219,3 +219,91 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}".strip()
+
+
+class SlaPolicy(models.Model):
+    """Response targets for conversations with a human: the first agent reply after queueing, and
+    each reply to a customer who wrote after the agent's last one. The team's enabled policy wins,
+    else the enabled default (no team); neither: no clock (services/sla.py, sla.py)."""
+
+    name = models.CharField(_("name"), max_length=64)
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sla_policies",
+        help_text=_("Empty: the default for every team without a policy of its own"),
+    )
+    first_response_s = models.PositiveIntegerField(
+        _("first response target (seconds)"),
+        default=300,
+        help_text=_("From entering the queue (off hours: from the opening) to the first agent reply"),
+    )
+    next_response_s = models.PositiveIntegerField(
+        _("next response target (seconds)"),
+        default=600,
+        help_text=_("From a customer message to the agent's reply to it"),
+    )
+    warn_before_s = models.PositiveIntegerField(
+        _("warn before (seconds)"), default=60, help_text=_("The console warns this long before a target")
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        ordering = [F("team__name").asc(nulls_first=True)]
+        constraints = [
+            # One policy per team and one default: NULLS NOT DISTINCT makes the empty team count once.
+            models.UniqueConstraint(fields=["team"], nulls_distinct=False, name="slapolicy_one_per_team"),
+            models.CheckConstraint(
+                condition=Q(first_response_s__gt=0, next_response_s__gt=0), name="slapolicy_targets_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaBreach(models.Model):
+    """A response target missed: written once per clock by the routing beat (services/sla.py), with
+    the team and agent of that moment, for the metrics and the reports."""
+
+    class Kind(models.TextChoices):
+        FIRST = "first", _("First response")
+        NEXT = "next", _("Next response")
+
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="sla_breaches"
+    )
+    ticket = models.ForeignKey(
+        QueueTicket, verbose_name=_("queue ticket"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    # The clock's start identifies it: a policy edited meanwhile moves due_at, never the start.
+    started_at = models.DateTimeField(_("clock started at"))
+    due_at = models.DateTimeField(_("due at"))
+    breached_at = models.DateTimeField(_("recorded at"))
+    team = models.ForeignKey(Team, verbose_name=_("team"), on_delete=models.SET_NULL, null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("SLA breach")
+        verbose_name_plural = _("SLA breaches")
+        ordering = ["-breached_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "kind", "started_at"], name="slabreach_once_per_clock"),
+        ]
+        indexes = [models.Index(fields=["breached_at"], name="slabreach_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.conversation_id}"

@@ -22,11 +22,13 @@ def drain_queue() -> int:
 
 @shared_task
 def routing_tick() -> dict[str, int]:
-    """The beat's safety net (DESK_ROUTING_TICK_S): whatever an enqueue lost, follow-ups, presence."""
+    """The beat's safety net (DESK_ROUTING_TICK_S): whatever an enqueue lost, follow-ups, presence,
+    missed response targets (SLA breaches)."""
     return {
         "away": services.presence_sweep(),
         "assigned": services.queue_drain(),
         "follow_ups": services.follow_ups_send(),
+        "sla_breaches": services.sla_breaches_record(),
     }
 
 

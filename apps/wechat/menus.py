@@ -30,7 +30,7 @@ def menu_reply_text(*, account: WechatAccount, key: str) -> str | None:
 
 def menu_click_receive(*, inbound: WechatInbound, key: str) -> Received:
     with transaction.atomic():
-        received = wechat_message_receive(inbound=inbound)
+        received = wechat_message_receive(inbound=inbound, menu_key=key)
         reply = menu_reply_text(account=inbound.account, key=key) if received.created and key else None
         if reply:
             _menu_answer(message_id=received.message.pk, reply=reply, key=key)

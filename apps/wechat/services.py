@@ -30,8 +30,10 @@ class WechatInbound:
     media: "InboundMedia | None" = None
 
 
-def wechat_message_receive(*, inbound: WechatInbound) -> Received:
-    """Store a customer message once and open its reply window, in one transaction."""
+def wechat_message_receive(*, inbound: WechatInbound, menu_key: str = "") -> Received:
+    """Store a customer message once and open its reply window, in one transaction.
+
+    ``menu_key``: the menu item the customer clicked (a rating menu's click answers a rating)."""
     body = inbound.body[: settings.DESK_INBOUND_MAX_CHARS]
     with transaction.atomic():
         received = message_receive(
@@ -42,6 +44,7 @@ def wechat_message_receive(*, inbound: WechatInbound) -> Received:
             body=body,
             client_ip=inbound.client_ip,
             media=inbound.media,
+            menu_key=menu_key,
         )
         if received.created:
             contact_window_open(

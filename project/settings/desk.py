@@ -71,6 +71,19 @@ if DESK_ANSWER_PATIENCE_SECONDS < 0:
 # gets it back, with the bot, instead of a new one; 0: always a new one.
 DESK_REOPEN_GRACE_S = env_float("DESK_REOPEN_GRACE_S", 600.0)
 
+# Satisfaction (CSAT, apps/conversations/services/satisfaction.py): after a close an agent resolved
+# ("human") or the bot too ("all"), the customer is asked for 1-5; their next message within the
+# window, if it reads as a score, is the answer (not a question for the bot, not a reopen).
+DESK_CSAT_ENABLED = env_bool("DESK_CSAT_ENABLED", True)
+DESK_CSAT_AFTER = env_str("DESK_CSAT_AFTER", "human")
+if DESK_CSAT_AFTER not in ("human", "all"):
+    raise ImproperlyConfigured("DESK_CSAT_AFTER must be human or all.")
+DESK_CSAT_WINDOW_S = env_float("DESK_CSAT_WINDOW_S", 86400.0)
+DESK_CSAT_ASK_TEXT = env_str(
+    "DESK_CSAT_ASK_TEXT", "本次服务已结束，请为我们的服务打分：回复 1-5（5 为非常满意），也可以在分数后附上您的意见。"
+)
+DESK_CSAT_THANKS_TEXT = env_str("DESK_CSAT_THANKS_TEXT", "感谢您的评价，祝您生活愉快！")
+
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", True)
 
 # Channel name -> adapter class. Channels without an adapter fail delivery permanently.

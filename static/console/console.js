@@ -244,6 +244,7 @@
       $("attach-file").disabled = !state.mine || !channel.can_send;
       $("attach").classList.toggle("disabled", $("attach-file").disabled);
       renderChannelActions(channel.actions);
+      if (window.deskSla) window.deskSla.show($("conv-sla"), state.sla);
     }
 
     // Actions the conversation's channel offers (e.g. hand a WeCom session to WeCom's servicers).
@@ -403,4 +404,40 @@
     }
   });
   document.addEventListener("console:changed", refresh);
+})();
+
+// SLA clocks (routing): each .sla[data-left] counts down from the seconds left when the server read
+// it, so the clock ticks between rereads and no browser clock skew matters.
+(function () {
+  "use strict";
+  const root = document.getElementById("console");
+  if (!root) return;
+  const t = root.dataset;
+  const read = new WeakMap(); // element -> performance.now() when its data-left was current
+
+  function tick() {
+    document.querySelectorAll(".sla[data-left]").forEach((el) => {
+      if (!read.has(el)) read.set(el, performance.now());
+      const left = Number(el.dataset.left) - (performance.now() - read.get(el)) / 1000;
+      const status = left < 0 ? "breached" : left <= Number(el.dataset.warn) ? "warning" : "ok";
+      const template = left < 0 ? t.tSlaOverdue : el.dataset.kind === "first" ? t.tSlaFirst : t.tSlaNext;
+      el.textContent = template.replace("{n}", Math.max(1, Math.ceil(Math.abs(left) / 60)));
+      el.className = `sla sla-${status}`;
+    });
+  }
+
+  // The conversation page's clock, from the timeline's state (null: no clock runs).
+  function show(box, sla) {
+    if (!box) return;
+    const el = document.createElement("span");
+    el.className = "sla";
+    el.textContent = "—";
+    if (sla) Object.assign(el.dataset, { kind: sla.kind, left: sla.left, warn: sla.warn });
+    box.replaceChildren(el);
+    tick();
+  }
+
+  window.deskSla = { show };
+  setInterval(tick, 1000);
+  tick();
 })();

@@ -97,14 +97,14 @@ def test_an_agent_hands_a_chat_to_a_wecom_servicer_and_it_comes_back_after_the_s
 
     wecom_says(asgi_server, fake_wechat, fake_wechat.kf.servicer_ends(OPEN_KFID, USER))
     page.wait_for_selector("#conv-mode[data-mode=closed]")
+    bot_said = conversation.messages.filter(author_kind=Message.AuthorKind.BOT, status=Message.Status.DELIVERED)
+    answered_before = bot_said.count()
     wecom_says(asgi_server, fake_wechat, customer_message("还有一个问题", 2))
-    fresh = Conversation.objects.exclude(pk=conversation.pk).filter(mode="bot")
-    wait_for(fresh.exists, timeout=30, what="a new conversation with the bot")
-    back = fresh.get()
-    wait_for(
-        lambda: back.messages.filter(author_kind=Message.AuthorKind.BOT, status=Message.Status.DELIVERED).exists(),
-        timeout=30,
-    )
+    # Within DESK_REOPEN_GRACE_S the customer's next words reopen the same conversation, with the bot.
+    reopened = Conversation.objects.filter(pk=conversation.pk, mode="bot")
+    wait_for(reopened.exists, timeout=30, what="the conversation reopened with the bot")
+    wait_for(lambda: bot_said.count() > answered_before, timeout=30, what="the bot's answer")
+    assert not Conversation.objects.exclude(pk=conversation.pk).exists()
     # The bot stayed silent while the servicer had the session, and answers again after its end.
     assert sum(1 for s in fake_wechat.sent if s.api == "kf") == bot_replies + 1
     assert fake_wechat.kf.session(OPEN_KFID, USER).state in (0, 1)

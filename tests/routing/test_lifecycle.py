@@ -81,9 +81,9 @@ def test_a_human_conversation_stays_open_longer_then_closes_with_a_closing_messa
 
     conversation.refresh_from_db()
     assert (conversation.mode, conversation.end_reason) == (Mode.CLOSED, EndReason.AGENT_RESOLVED)
-    closing = Message.objects.filter(conversation=conversation).order_by("-id").first()
-    assert closing is not None
+    *_, closing, rating_asked = Message.objects.filter(conversation=conversation).order_by("id")
     assert (closing.author_kind, closing.body) == (Message.AuthorKind.SYSTEM, settings.DESK_IDLE_CLOSE_HUMAN_TEXT)
+    assert rating_asked.answer_meta["notice"] == "csat_ask"  # then the satisfaction question (DESK_CSAT_*)
     assert (closing.answer_meta["notice"], closing.status) == (services.NOTICE_IDLE_CLOSE, Message.Status.DELIVERED)
     assert kinds(conversation.pk)[-1] == ConversationEvent.Kind.CLOSED
     # The agent's seat is free again; the ticket's stint ended with the close.

@@ -22,17 +22,17 @@ from django.utils import timezone
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.console.models import CannedResponse, Note
-from apps.conversations.models import Conversation, Customer, Message
+from apps.conversations.models import Conversation, Customer, Message, Satisfaction
 from apps.core.services import api_token_create
 from apps.knowledge.models import Entry, HumanRequestExample
 from apps.llm.models import Endpoint, PromptSettings
 from apps.moderation.models import AllowlistEntry, ContentCategory, Flag, SemanticRule, Term
 from apps.reports.models import Export
-from apps.routing.models import AgentStatus, BusinessHours, RoutingRule, Team
+from apps.routing.models import AgentStatus, BusinessHours, RoutingRule, SlaBreach, SlaPolicy, Team
 from apps.wechat.models import KfCursor, MenuReply, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
 
 ROLES = ("agent", "manager", "admin")
-_roles_migration = importlib.import_module("apps.core.migrations.0008_roles_business_hours")
+_roles_migration = importlib.import_module("apps.core.migrations.0010_roles_satisfaction")
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,17 @@ def build_world(tmp_path: Path) -> World:
         "routing.routingrule": RoutingRule.objects.create(team=team, keywords="退款"),
         "routing.agentstatus": AgentStatus.objects.create(user=agent),
         "routing.businesshours": BusinessHours.objects.create(channel="simulator"),
+        "routing.slapolicy": SlaPolicy.objects.create(name="售后", team=team),
+        "routing.slabreach": SlaBreach.objects.create(
+            conversation=conversation,
+            kind=SlaBreach.Kind.FIRST,
+            started_at=timezone.now(),
+            due_at=timezone.now(),
+            breached_at=timezone.now(),
+        ),
+        "conversations.satisfaction": Satisfaction.objects.create(
+            conversation=conversation, channel="simulator", agent=agent, via="message", score=5, comment="很好"
+        ),
         "audit.auditlog": AuditLog.objects.order_by("-id").first(),  # type: ignore[dict-item]
         "axes.accessattempt": AccessAttempt.objects.create(
             failures_since_start=1, **_access, get_data="", post_data=""

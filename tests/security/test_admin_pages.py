@@ -43,6 +43,7 @@ CONFIGURATION = frozenset(
         "routing.routingrule",
         "routing.agentstatus",
         "routing.businesshours",
+        "routing.slapolicy",
     }
 )
 CONVERSATIONS = frozenset({"conversations.conversation", "conversations.message", "conversations.customer"})
@@ -60,6 +61,10 @@ EVERY_MODEL = (
             "wechat.oapassivereply",
             "reports.export",
             "audit.auditlog",
+            # Written by the routing beat; read by the people who read the reports and set the policies.
+            "routing.slabreach",
+            # Customers' ratings (CSAT): read only, for managers and admins.
+            "conversations.satisfaction",
         }
     )
     | CONFIGURATION
@@ -73,9 +78,14 @@ MATRIX: dict[str, Grants] = {
         view=CONVERSATIONS | {"console.workspace", "console.cannedresponse", "moderation.flag"},
         change=frozenset({"moderation.flag"}),
     ),
-    "manager": Grants(view=CONVERSATIONS | {"reports.export", "audit.auditlog"}),
+    "manager": Grants(
+        view=CONVERSATIONS | {"reports.export", "audit.auditlog", "routing.slabreach", "conversations.satisfaction"}
+    ),
     "admin": Grants(
-        view=CONFIGURATION | AXES | {"moderation.flag", "wechat.wechatcontact", "wechat.kfcursor", "audit.auditlog"},
+        view=CONFIGURATION
+        | AXES
+        | {"moderation.flag", "wechat.wechatcontact", "wechat.kfcursor", "audit.auditlog", "routing.slabreach"}
+        | {"conversations.satisfaction"},
         add=CONFIGURATION,
         change=CONFIGURATION | {"moderation.flag"},
         delete=CONFIGURATION | {"axes.accessattempt"},

@@ -28,10 +28,18 @@ from apps.conversations.services.process import (
     inbound_release,
 )
 from apps.conversations.services.receive import Received, conversation_open, message_receive, staff_message_record
+from apps.conversations.services.satisfaction import (
+    Rating,
+    rating_menu_key,
+    rating_parse,
+    satisfaction_asked,
+    satisfaction_pending,
+)
 from apps.conversations.services.sweep import SweepReport, messages_sweep
 
 __all__ = [
     "DeferredMessage",
+    "Rating",
     "Received",
     "SweepReport",
     "answer_retry_in",
@@ -58,5 +66,9 @@ __all__ = [
     "message_deliver",
     "message_receive",
     "messages_sweep",
+    "rating_menu_key",
+    "rating_parse",
+    "satisfaction_asked",
+    "satisfaction_pending",
     "staff_message_record",
 ]

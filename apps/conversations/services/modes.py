@@ -23,6 +23,7 @@ from apps.conversations.channels import PermanentDeliveryError, get_adapter, ove
 from apps.conversations.models import Conversation, ConversationEvent, Customer, Message
 from apps.conversations.pipeline import get_human_request_detector
 from apps.conversations.services.outbound import conversation_reply
+from apps.conversations.services.satisfaction import satisfaction_request
 from apps.conversations.services.state import Mode, Status, exchange_audit
 from apps.core import clock
 from apps.core.side_effects import enqueue_on_commit
@@ -187,7 +188,10 @@ def _end(conversation: Conversation, *, reason: str, actor: AbstractBaseUser | N
     conversation.mode = Mode.CLOSED
     # The desk's clock: the reopen grace is timed from it (apps/core/clock.py).
     conversation.closed_at = clock.now()
-    return conversation_mode_record(conversation, kind=kind, actor=actor, fields=["mode", "closed_at", "end_reason"])
+    conversation_mode_record(conversation, kind=kind, actor=actor, fields=["mode", "closed_at", "end_reason"])
+    # After the close is recorded, so a channel that asks itself finds the request in its hook.
+    satisfaction_request(conversation)
+    return conversation
 
 
 def conversation_end(*, conversation_id: int, reason: str, actor: AbstractBaseUser | None = None) -> Conversation:

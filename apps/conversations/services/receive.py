@@ -17,6 +17,12 @@ from apps.conversations import events
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.services.modes import conversation_reopen
 from apps.conversations.services.outbound import conversation_reply
+from apps.conversations.services.satisfaction import (
+    Rating,
+    rating_parse,
+    satisfaction_answer,
+    satisfaction_awaiting,
+)
 from apps.conversations.services.state import Mode, Status, enqueue_processing, exchange_audit
 from apps.core import clock
 from apps.core.ratelimit import TokenBucket
@@ -42,6 +48,7 @@ def message_receive(
     body: str,
     client_ip: str | None = None,
     media: "InboundMedia | None" = None,
+    menu_key: str = "",
 ) -> Received:
     """Store a customer message once and schedule its processing.
 
@@ -49,7 +56,10 @@ def message_receive(
     and schedules nothing. A customer over the rate limit is stored too (nothing is lost),
     but not answered; they are told once per window. ``media``: the image, voice note, video or
     file the message carries (its body is then the label, e.g. "[图片]"); processing fetches and
-    reads it first.
+    reads it first. ``menu_key``: the channel menu item the customer clicked, if any.
+
+    A message that answers a satisfaction request (services/satisfaction.py) is stored in the rated
+    conversation and recorded there instead: no processing, no reopening.
     """
 
     def settle(conversation: Conversation, message: Message) -> None:
@@ -76,6 +86,8 @@ def message_receive(
             "client_ip": client_ip,
         },
         settle=settle,
+        # A file is never a rating; only a message that reads as one costs the look-up.
+        rating=rating_parse(text=body, menu_key=menu_key) if media is None else None,
     )
 
 
@@ -128,6 +140,7 @@ def _store(
     channel_message_id: str | None,
     fields: dict[str, object],
     settle: Callable[[Conversation, Message], None],
+    rating: Rating | None = None,
 ) -> Received:
     if channel_message_id:
         existing = Message.objects.filter(channel=channel, channel_message_id=channel_message_id).first()
@@ -136,13 +149,18 @@ def _store(
     try:
         with transaction.atomic():
             customer = _customer_upsert(channel=channel, external_id=external_user_id, display_name=display_name)
-            conversation = _conversation_open(customer=customer)
+            # Before opening a conversation: the answer to a rating reopens nothing.
+            awaiting = satisfaction_awaiting(customer=customer, rating=rating)
+            conversation = awaiting.conversation if awaiting is not None else _conversation_open(customer=customer)
             message = Message.objects.create(
                 conversation=conversation, channel=channel, channel_message_id=channel_message_id, **fields
             )
             conversation.last_message_at = message.created_at
             conversation.save(update_fields=["last_message_at", "updated_at"])
-            settle(conversation, message)
+            if awaiting is not None and rating is not None:
+                satisfaction_answer(satisfaction=awaiting, message=message, rating=rating)
+            else:
+                settle(conversation, message)
             events.conversation_changed(conversation_id=conversation.pk, message_id=message.pk)
     except IntegrityError:
         # A concurrent delivery of the same channel message won the insert.

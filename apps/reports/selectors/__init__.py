@@ -1,4 +1,5 @@
-"""Reads of the reports app: dashboard figures (dashboard.py) and export rows (export.py)."""
+"""Reads of the reports app: dashboard figures (dashboard.py, SLA figures in sla.py) and export rows
+(export.py)."""
 
 from apps.reports.selectors.dashboard import (
     AgentLoad,
@@ -23,6 +24,7 @@ from apps.reports.selectors.dashboard import (
     resolution_times,
 )
 from apps.reports.selectors.export import EXPORT_HEADER, export_rows, export_rows_count
+from apps.reports.selectors.sla import SlaSummary, sla_summary
 
 __all__ = [
     "EXPORT_HEADER",
@@ -35,6 +37,7 @@ __all__ = [
     "Latency",
     "Outcomes",
     "ReportRange",
+    "SlaSummary",
     "agent_workload",
     "cache_hit_rate",
     "conversation_outcomes",
@@ -48,4 +51,5 @@ __all__ = [
     "llm_latency",
     "messages_per_day",
     "resolution_times",
+    "sla_summary",
 ]

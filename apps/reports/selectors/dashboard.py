@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.conversations.models import Conversation, Message
 from apps.moderation.models import Flag
+from apps.reports.selectors.sla import SlaSummary, sla_summary
 
 Mode = Conversation.Mode
 _HANDOFF_STATUSES = (Message.Status.HANDED_OVER, Message.Status.FAILED)
@@ -124,6 +125,7 @@ class Dashboard:
     latency: list[Latency]
     cache_hit_rate: float | None
     agents: list[AgentLoad] = field(default_factory=list)
+    sla: SlaSummary | None = None
 
     @property
     def messages_total(self) -> int:
@@ -361,11 +363,12 @@ def agent_workload(*, r: ReportRange) -> list[AgentLoad]:
 def dashboard_get(*, r: ReportRange) -> Dashboard:
     first_bot, first_human = first_response_times(r=r)
     resolution_bot, resolution_human = resolution_times(r=r)
+    outcomes = conversation_outcomes(r=r)
     return Dashboard(
         range=r,
         messages_per_day=messages_per_day(r=r),
         conversations_per_day=conversations_per_day(r=r),
-        outcomes=conversation_outcomes(r=r),
+        outcomes=outcomes,
         customer_messages=customer_messages_count(r=r),
         flagged=flagged_by_category(r=r),
         first_response_bot=first_bot,
@@ -375,4 +378,5 @@ def dashboard_get(*, r: ReportRange) -> Dashboard:
         latency=llm_latency(r=r),
         cache_hit_rate=cache_hit_rate(r=r),
         agents=agent_workload(r=r),
+        sla=sla_summary(r=r, with_human=outcomes.with_human),
     )

@@ -3,7 +3,11 @@
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
 from apps.reports.selectors.dashboard import ReportRange, _messages
+from apps.routing.models import SlaBreach
 
 EXPORT_HEADER = [
     "id",
@@ -20,6 +24,7 @@ EXPORT_HEADER = [
     "tokens_in",
     "tokens_out",
     "body",
+    "sla_breaches",  # missed response targets of the message's conversation (routing SlaBreach)
 ]
 
 
@@ -30,8 +35,16 @@ def export_rows_count(*, r: ReportRange) -> int:
 def export_rows(*, r: ReportRange, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
     """Messages of the range in id order, one tuple per row (EXPORT_HEADER), read through a
     server-side cursor so memory stays flat whatever the range."""
+    breaches = (
+        SlaBreach.objects.filter(conversation_id=OuterRef("conversation_id"))
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     return (
         _messages(r)
+        .annotate(sla_breaches=Coalesce(Subquery(breaches, output_field=IntegerField()), Value(0)))
         .order_by("id")
         .values_list(
             "id",
@@ -48,6 +61,7 @@ def export_rows(*, r: ReportRange, chunk_size: int = 5000) -> Iterator[tuple[Any
             "answer_meta__tokens_in",
             "answer_meta__tokens_out",
             "body",
+            "sla_breaches",
         )
         .iterator(chunk_size=chunk_size)
     )

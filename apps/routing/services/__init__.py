@@ -1,6 +1,6 @@
 """Writes of routing: tickets and what a waiting customer hears (queue), the assigner (assign),
 availability and presence (availability), business hours (hours), idle conversations closing
-(lifecycle).
+(lifecycle), missed response targets (sla).
 
 Lock order extends the spine's: customer -> conversation -> queue ticket -> agent status rows (in
 pk order). Nothing here takes a conversation lock while holding an agent status row.
@@ -28,6 +28,7 @@ from apps.routing.services.queue import (
     ticket_follow,
     ticket_open,
 )
+from apps.routing.services.sla import sla_breaches_record
 
 __all__ = [
     "NOTICE_ACK",
@@ -53,6 +54,7 @@ __all__ = [
     "queue_enter",
     "queue_tell_position",
     "schedule_for",
+    "sla_breaches_record",
     "ticket_assign",
     "ticket_follow",
     "ticket_give",

@@ -86,6 +86,8 @@ class KfAdapter(ChannelAdapter):
     label = _("WeCom customer service")
     max_text_bytes = 2048
     media_kinds = frozenset({"image", "voice", "video", "file"})
+    # The rating menu rides on the closing message's event code (kf/session.closing_send).
+    asks_rating_itself = True
 
     def fetch_media(self, *, source: dict[str, Any], kind: str, max_bytes: int) -> FetchedMedia:
         return media_fetch(api="wecom", source=source, max_bytes=max_bytes)

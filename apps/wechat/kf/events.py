@@ -112,11 +112,7 @@ def _status_changed(account: WechatAccount, message: KfMessage, event: dict[str,
                 kind=ConversationEvent.Kind.CLOSED,
             )
         code = str(event.get("msg_code") or "")
-        closing = session.closing_message(account)
-        if code and closing is not None:
-            transaction.on_commit(
-                lambda: session.event_reply(account=account, code=code, message=closing, what="closing")
-            )
+        transaction.on_commit(lambda: session.closing_send(account=account, code=code, conversation_id=conversation_id))
 
 
 def _open_conversation_id(contact: WechatContact) -> int | None:

@@ -179,9 +179,7 @@ def kf_conversation_changed(*, conversation_id: int) -> None:
         if state == session.KfState.ENDED:
             return
         code = session.state_move(contact, session.KfState.ENDED)
-        closing = session.closing_message(contact.account)
-        if code and closing is not None:
-            session.event_reply(account=contact.account, code=code, message=closing, what="closing")
+        session.closing_send(account=contact.account, code=code, conversation_id=conversation_id)
         return
     if state == session.KfState.NEW:
         session.state_move(contact, session.KfState.ASSISTANT)

@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from apps.conversations.services import rating_menu_key, satisfaction_asked, satisfaction_pending
 from apps.wechat import client
 from apps.wechat.models import WechatAccount, WechatContact, WecomServicer
 from apps.wechat.tokens import with_access_token
@@ -144,15 +145,33 @@ def welcome_message(account: WechatAccount) -> dict[str, Any] | None:
     return None
 
 
-def closing_message(account: WechatAccount) -> dict[str, Any] | None:
-    """The closing text, or a 1-5 satisfaction menu under it when the account asks for ratings."""
+def closing_message(account: WechatAccount, *, rating: bool = False) -> dict[str, Any] | None:
+    """The closing text, or a 1-5 satisfaction menu under it when the account asks for ratings or
+    the desk does (``rating``: a satisfaction request for this conversation is waiting)."""
     text = account.kf_closing_text or settings.WECHAT_KF_CLOSING_TEXT
-    if account.kf_closing_rating:
+    if account.kf_closing_rating or rating:
         items = [
-            {"type": "click", "click": {"id": f"csat-{score}", "content": f"{score} {label}"}}
+            {"type": "click", "click": {"id": rating_menu_key(int(score)), "content": f"{score} {label}"}}
             for score, label in RATINGS
         ]
         return {"msgtype": "msgmenu", "msgmenu": {"head_content": text[:1024], "list": items}}
     if text.strip():
         return {"msgtype": "text", "text": {"content": text[:2048]}}
     return None
+
+
+def closing_send(*, account: WechatAccount, code: str, conversation_id: int | None) -> None:
+    """Send the closing message on the end's single-use code (kf/send_msg is refused once the
+    session has ended), with the rating menu when the desk asks, and report whether it went out."""
+    rating = conversation_id is not None and satisfaction_pending(conversation_id=conversation_id)
+    closing = closing_message(account, rating=rating)
+    sent = (
+        bool(code) and closing is not None and event_reply(account=account, code=code, message=closing, what="closing")
+    )
+    if rating and conversation_id is not None:
+        reason = (
+            ""
+            if sent
+            else ("WeCom handed no msg_code for the end" if not code else "WeCom refused the closing message")
+        )
+        satisfaction_asked(conversation_id=conversation_id, asked=sent, reason="" if sent else reason)
