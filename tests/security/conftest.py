@@ -33,6 +33,7 @@ from apps.wechat.models import KfCursor, MenuReply, OaPassiveReply, WechatAccoun
 
 ROLES = ("agent", "manager", "admin")
 _roles_migration = importlib.import_module("apps.core.migrations.0010_roles_satisfaction")
+_roles_helpers = importlib.import_module("apps.core.migrations.0002_roles")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class World:
 
 def roles_ensure() -> None:
     # The migration made the groups; a transactional test elsewhere may have flushed them since.
-    _roles_migration.roles_grant(django_apps)
+    _roles_helpers.roles_grant(django_apps, _roles_migration.ROLES)
 
 
 def _people() -> dict[str, User]:

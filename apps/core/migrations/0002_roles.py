@@ -16,7 +16,8 @@ from django.db import migrations
 CRUD = ("add", "change", "delete", "view")
 
 # role -> [(app_label, codename)]
-ROLES: dict[str, list[tuple[str, str]]] = {
+Roles = dict[str, list[tuple[str, str]]]
+ROLES: Roles = {
     # Serve customers: the console, the review queue (confirm/dismiss), notes. No blacklist or
     # endpoint edits, no exports, no audit log.
     "agent": [
@@ -107,6 +108,30 @@ def permissions_create(apps: Any) -> None:
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
+
+
+def roles_extended(previous: dict[str, list[tuple[str, str]]], **added: list[tuple[str, str]]) -> Roles:
+    """A later roles migration's matrix: a copy of ``previous`` with ``added`` grants per role."""
+    roles = {role: list(grants) for role, grants in previous.items()}
+    for role, grants in added.items():
+        roles[role] += grants
+    return roles
+
+
+def roles_step(roles: Roles, previous: Roles | None) -> migrations.RunPython:
+    """The one operation of a later roles migration: every group set to exactly ``roles``; backwards,
+    to ``previous`` (None: nothing to undo). One definition, so that a new model's grants are a
+    two-line migration instead of a copy of this machinery."""
+
+    def sync(apps: Any, schema_editor: Any) -> None:
+        permissions_create(apps)
+        roles_grant(apps, roles)
+
+    def unsync(apps: Any, schema_editor: Any) -> None:
+        if previous is not None:
+            roles_grant(apps, previous)
+
+    return migrations.RunPython(sync, unsync)
 
 
 def roles_sync(apps: Any, schema_editor: Any) -> None:

@@ -5,7 +5,6 @@ profiles. Tests grant ROLES from here (the newest roles migration) after a flush
 """
 
 import importlib
-from typing import Any
 
 from django.db import migrations
 
@@ -13,21 +12,10 @@ _previous = importlib.import_module("apps.core.migrations.0002_roles")
 CRUD = _previous.CRUD
 
 ROLES: dict[str, list[tuple[str, str]]] = {
-    role: [
-        grant for grant in grants if grant not in {("console", f"{verb}_agentprofile") for verb in CRUD}
-    ]
+    role: [grant for grant in grants if grant not in {("console", f"{verb}_agentprofile") for verb in CRUD}]
     for role, grants in _previous.ROLES.items()
 }
 ROLES["admin"] += [("wechat", f"{verb}_wecomservicer") for verb in CRUD]
-
-
-def roles_grant(apps: Any) -> None:
-    _previous.roles_grant(apps, ROLES)
-
-
-def roles_sync(apps: Any, schema_editor: Any) -> None:
-    _previous.permissions_create(apps)
-    roles_grant(apps)
 
 
 class Migration(migrations.Migration):
@@ -36,4 +24,4 @@ class Migration(migrations.Migration):
         ("wechat", "0003_wecomservicer"),
     ]
 
-    operations = [migrations.RunPython(roles_sync, migrations.RunPython.noop)]
+    operations = [_previous.roles_step(ROLES, None)]

@@ -5,30 +5,18 @@ blacklist itself. Tests grant ROLES from here (the newest roles migration) after
 """
 
 import importlib
-from typing import Any
 
 from django.db import migrations
 
 _previous = importlib.import_module("apps.core.migrations.0003_roles_wecom_servicer")
-_helpers = importlib.import_module("apps.core.migrations.0002_roles")  # roles_grant(apps, roles), permissions_create
-CRUD = _previous.CRUD
+_helpers = importlib.import_module("apps.core.migrations.0002_roles")  # roles_extended, roles_step
+CRUD = _helpers.CRUD
 
-ROLES: dict[str, list[tuple[str, str]]] = {role: list(grants) for role, grants in _previous.ROLES.items()}
-ROLES["admin"] += [("moderation", f"{verb}_contentcategory") for verb in CRUD]
-ROLES["admin"] += [("moderation", f"{verb}_allowlistentry") for verb in CRUD]
-
-
-def roles_grant(apps: Any) -> None:
-    _helpers.roles_grant(apps, ROLES)
-
-
-def roles_sync(apps: Any, schema_editor: Any) -> None:
-    _helpers.permissions_create(apps)
-    roles_grant(apps)
-
-
-def roles_unsync(apps: Any, schema_editor: Any) -> None:
-    _previous.roles_grant(apps)
+ROLES = _helpers.roles_extended(
+    _previous.ROLES,
+    admin=[("moderation", f"{verb}_contentcategory") for verb in CRUD]
+    + [("moderation", f"{verb}_allowlistentry") for verb in CRUD],
+)
 
 
 class Migration(migrations.Migration):
@@ -37,4 +25,4 @@ class Migration(migrations.Migration):
         ("moderation", "0003_categories_allowlist_routes"),
     ]
 
-    operations = [migrations.RunPython(roles_sync, roles_unsync)]
+    operations = [_helpers.roles_step(ROLES, _previous.ROLES)]
