@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 
@@ -19,6 +18,7 @@ from apps.routing.models import AgentStatus, QueueTicket
 from apps.routing.tasks import routing_tick
 from tests.console.conftest import PASSWORD, agent_group
 from tests.e2e.conftest import SCREENSHOTS
+from tests.support.presence import presence_forget
 from tests.support.processes import LiveProcess
 from tests.support.waiting import wait_for
 
@@ -39,12 +39,8 @@ WORKER_ENV = {
 
 @pytest.fixture(autouse=True)
 def _fresh_presence() -> Iterator[None]:
-    # Console tabs count presence in Redis; later tests reuse these agents' ids.
     yield
-    client = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}")
-    keys = list(client.scan_iter("routing:presence:*", count=1000))
-    if keys:
-        client.delete(*keys)
+    presence_forget()
 
 
 def make_agent(username: str, *, capacity: int) -> User:

@@ -4,8 +4,6 @@ tests/conftest.py's)."""
 from collections.abc import Callable, Iterator
 
 import pytest
-import redis
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -15,16 +13,13 @@ from apps.routing import services
 from apps.routing.models import AgentStatus, QueueTicket, Team
 from tests.console.conftest import PASSWORD, agent_group, outsider  # noqa: F401  (staff, not an agent)
 from tests.factories import AgentStatusFactory, ConversationFactory
+from tests.support.presence import presence_forget
 
 
 @pytest.fixture(autouse=True)
 def _fresh_presence() -> Iterator[None]:
-    # Presence counts live in Redis across tests; a test's agent ids are reused after a flush.
     yield
-    client = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}")
-    keys = list(client.scan_iter("routing:presence:*", count=1000))
-    if keys:
-        client.delete(*keys)
+    presence_forget()
 
 
 @pytest.fixture
