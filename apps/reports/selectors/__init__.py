@@ -1,5 +1,5 @@
 """Reads of the reports app: dashboard figures (dashboard.py, SLA figures in sla.py) and export rows
-(export.py)."""
+(export.py); lifecycle figures per agent and team in lifecycle.py."""
 
 from apps.reports.selectors.dashboard import (
     AgentLoad,
@@ -24,6 +24,7 @@ from apps.reports.selectors.dashboard import (
     resolution_times,
 )
 from apps.reports.selectors.export import EXPORT_HEADER, export_rows, export_rows_count
+from apps.reports.selectors.lifecycle import Lifecycle, LifecycleRow, lifecycle_figures
 from apps.reports.selectors.sla import SlaSummary, sla_summary
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "Dashboard",
     "Durations",
     "Latency",
+    "Lifecycle",
+    "LifecycleRow",
     "Outcomes",
     "ReportRange",
     "SlaSummary",
@@ -48,6 +51,7 @@ __all__ = [
     "export_rows_count",
     "first_response_times",
     "flagged_by_category",
+    "lifecycle_figures",
     "llm_latency",
     "messages_per_day",
     "resolution_times",
