@@ -50,8 +50,8 @@ def _file_chunks(file: Any) -> Iterator[bytes]:
 
 @admin.register(Export)
 class ExportAdmin(admin.ModelAdmin[Export]):
-    list_display = ("id", "created_at", "requested_by", "format", "date_from", "date_to", "channel", "progress")
-    list_filter = ("status", "format")
+    list_display = ("id", "created_at", "requested_by", "kind", "format", "date_from", "date_to", "channel", "progress")
+    list_filter = ("status", "kind", "format")
     list_select_related = ("requested_by",)
     ordering = ("-created_at",)
     # The file has no URL (ExportStorage.url raises): its link is the "progress" download link.
@@ -111,9 +111,15 @@ class ExportAdmin(admin.ModelAdmin[Export]):
         }
         if form.is_valid():
             dashboard = selectors.dashboard_get(r=form.report_range())
+            lifecycle = selectors.lifecycle_figures(r=form.report_range())
             context.update(
                 d=dashboard,
-                export_form=ExportForm(initial={**form.cleaned_data, "format": Export.Format.XLSX}),
+                lifecycle=lifecycle,
+                # Same cohort as the tiles: no conversations, no overall row (the empty state instead).
+                lifecycle_overall=[lifecycle.overall] if dashboard.outcomes.conversations else [],
+                export_form=ExportForm(
+                    initial={**form.cleaned_data, "kind": Export.Kind.MESSAGES, "format": Export.Format.XLSX}
+                ),
                 query=request.GET.urlencode(),
                 **_charts(dashboard),
             )
@@ -132,6 +138,7 @@ class ExportAdmin(admin.ModelAdmin[Export]):
             date_from=r.date_from,
             date_to=r.date_to,
             channel=r.channel,
+            kind=form.cleaned_data["kind"],
         )
         messages.success(
             request, _("Export #%(id)s started; it is listed below with its progress.") % {"id": export.pk}
@@ -145,16 +152,20 @@ class ExportAdmin(admin.ModelAdmin[Export]):
         if not form.is_valid():
             return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
         r = form.report_range()
+        kind = request.GET.get("kind") or Export.Kind.MESSAGES
+        if kind not in services.EXPORT_KINDS:
+            return HttpResponse("unknown kind", status=400, content_type="text/plain; charset=utf-8")
+        spec = services.EXPORT_KINDS[kind]
         audit_record(
             kind=AuditLog.Kind.STAFF,
             event=AuditEvent.REPORT_EXPORT_STREAM,
             actor_id=request.user.pk,
             client_ip=request.META.get("REMOTE_ADDR"),
-            details={"from": str(r.date_from), "to": str(r.date_to), "channel": r.channel},
+            details={"from": str(r.date_from), "to": str(r.date_to), "channel": r.channel, "kind": kind},
         )
-        chunks = writers.csv_chunks(header=selectors.EXPORT_HEADER, rows=selectors.export_rows(r=r))
+        chunks = writers.csv_chunks(header=spec.header, rows=spec.rows(r=r))
         response = StreamingHttpResponse(_aiter_sync(chunks), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="messages-{r.date_from}-{r.date_to}.csv"'
+        response["Content-Disposition"] = f'attachment; filename="{spec.name}-{r.date_from}-{r.date_to}.csv"'
         return response
 
     def download_view(self, request: HttpRequest, export_id: int) -> HttpResponseBase:

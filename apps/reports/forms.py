@@ -46,4 +46,9 @@ class RangeForm(forms.Form):
 
 
 class ExportForm(RangeForm):
+    # Optional: requests from before conversation exports existed meant messages.
+    kind = forms.ChoiceField(label=_("Rows"), choices=Export.Kind.choices, required=False)
     format = forms.ChoiceField(label=_("Format"), choices=Export.Format.choices)
+
+    def clean_kind(self) -> str:
+        return str(self.cleaned_data.get("kind") or Export.Kind.MESSAGES)

@@ -30,7 +30,12 @@ def export_storage() -> Storage:
 
 
 class Export(models.Model):
-    """A file of messages for a date range, written by a task, downloaded when ready."""
+    """A file of messages (one row each) or conversations (one row each, with their lifecycle
+    figures) for a date range, written by a task, downloaded when ready."""
+
+    class Kind(models.TextChoices):
+        MESSAGES = "messages", _("Messages")
+        CONVERSATIONS = "conversations", _("Conversations")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -45,6 +50,7 @@ class Export(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.SET_NULL, null=True
     )
+    kind = models.CharField(_("rows"), max_length=16, choices=Kind.choices, default=Kind.MESSAGES)
     format = models.CharField(_("format"), max_length=8, choices=Format.choices)
     date_from = models.DateField(_("from"))
     date_to = models.DateField(_("to (inclusive)"))
@@ -66,7 +72,7 @@ class Export(models.Model):
         indexes = [models.Index(fields=["-created_at"], name="reports_export_recent")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.format} {self.date_from}–{self.date_to} ({self.status})"
+        return f"#{self.pk} {self.kind} {self.format} {self.date_from}–{self.date_to} ({self.status})"
 
     @property
     def progress_percent(self) -> int:

@@ -20,7 +20,12 @@ REPORTS_EXPORT_KEEP_DAYS = env_int("REPORTS_EXPORT_KEEP_DAYS", 7)
 
 # The daily report goes to every active user holding reports.manager, plus these addresses.
 REPORTS_EMAIL_EXTRA_RECIPIENTS = env_list("REPORTS_EMAIL_EXTRA_RECIPIENTS", [])
+# Local hour of all three e-mailed reports: the daily one (yesterday), the weekly one on Mondays
+# (last Monday-Sunday) and the monthly one on the 1st (last month); each can be turned off.
 REPORTS_DAILY_HOUR = env_int("REPORTS_DAILY_HOUR", 8)
+REPORTS_DAILY_ENABLED = env_bool("REPORTS_DAILY_ENABLED", True)
+REPORTS_WEEKLY_ENABLED = env_bool("REPORTS_WEEKLY_ENABLED", True)
+REPORTS_MONTHLY_ENABLED = env_bool("REPORTS_MONTHLY_ENABLED", True)
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "desk@localhost")
 EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
@@ -29,11 +34,20 @@ EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 
-CELERY_BEAT_SCHEDULE["reports-daily-email"] = {
-    "task": "apps.reports.tasks.send_daily_report",
-    "schedule": crontab(hour=REPORTS_DAILY_HOUR, minute=0),
-    "options": {"expires": 3600},
+_REPORT_SCHEDULES = {
+    "day": (REPORTS_DAILY_ENABLED, crontab(hour=REPORTS_DAILY_HOUR, minute=0)),
+    "week": (REPORTS_WEEKLY_ENABLED, crontab(hour=REPORTS_DAILY_HOUR, minute=0, day_of_week=1)),
+    "month": (REPORTS_MONTHLY_ENABLED, crontab(hour=REPORTS_DAILY_HOUR, minute=0, day_of_month=1)),
 }
+_REPORT_ENTRIES = {"day": "reports-daily-email", "week": "reports-weekly-email", "month": "reports-monthly-email"}
+for _period, (_enabled, _schedule) in _REPORT_SCHEDULES.items():
+    if _enabled:
+        CELERY_BEAT_SCHEDULE[_REPORT_ENTRIES[_period]] = {
+            "task": "apps.reports.tasks.send_report",
+            "schedule": _schedule,
+            "args": (_period,),
+            "options": {"expires": 3600},
+        }
 CELERY_BEAT_SCHEDULE["reports-exports-prune"] = {
     "task": "apps.reports.tasks.prune_exports",
     "schedule": crontab(hour=3, minute=30),

@@ -6,11 +6,13 @@ Days are calendar days in Asia/Shanghai (settings.TIME_ZONE): D1 = 2026-03-01 ..
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import ModuleType, SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.utils import timezone
 
 from apps.conversations.models import Conversation, Customer, Message
 from apps.moderation.models import Flag
@@ -172,3 +174,13 @@ def export_root(settings: Any, tmp_path: Any) -> Any:
 
 
 LoginAs = Callable[[User], Any]
+
+
+@pytest.fixture
+def day(clock: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """For scripted_day.play: the desk's clock and Django's both read 2026-03-10 09:00 Shanghai
+    plus what clock.advance added."""
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=SHANGHAI)
+    monkeypatch.setattr("apps.core.clock.timezone", SimpleNamespace(now=lambda: start))
+    monkeypatch.setattr(timezone, "now", clock.now)
+    return clock

@@ -39,5 +39,5 @@ def test_no_mail_goes_out_when_no_manager_has_an_address(agent: User, mailoutbox
 
 def test_the_beat_schedule_runs_the_daily_report(settings: Any) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["reports-daily-email"]
-    assert entry["task"] == "apps.reports.tasks.send_daily_report"
+    assert (entry["task"], entry["args"]) == ("apps.reports.tasks.send_report", ("day",))
     assert entry["schedule"].hour == {settings.REPORTS_DAILY_HOUR}

@@ -1,6 +1,12 @@
 """Reads of the reports app: dashboard figures (dashboard.py, SLA figures in sla.py) and export rows
-(export.py); lifecycle figures per agent and team in lifecycle.py."""
+(export.py, one per message; conversation_export.py, one per conversation); lifecycle figures per
+agent and team in lifecycle.py."""
 
+from apps.reports.selectors.conversation_export import (
+    CONVERSATION_EXPORT_HEADER,
+    conversation_export_count,
+    conversation_export_rows,
+)
 from apps.reports.selectors.dashboard import (
     AgentLoad,
     CategoryRate,
@@ -28,6 +34,7 @@ from apps.reports.selectors.lifecycle import Lifecycle, LifecycleRow, lifecycle_
 from apps.reports.selectors.sla import SlaSummary, sla_summary
 
 __all__ = [
+    "CONVERSATION_EXPORT_HEADER",
     "EXPORT_HEADER",
     "AgentLoad",
     "CategoryRate",
@@ -43,6 +50,8 @@ __all__ = [
     "SlaSummary",
     "agent_workload",
     "cache_hit_rate",
+    "conversation_export_count",
+    "conversation_export_rows",
     "conversation_outcomes",
     "conversations_per_day",
     "customer_messages_count",
