@@ -33,6 +33,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import harness  # noqa: E402
+
 DB_NAME = "desk_bench_export"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres"
 DAYS = 30
@@ -49,14 +53,7 @@ def midnight(day: date) -> str:
 
 
 def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="project.settings.test",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        DESK_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
+    return harness.django_child_env(DB_NAME)
 
 
 def pg(dbname: str = DB_NAME) -> psycopg.Connection:

@@ -34,6 +34,18 @@ TABLES = (
 )
 
 
+def django_child_env(db_name: str) -> dict[str, str]:
+    """The environment of a child process that runs the desk's code against the bench's own database."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="project.settings.test",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        DESK_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -15,7 +15,6 @@ conversation was given twice.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import threading
@@ -26,6 +25,10 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import harness  # noqa: E402
+
 DB_NAME = "desk_bench_routing"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres"
 TEAMS = ("售后", "账单", "投诉", "物流", "会员")
@@ -47,14 +50,7 @@ TABLES = ", ".join(
 
 
 def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="project.settings.test",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        DESK_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
+    return harness.django_child_env(DB_NAME)
 
 
 def prepare() -> None:
