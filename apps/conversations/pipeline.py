@@ -111,8 +111,6 @@ class KnowledgeSearch(Protocol):
     @property
     def fallback(self) -> KnowledgeMatch | None: ...  # sure enough to stand in for a withheld draft
 
-    def snippets(self, *, min_score: float) -> list[str]: ...
-
     def direct_meta(self) -> dict[str, Any]: ...
 
 

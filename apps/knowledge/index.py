@@ -47,9 +47,6 @@ class Match:
     lexical: float = 0.0  # BM25 over the entry's phrasings and answer, in [0, 1] (lexical.BM25.normalised)
     fused: float = 0.0  # what ranks: score + KNOWLEDGE_LEXICAL_WEIGHT * lexical
 
-    def snippet(self) -> str:
-        return f"问：{self.question} 答：{self.answer}"
-
 
 @dataclass(frozen=True)
 class Search:
@@ -60,9 +57,6 @@ class Search:
     # The entry sure enough to send in place of a model's withheld draft (apps/llm/guard.py): the
     # direct answer, or a top entry that both the meaning and the words agree on.
     fallback: Match | None = None
-
-    def snippets(self, *, min_score: float) -> list[str]:
-        return [m.snippet() for m in self.matches if m.score >= min_score]
 
     def direct_meta(self) -> dict[str, Any]:
         assert self.direct is not None
