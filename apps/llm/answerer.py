@@ -18,6 +18,7 @@ from apps.core import metrics
 from apps.llm import guard, selectors, services
 from apps.llm.cache import CachedAnswer, answer_cache, cache_key, prompt_version
 from apps.llm.injection import injection_find
+from apps.llm.prompt import PromptConfig
 from apps.llm.selection import Candidate
 from apps.llm.types import Completion, NoEndpointAvailable
 
@@ -29,7 +30,9 @@ class LLMAnswerer:
     the model picks the entry that answers (select mode) or writes from the top snippets (compose) -> draft check."""
 
     def answer(self, *, conversation_id: int, question: str, context: list[Turn]) -> Answer:
-        key = self._cache_key(question) if not context and settings.ANSWER_CACHE_ENABLED else None
+        # Read once per answer, and only where needed: the cache key (first turns) and composing.
+        config = selectors.prompt_config_get() if not context and settings.ANSWER_CACHE_ENABLED else None
+        key = self._cache_key(question, config) if config is not None else None
         if key is not None and (hit := answer_cache().get(key)) is not None:
             cached, level = hit
             return Answer(text=cached.text, meta={**cached.meta, "source": "cache", "cache_level": level})
@@ -67,8 +70,11 @@ class LLMAnswerer:
             matches = [chosen]
         # Each snippet carries its entry id, so the audit can tell which entries an answer stood on.
         snippets = [f"[K{m.entry_id}] 问：{m.question} 答：{m.answer}" for m in matches]
+        config = config or selectors.prompt_config_get()
         try:
-            completion = services.completion_create(question=question, context=context, knowledge=snippets)
+            completion = services.completion_create(
+                question=question, context=context, knowledge=snippets, config=config
+            )
         except NoEndpointAvailable as exc:
             raise AnswerUnavailable(str(exc), retryable=exc.retryable) from exc
         meta = {**completion.meta(), "source": "llm", "knowledge_ids": [m.entry_id for m in matches]}
@@ -78,7 +84,7 @@ class LLMAnswerer:
             question=question,
             grounds=[*snippets, *(turn.text for turn in context if turn.role != "customer")],
             customer_said=[turn.text for turn in context if turn.role == "customer"],
-            secrets=[selectors.prompt_config_get().instructions],
+            secrets=[config.instructions],
         )
         if problem is not None:
             return self._withheld(problem=problem, found=found, meta=meta, completion=completion)
@@ -125,11 +131,11 @@ class LLMAnswerer:
         return Answer(text="", reasoning=reasoning, meta=meta, hand_over=f"answer withheld: {problem.kind}")
 
     @staticmethod
-    def _cache_key(question: str) -> str:
+    def _cache_key(question: str, config: PromptConfig) -> str:
         models = sorted({e.model for e in selectors.endpoints_answering()})
         return cache_key(
             question=question,
             model=",".join(models),
             knowledge_version=get_knowledge().version(),
-            prompt=f"{prompt_version(selectors.prompt_config_get())}:{guard.RULES_VERSION}",
+            prompt=f"{prompt_version(config)}:{guard.RULES_VERSION}",
         )

@@ -25,9 +25,12 @@ def _pool_for(runner: Runner) -> EndpointPool:
     return EndpointPool(http=runner.http, breaker=runner.breaker)
 
 
-def completion_create(*, question: str, context: Sequence[Turn], knowledge: Sequence[str] = ()) -> Completion:
-    """Answer one customer question. Raises NoEndpointAvailable when no backend gives a non-empty answer."""
-    config = selectors.prompt_config_get()
+def completion_create(
+    *, question: str, context: Sequence[Turn], knowledge: Sequence[str] = (), config: PromptConfig | None = None
+) -> Completion:
+    """Answer one customer question. Raises NoEndpointAvailable when no backend gives a non-empty answer.
+    ``config``: the prompt settings when the caller has read them already (else read here)."""
+    config = config or selectors.prompt_config_get()
     endpoints = selectors.endpoints_enabled()
     if not endpoints and (embedded := selectors.embedded_endpoint()) is not None:
         # Qwen's ChatML template takes the persona, instructions and knowledge as a system message
