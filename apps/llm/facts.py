@@ -90,15 +90,25 @@ def chinese_number(numeral: str) -> int | None:
     return total + section + digit if seen else None
 
 
-def numbers(text: str) -> set[Decimal]:
-    """Every number the text states (list numbering left out), as values: 7, 7.0 and 七 are one fact."""
-    flat = _ENUMERATION.sub(" ", unicodedata.normalize("NFKC", text))
+def _arabic(text: str, *, bare: bool) -> set[Decimal]:
+    """The Arabic numbers of an NFKC text; ``bare``: only those with no unit after or currency before."""
     found: set[Decimal] = set()
-    for match in _ARABIC.finditer(flat):
+    for match in _ARABIC.finditer(text):
+        if bare and (
+            text[max(0, match.start() - 1) : match.start()] in ("¥", "$", "￥") or _UNIT_AFTER.match(text, match.end())
+        ):
+            continue
         try:
             found.add(Decimal(match.group()).normalize())
         except InvalidOperation:
             continue
+    return found
+
+
+def numbers(text: str) -> set[Decimal]:
+    """Every number the text states (list numbering left out), as values: 7, 7.0 and 七 are one fact."""
+    flat = _ENUMERATION.sub(" ", unicodedata.normalize("NFKC", text))
+    found = _arabic(flat, bare=False)
     for match in _CN_NUMBER.finditer(flat):
         value = chinese_number(match.group(1))
         if value is not None:
@@ -113,17 +123,7 @@ def policy_terms(text: str) -> set[str]:
 
 def bare_numbers(text: str) -> set[Decimal]:
     """Numbers with no unit or currency: order numbers, phone numbers, quantities as identifiers."""
-    flat = unicodedata.normalize("NFKC", text)
-    found: set[Decimal] = set()
-    for match in _ARABIC.finditer(flat):
-        before = flat[max(0, match.start() - 1) : match.start()]
-        if before in ("¥", "$", "￥") or _UNIT_AFTER.match(flat, match.end()):
-            continue
-        try:
-            found.add(Decimal(match.group()).normalize())
-        except InvalidOperation:
-            continue
-    return found
+    return _arabic(unicodedata.normalize("NFKC", text), bare=True)
 
 
 def unsupported(*, claim: str, grounds: str, customer: str = "") -> list[str]:
