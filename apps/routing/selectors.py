@@ -166,6 +166,22 @@ def idle(*, mode: str, before: datetime) -> QuerySet[Conversation]:
     )
 
 
+def abandoned(*, before: datetime) -> QuerySet[Conversation]:
+    """Queued conversations whose customer has said nothing since ``before`` while waiting since
+    before it too. The wait counts from the opening for a ticket queued off hours (not_before):
+    nobody abandons a line that has not started to move."""
+    since = QueueTicket.objects.filter(conversation=OuterRef("pk"), assigned_at__isnull=True, ended_at__isnull=True)
+    waiting_since = since.annotate(start=Coalesce("not_before", "queued_at")).order_by("-queued_at").values("start")[:1]
+    return (
+        # last_message_at: the customer's latest message (the spine sets it on receipt only).
+        Conversation.objects.filter(mode=Conversation.Mode.QUEUED)
+        .filter(Q(last_message_at__lte=before) | Q(last_message_at__isnull=True))
+        .annotate(waiting_since=Subquery(waiting_since))
+        .filter(waiting_since__lte=before)
+        .order_by("waiting_since", "pk")
+    )
+
+
 def availability(*, user_id: int) -> dict[str, Any]:
     """What the console's availability control shows."""
     status = AgentStatus.objects.filter(user_id=user_id).first()

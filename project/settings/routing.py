@@ -54,6 +54,13 @@ DESK_IDLE_CLOSE_BOT_TEXT = env_str("DESK_IDLE_CLOSE_BOT_TEXT", "")
 DESK_IDLE_CLOSE_HUMAN_TEXT = env_str(
     "DESK_IDLE_CLOSE_HUMAN_TEXT", "由于长时间没有收到您的消息，本次会话已结束。如有其他问题，欢迎随时联系我们。"
 )
+# A queued customer silent this long (counted from the opening when queued off hours) has gone: the
+# conversation ends "abandoned in the queue", the customer told DESK_QUEUE_ABANDON_TEXT. 0: never.
+DESK_QUEUE_ABANDON_S = env_float("DESK_QUEUE_ABANDON_S", 7200.0)
+DESK_QUEUE_ABANDON_TEXT = env_str(
+    "DESK_QUEUE_ABANDON_TEXT",
+    "很抱歉让您久等了，本次排队已结束。如仍需帮助，请随时再发消息给我们，我们会尽快为您服务。",
+)
 DESK_IDLE_CLOSE_TICK_S = env_float("DESK_IDLE_CLOSE_TICK_S", 60.0)
 
 CELERY_BEAT_SCHEDULE["routing-tick"] = {

@@ -93,6 +93,7 @@ def test_a_human_conversation_stays_open_longer_then_closes_with_a_closing_messa
 def test_a_waiting_customer_is_never_closed_for_idling_and_closing_it_means_abandoned(
     clock: ModuleType, settings: Any, on_shift: Callable[..., User]
 ) -> None:
+    settings.DESK_QUEUE_ABANDON_S = 0  # abandonment off: idling alone closes nothing in the queue
     alice = on_shift("alice", status=AgentStatus.Status.OFFLINE)
     waiting = receive("转人工", user="c1").message  # nobody on shift: it waits
     conversation = Conversation.objects.get(pk=waiting.conversation_id)
@@ -105,6 +106,58 @@ def test_a_waiting_customer_is_never_closed_for_idling_and_closing_it_means_aban
     conversation.refresh_from_db()
     assert (conversation.mode, conversation.end_reason) == (Mode.CLOSED, EndReason.ABANDONED)
     assert QueueTicket.objects.get(conversation=conversation).ended_at is not None
+
+
+def test_a_customer_silent_in_the_queue_for_the_abandon_time_is_told_and_the_conversation_ends_abandoned(
+    clock: ModuleType, settings: Any, on_shift: Callable[..., User]
+) -> None:
+    on_shift("alice", status=AgentStatus.Status.OFFLINE)
+    waiting = receive("转人工", user="c1").message
+    conversation = Conversation.objects.get(pk=waiting.conversation_id)
+    assert conversation.mode == Mode.QUEUED
+
+    clock.advance(settings.DESK_QUEUE_ABANDON_S / 2)
+    receive("还要等多久？", user="c1")  # still there: the wait's silence counts from this message
+    clock.advance(settings.DESK_QUEUE_ABANDON_S - 60)
+    assert services.conversations_close_idle() == 0
+    clock.advance(120)
+    assert services.conversations_close_idle() == 1
+    assert services.conversations_close_idle() == 0
+
+    conversation.refresh_from_db()
+    assert (conversation.mode, conversation.end_reason) == (Mode.CLOSED, EndReason.ABANDONED)
+    last = Message.objects.filter(conversation=conversation).order_by("id").last()
+    assert last is not None
+    assert (last.author_kind, last.body) == (Message.AuthorKind.SYSTEM, settings.DESK_QUEUE_ABANDON_TEXT)
+    assert (last.answer_meta["notice"], last.status) == (services.NOTICE_ABANDONED, Message.Status.DELIVERED)
+    assert QueueTicket.objects.get(conversation=conversation).ended_at is not None
+    # Nobody served them: no satisfaction question.
+    assert not Message.objects.filter(conversation=conversation, answer_meta__notice="csat_ask").exists()
+
+
+def test_nobody_abandons_the_queue_at_night_the_silence_counts_again_from_the_opening(
+    clock: ModuleType, settings: Any, on_shift: Callable[..., User]
+) -> None:
+    from datetime import timedelta
+
+    from tests.factories import BusinessHoursFactory
+    from tests.routing.test_hours import DAILY, later_day, local, travel
+
+    BusinessHoursFactory(daily=DAILY)
+    day = later_day()
+    travel(clock, local(day, 19))  # queued in hours, nobody on shift; the desk closes at 21:00
+    waiting = receive("转人工", user="c1").message
+    conversation = Conversation.objects.get(pk=waiting.conversation_id)
+    assert conversation.mode == Mode.QUEUED
+
+    travel(clock, local(day, 23))  # four hours silent, but at night
+    assert services.conversations_close_idle() == 0
+    travel(clock, local(day + timedelta(days=1), 9, 1))  # open again: the night's silence does not count
+    assert services.conversations_close_idle() == 0
+    clock.advance(settings.DESK_QUEUE_ABANDON_S)  # open that long, and still silent: they have gone
+    assert services.conversations_close_idle() == 1
+    conversation.refresh_from_db()
+    assert conversation.end_reason == EndReason.ABANDONED
 
 
 def test_the_console_close_records_resolved_by_an_agent(on_shift: Callable[..., User]) -> None:

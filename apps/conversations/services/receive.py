@@ -155,7 +155,9 @@ def _store(
             message = Message.objects.create(
                 conversation=conversation, channel=channel, channel_message_id=channel_message_id, **fields
             )
-            conversation.last_message_at = message.created_at
+            # The desk's clock (apps/core/clock.py), so the timers that read it (idle close, queue
+            # abandonment) can be tested with moved time; the same instant as created_at otherwise.
+            conversation.last_message_at = clock.now()
             conversation.save(update_fields=["last_message_at", "updated_at"])
             if awaiting is not None and rating is not None:
                 satisfaction_answer(satisfaction=awaiting, message=message, rating=rating)

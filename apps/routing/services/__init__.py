@@ -15,7 +15,13 @@ from apps.routing.services.availability import (
     presence_sweep,
 )
 from apps.routing.services.hours import OffHours, Schedule, off_hours, schedule_for
-from apps.routing.services.lifecycle import NOTICE_IDLE_CLOSE, conversation_close_idle, conversations_close_idle
+from apps.routing.services.lifecycle import (
+    NOTICE_ABANDONED,
+    NOTICE_IDLE_CLOSE,
+    conversation_close_abandoned,
+    conversation_close_idle,
+    conversations_close_idle,
+)
 from apps.routing.services.queue import (
     NOTICE_ACK,
     NOTICE_FOLLOW_UP,
@@ -31,6 +37,7 @@ from apps.routing.services.queue import (
 from apps.routing.services.sla import sla_breaches_record
 
 __all__ = [
+    "NOTICE_ABANDONED",
     "NOTICE_ACK",
     "NOTICE_FOLLOW_UP",
     "NOTICE_IDLE_CLOSE",
@@ -42,6 +49,7 @@ __all__ = [
     "agent_conversations_release",
     "agent_lock",
     "agent_status_set",
+    "conversation_close_abandoned",
     "conversation_close_idle",
     "conversations_close_idle",
     "follow_ups_send",

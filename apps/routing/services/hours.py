@@ -36,6 +36,14 @@ class Schedule:
         local = at.astimezone(self.zone)
         return any(opens <= local.time() < closes for opens, closes in self.spans(local.date()))
 
+    def opened_at(self, at: datetime) -> datetime | None:
+        """When the span ``at`` lies in opened; None when the desk is closed at ``at``."""
+        local = at.astimezone(self.zone)
+        for opens, closes in self.spans(local.date()):
+            if opens <= local.time() < closes:
+                return datetime.combine(local.date(), opens, tzinfo=self.zone)
+        return None
+
     def next_open(self, at: datetime) -> datetime | None:
         """The first opening after ``at`` (``at`` itself when open); None when none is in sight."""
         if self.is_open(at):
