@@ -71,3 +71,32 @@ def test_a_manager_sees_the_dashboard_charts_in_the_browser(
     refused = other.goto(f"{asgi_server}/admin/reports/export/dashboard/")
     assert refused is not None
     assert refused.status == 403
+
+
+def test_the_lifecycle_tables_and_sla_tile_read_in_chinese_on_a_desk_and_a_phone(
+    browser: Any,  # noqa: F811
+    asgi_server: str,
+    day: Any,
+    manager: User,
+) -> None:
+    from tests.reports.scripted_day import DAY, play
+
+    play(day)
+    query = f"%3Fdate_from%3D{DAY.isoformat()}%26date_to%3D{DAY.isoformat()}"
+    for width, name in ((1280, "dashboard-lifecycle.png"), (390, "dashboard-lifecycle-390.png")):
+        page = browser.new_page(locale="zh-CN", viewport={"width": width, "height": 900})
+        page.goto(f"{asgi_server}/admin/login/?next=/admin/reports/export/dashboard/{query}")
+        page.fill("#id_username", "manager")
+        page.fill("#id_password", "pw-manager-12345")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#lifecycle-agents")
+        agents = page.locator("#lifecycle-agents").inner_text()
+        assert "bob" in agents  # the scripted day's figures, in Chinese
+        assert "6 分 40 秒" in agents
+        assert "售前" in page.locator("#lifecycle-teams").inner_text()
+        assert "66.7%" in page.locator("#lifecycle-overall").inner_text()  # SLA compliance
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        # Nothing spills out of the page sideways on a phone: wide tables scroll inside their box.
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, overflow
+        page.close()
