@@ -14,6 +14,7 @@ from factory.django import DjangoModelFactory
 
 from apps.conversations import services
 from apps.conversations.models import Conversation, Customer
+from apps.customers.models import Label
 from apps.routing.models import (
     AgentStatus,
     BusinessHours,
@@ -133,6 +134,15 @@ class OfficialAccountFactory(DjangoModelFactory[WechatAccount]):
     secret = "oa-app-secret"
     token = "oa-callback-token"
     encoding_aes_key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+class LabelFactory(DjangoModelFactory[Label]):
+    class Meta:
+        model = Label
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"标签{n}")
+    colour = "#e53935"
 
 
 class _Auto(enum.Enum):

@@ -39,6 +39,16 @@ class AuditEvent(models.TextChoices):
     CONVERSATION_REOPENED = "conversation.reopened", _("Conversation reopened by the customer")
     CONVERSATION_OFF_HOURS = "conversation.off_hours", _("Off hours: conversation left with the bot")
 
+    # Customer profiles (apps.customers): labels, notes, merges of one person's channel identities.
+    CUSTOMER_LABEL_ADDED = "customer.label_added", _("Label added to a customer")
+    CUSTOMER_LABEL_REMOVED = "customer.label_removed", _("Label removed from a customer")
+    CUSTOMER_NOTE_ADDED = "customer.note_added", _("Note added to a customer")
+    CUSTOMER_MERGED = "customer.merged", _("Customer profiles merged")
+    CUSTOMER_UNMERGED = "customer.unmerged", _("Customer merge undone")
+    CUSTOMER_UNIONID_LINKED = "customer.unionid_linked", _("Customer linked by WeChat unionid")
+    CONVERSATION_LABEL_ADDED = "conversation.label_added", _("Label added to a conversation")
+    CONVERSATION_LABEL_REMOVED = "conversation.label_removed", _("Label removed from a conversation")
+
     # Moderation review (Flag.Status: f"flag.{status}").
     FLAG_CONFIRMED = "flag.confirmed", _("Moderation flag confirmed")
     FLAG_DISMISSED = "flag.dismissed", _("Moderation flag dismissed")
@@ -115,6 +125,9 @@ class AuditEvent(models.TextChoices):
     CONSOLE_CANNEDRESPONSE_ADD = "console.cannedresponse.add", _("Canned response added")
     CONSOLE_CANNEDRESPONSE_CHANGE = "console.cannedresponse.change", _("Canned response changed")
     CONSOLE_CANNEDRESPONSE_DELETE = "console.cannedresponse.delete", _("Canned response deleted")
+    CUSTOMERS_LABEL_ADD = "customers.label.add", _("Label added")
+    CUSTOMERS_LABEL_CHANGE = "customers.label.change", _("Label changed")
+    CUSTOMERS_LABEL_DELETE = "customers.label.delete", _("Label deleted")
     # The agent profile's WeCom userid, before it moved to wechat.WecomServicer; older rows keep these.
     CONSOLE_AGENTPROFILE_ADD = "console.agentprofile.add", _("Agent profile added")
     CONSOLE_AGENTPROFILE_CHANGE = "console.agentprofile.change", _("Agent profile changed")

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.reports",
     "apps.console",
     "apps.routing",
+    "apps.customers",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,8 @@ from apps.audit.services import audit_record
 from apps.console.models import CannedResponse, Note
 from apps.conversations.models import Conversation, Customer, Message, Satisfaction
 from apps.core.services import api_token_create
+from apps.customers.models import Label
+from apps.customers.services import person_for
 from apps.knowledge.models import Entry, HumanRequestExample
 from apps.llm.models import Endpoint, PromptSettings
 from apps.moderation.models import AllowlistEntry, ContentCategory, Flag, SemanticRule, Term
@@ -32,7 +34,7 @@ from apps.routing.models import AgentStatus, BusinessHours, RoutingRule, SlaBrea
 from apps.wechat.models import KfCursor, MenuReply, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
 
 ROLES = ("agent", "manager", "admin")
-_roles_migration = importlib.import_module("apps.core.migrations.0010_roles_satisfaction")
+_roles_migration = importlib.import_module("apps.core.migrations.0011_roles_customers")
 _roles_helpers = importlib.import_module("apps.core.migrations.0002_roles")
 
 
@@ -177,6 +179,8 @@ def build_world(tmp_path: Path) -> World:
         "axes.accessfailurelog": AccessFailureLog.objects.create(**_access),
         "auth.user": users["agent-teammate"],
         "auth.group": Group.objects.get(name="agent"),
+        "customers.label": Label.objects.create(name="VIP", colour="#e53935"),
+        "customers.person": person_for(customer_id=customer.pk),
         "core.apitoken": api_token_create(name="bridge", scopes=["inbound"], created_by_id=None).token,
     }
     return World(users, objects, conversation, message, flags, export)

@@ -44,9 +44,11 @@ CONFIGURATION = frozenset(
         "routing.agentstatus",
         "routing.businesshours",
         "routing.slapolicy",
+        "customers.label",
     }
 )
 CONVERSATIONS = frozenset({"conversations.conversation", "conversations.message", "conversations.customer"})
+CUSTOMERS = frozenset({"customers.person", "customers.label"})
 AXES = frozenset({"axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"})
 # Staff accounts and groups are the superuser's alone: change_user could grant itself anything.
 AUTH = frozenset({"auth.user", "auth.group"})
@@ -65,6 +67,8 @@ EVERY_MODEL = (
             "routing.slabreach",
             # Customers' ratings (CSAT): read only, for managers and admins.
             "conversations.satisfaction",
+            # Customer profiles: read only in the admin (merges and labels go through the inbox).
+            "customers.person",
         }
     )
     | CONFIGURATION
@@ -75,11 +79,13 @@ EVERY_MODEL = (
 
 MATRIX: dict[str, Grants] = {
     "agent": Grants(
-        view=CONVERSATIONS | {"console.workspace", "console.cannedresponse", "moderation.flag"},
+        view=CONVERSATIONS | CUSTOMERS | {"console.workspace", "console.cannedresponse", "moderation.flag"},
         change=frozenset({"moderation.flag"}),
     ),
     "manager": Grants(
-        view=CONVERSATIONS | {"reports.export", "audit.auditlog", "routing.slabreach", "conversations.satisfaction"}
+        view=CONVERSATIONS
+        | CUSTOMERS
+        | {"reports.export", "audit.auditlog", "routing.slabreach", "conversations.satisfaction"}
     ),
     "admin": Grants(
         view=CONFIGURATION

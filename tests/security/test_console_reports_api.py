@@ -27,6 +27,8 @@ def _checks(world: World) -> list[tuple[str, Check, set[str], int]]:
     """(name, request, roles allowed, status when allowed)."""
     conversation = world.conversation.pk
     flags = world.flags
+    customer = world.conversation.customer_id
+    labelling = {"label": world.objects["customers.label"].pk, "op": "add", "target": "conversation"}
 
     def get(name: str, *args: object, query: dict[str, str] | None = None) -> Check:
         return lambda client, _: client.get(reverse(f"admin:{name}", args=args), query or {})
@@ -52,6 +54,18 @@ def _checks(world: World) -> list[tuple[str, Check, set[str], int]]:
             {"superuser"},
             200,
         ),
+        # Customer profiles and labels: the inbox's JSON endpoints, for console users.
+        ("customer profile", get("customers_profile", customer), CONSOLE, 200),
+        ("customer labels", get("customers_labels"), CONSOLE, 200),
+        ("customer find", get("customers_find", query={"q": "张"}), CONSOLE, 200),
+        (
+            "customer label",
+            post("customers_label", data={**labelling, "target": "customer", "id": customer}),
+            CONSOLE,
+            200,
+        ),
+        ("conversation label", post("customers_label", data={**labelling, "id": conversation}), CONSOLE, 200),
+        ("customer note", post("customers_note", data={"customer": customer, "body": "VIP"}), CONSOLE, 200),
         ("reports dashboard", get("reports_dashboard", query=RANGE), MANAGER, 200),
         ("reports stream", get("reports_export_stream", query=RANGE), MANAGER, 200),
         ("reports download", get("reports_export_download", world.export.pk), MANAGER, 200),
