@@ -27,7 +27,7 @@ class TeamAdmin(AuditedAdminMixin, admin.ModelAdmin[Team]):
 
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin[RoutingRule]):
-    list_display = ("priority", "team", "enabled", "channel", "moderation_category", "keywords")
+    list_display = ("priority", "team", "enabled", "channel", "moderation_category", "keywords", "customer_label")
     list_editable = ("enabled",)
     list_filter = ("enabled", "team")
     ordering = ("priority", "pk")

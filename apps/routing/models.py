@@ -75,6 +75,15 @@ class RoutingRule(models.Model):
         blank=True,
         help_text=_("Comma-separated; any one in the customer's message matches"),
     )
+    customer_label = models.ForeignKey(
+        "customers.Label",
+        verbose_name=_("customer label"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The customer carries this label (e.g. VIP)"),
+    )
 
     class Meta:
         verbose_name = _("routing rule")

@@ -10,16 +10,20 @@ from django.db.models import Count, Exists, ExpressionWrapper, F, IntegerField, 
 from django.db.models.functions import Coalesce
 
 from apps.conversations.models import Conversation, Message
+from apps.customers.models import CustomerLabel
 from apps.routing.models import AgentStatus, QueueTicket, RoutingRule
 
 Online = AgentStatus.Status.ONLINE
 
 
-def rule_team(*, channel: str, text: str, categories: set[str]) -> int | None:
-    """The team of the first enabled rule whose conditions all hold; None when no rule does."""
+def rule_team(*, channel: str, text: str, categories: set[str], label_ids: set[int] | None = None) -> int | None:
+    """The team of the first enabled rule whose conditions all hold; None when no rule does.
+    ``label_ids``: the customer's labels (customers.CustomerLabel of their person)."""
     folded = text.casefold()
     for rule in RoutingRule.objects.filter(enabled=True).order_by("priority", "pk"):
         if rule.channel and rule.channel != channel:
+            continue
+        if rule.customer_label_id is not None and rule.customer_label_id not in (label_ids or set()):
             continue
         if rule.moderation_category and rule.moderation_category not in categories:
             continue
@@ -28,6 +32,13 @@ def rule_team(*, channel: str, text: str, categories: set[str]) -> int | None:
             continue
         return rule.team_id
     return None
+
+
+def customer_label_ids(*, customer_id: int) -> set[int]:
+    """The labels of the person behind this channel identity (none before anyone labelled them)."""
+    return set(
+        CustomerLabel.objects.filter(person__identities__customer_id=customer_id).values_list("label_id", flat=True)
+    )
 
 
 def moderation_categories(details: dict[str, Any]) -> set[str]:

@@ -65,3 +65,24 @@ def test_a_failed_answer_queues_with_a_ticket_too() -> None:
 
     assert team_of(failed) == "账单"
     assert QueueTicket.objects.get(conversation_id=failed.conversation_id).reason == "fail"
+
+
+def test_a_customer_label_picks_the_team_through_the_person_behind_the_channel_identity() -> None:
+    from django.contrib.auth.models import User
+
+    from apps.customers import services as customers
+    from apps.customers.models import Label
+
+    vip = Label.objects.create(name="VIP", colour="#d4a017")
+    RoutingRuleFactory(priority=10, team=TeamFactory(name="贵宾"), customer_label=vip)
+    staff = User.objects.create_user("lead", is_staff=True)
+
+    first = receive("你好", user="c1").message
+    person = customers.person_for(customer_id=first.conversation.customer_id)
+    customers.customer_label_add(actor=staff, person_id=person.pk, label_id=vip.pk)
+    spine.conversation_request_human(conversation_id=first.conversation_id, message_id=first.pk)
+    assert team_of(first) == "贵宾"
+
+    other = receive("转人工", user="c2").message  # no label: the rule does not hold
+    spine.conversation_request_human(conversation_id=other.conversation_id, message_id=other.pk)
+    assert team_of(other) is None

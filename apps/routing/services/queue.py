@@ -48,6 +48,7 @@ def ticket_open(
         channel=conversation.channel,
         text=message.body if message is not None else "",
         categories=selectors.moderation_categories(details or {}),
+        label_ids=selectors.customer_label_ids(customer_id=conversation.customer_id),
     )
     return QueueTicket.objects.create(conversation=conversation, team_id=team_id, reason=reason[:32], queued_at=now)
 
