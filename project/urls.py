@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from apps.console import inbox_views
 from apps.core import views as core_views
 from project.api import api
 
@@ -16,5 +17,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.wechat.urls")),
+    # The admin's own login, except that agents land in the console's inbox (apps/console/inbox_views.py).
+    path("admin/login/", inbox_views.login),
     path("admin/", admin.site.urls),
 ]

@@ -3,12 +3,13 @@ canned responses and notes get ordinary admin screens."""
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
 from apps.audit.admin_mixins import AuditedAdminMixin
-from apps.console import media_views, selectors, views
+from apps.console import canned, inbox_views, media_views, selectors, views
 from apps.console.models import CannedResponse, Workspace
 
 
@@ -19,6 +20,12 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
         return [
             # The admin index links an app's model to "<app>_<model>_changelist": the queue.
             path("", wrap(views.queue), name="console_workspace_changelist"),
+            path("inbox/", wrap(inbox_views.inbox_page), name="console_inbox"),
+            path("inbox/list/", wrap(inbox_views.inbox_list), name="console_inbox_list"),
+            path("inbox/bulk/", wrap(inbox_views.inbox_bulk), name="console_inbox_bulk"),
+            path("inbox/preferences/", wrap(inbox_views.inbox_preferences), name="console_inbox_preferences"),
+            path("inbox/<int:conversation_id>/", wrap(inbox_views.inbox_pane), name="console_inbox_pane"),
+            path("inbox/<int:conversation_id>/read/", wrap(inbox_views.inbox_read), name="console_inbox_read"),
             path("conversations/", wrap(views.conversations), name="console_conversations"),
             path("conversations/<int:conversation_id>/", wrap(views.conversation), name="console_conversation"),
             path(
@@ -55,7 +62,22 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
         return False
 
 
+class CannedResponseForm(forms.ModelForm[CannedResponse]):
+    class Meta:
+        model = CannedResponse
+        fields = ["title", "shortcut", "body"]
+        help_texts = {
+            "body": canned.HELP,
+        }
+
+    def clean_body(self) -> str:
+        body = str(self.cleaned_data["body"])
+        canned.placeholders(body)  # unbalanced braces or a bad variable name: a clear error
+        return body
+
+
 @admin.register(CannedResponse)
 class CannedResponseAdmin(AuditedAdminMixin, admin.ModelAdmin[CannedResponse]):
+    form = CannedResponseForm
     list_display = ("title", "shortcut", "updated_at")
     search_fields = ("title", "shortcut", "body")

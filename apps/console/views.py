@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.console import selectors, services
+from apps.console import canned, selectors, services
 from apps.console.media import message_attachments_json
 from apps.conversations.models import Conversation, Message
 from apps.moderation.models import Category, Flag, TermAction
@@ -117,7 +117,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
         _("Conversation with %(name)s") % {"name": current.customer},
         conversation=current,
         sla=selectors.conversation_sla(conversation_id=current.pk),
-        canned=selectors.canned_responses(),
+        canned=canned.canned_for(conversation=current, user=request.user),
         agents=selectors.agents(),
         media_max_bytes=settings.DESK_MEDIA_MAX_BYTES,
         media_max_mb=f"{settings.DESK_MEDIA_MAX_BYTES / (1024 * 1024):g}",

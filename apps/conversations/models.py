@@ -1,16 +1,20 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.channels import channel_choices
-from apps.core.fields import EncryptedTextField
+from apps.core.fields import BlindIndexField, EncryptedTextField
 
 
 class Customer(models.Model):
     channel = models.CharField(_("channel"), max_length=32, choices=channel_choices)
     external_id = models.CharField(_("external id"), max_length=128)
     display_name = models.CharField(_("display name"), max_length=128, blank=True)
+    # Keyed hashes of the name's terms (apps/core/blind_index.py): searched like message bodies,
+    # and still searchable once the name itself is encrypted.
+    search_index = BlindIndexField(verbose_name=_("search index"), source="display_name")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -20,6 +24,7 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="customer_unique_per_channel"),
         ]
+        indexes = [GinIndex(fields=["search_index"], name="customer_search_index")]
 
     def __str__(self) -> str:
         return self.display_name or self.external_id
@@ -103,8 +108,10 @@ class Message(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.SET_NULL, null=True, blank=True
     )
-    # Message text is encrypted at rest (docs/security.md): no SQL search over it.
+    # Message text is encrypted at rest (docs/security.md): SQL cannot search it; search_index can.
     body = EncryptedTextField(_("body"))
+    # The body's keyed blind index (apps/core/blind_index.py): what search reads instead of text.
+    search_index = BlindIndexField(verbose_name=_("search index"), source="body")
     reasoning = EncryptedTextField(_("reasoning"), blank=True)
     channel_message_id = models.CharField(_("channel message id"), max_length=128, null=True, blank=True)
     reply_to = models.ForeignKey(
@@ -146,6 +153,7 @@ class Message(models.Model):
                 condition=Q(status__in=["received", "processing"]),
                 name="message_unfinished",
             ),
+            GinIndex(fields=["search_index"], name="message_search_index"),
         ]
 
     def __str__(self) -> str:

@@ -8,12 +8,13 @@ Person is kept (``merged_into``), never deleted.
 """
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.fields import EncryptedTextField
+from apps.core.fields import BlindIndexField, EncryptedTextField
 
 COLOUR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
 
@@ -178,12 +179,16 @@ class CustomerNote(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.SET_NULL, null=True, related_name="+"
     )
     body = EncryptedTextField(_("note"))  # staff write about customers: encrypted at rest
+    search_index = BlindIndexField(verbose_name=_("search index"), source="body")  # core/blind_index.py
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("customer note")
         verbose_name_plural = _("customer notes")
-        indexes = [models.Index(fields=["person", "created_at"], name="customer_note_person")]
+        indexes = [
+            models.Index(fields=["person", "created_at"], name="customer_note_person"),
+            GinIndex(fields=["search_index"], name="customer_note_search_index"),
+        ]
 
     def __str__(self) -> str:
         return self.body[:40]

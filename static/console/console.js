@@ -41,10 +41,12 @@
     };
   }
 
-  function live(path, resync) {
+  // Returns { close }: the inbox closes a conversation's socket when it shows another one.
+  function live(path, resync, onEvent) {
     let retry = 500;
     let socket = null;
     let timer = null;
+    let closed = false;
     const status = $("link-status");
     const setOnline = (online) => {
       if (!status) return;
@@ -62,16 +64,32 @@
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       socket = new WebSocket(`${scheme}://${location.host}${path}`);
       socket.onopen = () => { retry = 500; setOnline(true); changed(); };
-      socket.onmessage = nudge;
+      socket.onmessage = (message) => {
+        if (onEvent) {
+          try { onEvent(JSON.parse(message.data)); } catch (error) { /* a nudge all the same */ }
+        }
+        nudge();
+      };
       socket.onclose = () => {
+        if (closed) return;
         setOnline(false);
         setTimeout(connect, retry);
         retry = Math.min(retry * 2, 10000);
       };
     }
     connect();
-    setInterval(changed, 15000); // backstop where websockets are blocked
+    const backstop = setInterval(changed, 15000); // backstop where websockets are blocked
+    return {
+      close() {
+        closed = true;
+        clearInterval(backstop);
+        if (timer) clearTimeout(timer);
+        if (socket) socket.close();
+      },
+    };
   }
+
+  window.deskConsole = { $, csrf, showError, post, serial, live };
 
   // ---- review queue -------------------------------------------------------------------------
   function queuePage() {
@@ -167,199 +185,14 @@
     }));
   }
 
-  // ---- one conversation ---------------------------------------------------------------------
+  // One conversation (its page; the inbox mounts the same pane): static/console/conversation.js.
   function conversationPage() {
-    const seen = { message: 0, event: 0, note: 0 };
-    const t = root.dataset;
-    const actionUrl = (action) => t.action.replace("ACTION", action);
-    const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-
-    function item(className, who, body, at, id) {
-      const li = document.createElement("li");
-      li.className = className;
-      if (id) li.dataset.id = id;
-      const meta = document.createElement("div");
-      meta.className = "meta";
-      meta.textContent = `${who} · ${time(at)}`;
-      const text = document.createElement("div");
-      text.className = "body";
-      text.textContent = body;
-      li.append(meta, text);
-      return li;
-    }
-
-    function renderMessage(m) {
-      const shown = $("timeline").querySelector(`li.msg[data-id="${m.id}"]`);
-      if (shown) { window.deskMedia.fill(shown, m); return; }  // its media arrived meanwhile
-      const who = m.author_kind === "customer" ? t.customer
-        : m.author_kind === "bot" ? t.tBot
-        : m.author_kind === "agent" ? m.author : t.tSystem;
-      const li = item(`msg ${m.direction} ${m.author_kind}`, who, m.body, m.at, m.id);
-      li.dataset.author = m.author_kind;
-      window.deskMedia.fill(li, m);
-      if (m.status === "failed") {
-        li.classList.add("failed");
-        const why = document.createElement("div");
-        why.className = "delivery-error";
-        why.textContent = `${t.tNotDelivered}${m.error ? `: ${m.error}` : ""}`;
-        li.appendChild(why);
-      }
-      $("timeline").appendChild(li);
-    }
-
-    function renderEvent(e) {
-      let text = e.label;
-      if (e.actor) text += ` ${t.tBy} ${e.actor}`;
-      if (e.kind === "assigned" && e.assignee) text += ` ${t.tTo} ${e.assignee}`;
-      const li = document.createElement("li");
-      li.className = `event ${e.kind}`;
-      li.dataset.eventId = e.id;
-      li.textContent = `${text} · ${time(e.at)}`;
-      $("timeline").appendChild(li);
-    }
-
-    function renderState(state) {
-      const mode = $("conv-mode");
-      mode.textContent = state.mode_label;
-      mode.dataset.mode = state.mode;
-      mode.className = `mode-badge mode-${state.mode}`;
-      $("conv-assignee").textContent = state.assignee || "—";
-      const holder = $("conv-holder");
-      const other = state.mode === "human" && state.assignee && !state.mine;
-      holder.hidden = !(other || state.mine);
-      holder.textContent = state.mine ? t.tYours : `${state.assignee} ${t.tHandledBy}`;
-      holder.dataset.holder = state.assignee || "";
-      holder.classList.toggle("other", Boolean(other));
-      const closed = state.mode === "closed";
-      const channel = state.channel || { label: "", can_send: true, actions: [] };
-      // While the channel's own staff serve it (WeCom), the desk can neither take it nor give it to the bot.
-      $("take-over").disabled = closed || state.mine || other || !channel.can_send;
-      $("hand-back").disabled = !(state.mode === "human" || state.mode === "queued") || !channel.can_send;
-      $("close-conversation").disabled = closed;
-      $("assign").disabled = closed;
-      $("conv-channel").hidden = !channel.label;
-      $("conv-channel").textContent = channel.label;
-      $("reply-body").disabled = !state.mine || !channel.can_send;
-      $("send-reply").disabled = !state.mine || !channel.can_send;
-      $("attach-file").disabled = !state.mine || !channel.can_send;
-      $("attach").classList.toggle("disabled", $("attach-file").disabled);
-      renderChannelActions(channel.actions);
-      if (window.deskSla) window.deskSla.show($("conv-sla"), state.sla);
-    }
-
-    // Actions the conversation's channel offers (e.g. hand a WeCom session to WeCom's servicers).
-    function renderChannelActions(actions) {
-      const box = $("channel-actions");
-      const key = JSON.stringify(actions);
-      if (box.dataset.key === key) return;  // keep the agent's pick across resyncs
-      box.dataset.key = key;
-      box.replaceChildren();
-      actions.forEach((action) => {
-        let select = null;
-        if (action.choices.length) {
-          select = document.createElement("select");
-          select.id = `channel-${action.slug}-value`;
-          select.setAttribute("aria-label", action.label);
-          action.choices.forEach(([value, label]) => select.add(new Option(label, value)));
-          box.appendChild(select);
-        }
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "button";
-        button.id = `channel-${action.slug}`;
-        button.textContent = action.label;
-        button.addEventListener("click", () =>
-          act("channel", { action: action.slug, value: select ? select.value : "" }));
-        box.appendChild(button);
-      });
-    }
-
-    const resync = serial(async () => {
-        const refresh = [...window.deskMedia.pending].join(",");
-        const url = `${t.timeline}?after=${seen.message}&after_event=${seen.event}&after_note=${seen.note}&refresh=${refresh}`;
-        const response = await fetch(url, { credentials: "same-origin" });
-        if (!response.ok) return;
-        const data = await response.json();
-        // Merge messages and events by time so system events sit where they happened.
-        const items = [
-          ...data.messages.map((m) => ({ at: m.at, render: () => renderMessage(m) })),
-          ...data.events.map((e) => ({ at: e.at, render: () => renderEvent(e) })),
-        ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-        items.forEach((entry) => entry.render());
-        data.messages.forEach((m) => { seen.message = Math.max(seen.message, m.id); });
-        data.events.forEach((e) => { seen.event = Math.max(seen.event, e.id); });
-        data.notes.forEach((n) => {
-          $("notes").appendChild(item("note", n.author, n.body, n.at, n.id));
-          seen.note = Math.max(seen.note, n.id);
-        });
-        if (items.length) $("timeline").scrollTop = $("timeline").scrollHeight;
-        renderState(data.state);
-    });
-
-    async function act(action, data) {
-      const result = await post(actionUrl(action), data);
-      if (!result.ok) {
-        showError(result.data.error || String(result.status));
-        await resync();
-        return false;
-      }
-      showError("");
-      await resync();
-      return true;
-    }
-
-    $("take-over").addEventListener("click", () => act("take-over"));
-    $("hand-back").addEventListener("click", () => act("hand-back"));
-    $("close-conversation").addEventListener("click", () => act("close"));
-    $("assign").addEventListener("click", () => act("assign", { assignee: $("assignee").value }));
-
-    const reply = $("reply-body");
-    $("canned").addEventListener("change", (event) => {
-      if (!event.target.value) return;
-      reply.value = reply.value ? `${reply.value} ${event.target.value}` : event.target.value;
-      event.target.value = "";
-      reply.focus();
-    });
-    reply.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        $("composer").requestSubmit();
-      } else if (event.key === "Tab") {
-        const match = reply.value.match(/\/([\w-]+)$/);
-        const option = match && document.querySelector(`#canned option[data-shortcut="${match[1]}"]`);
-        if (option) {
-          event.preventDefault();
-          reply.value = reply.value.slice(0, -match[0].length) + option.value;
-        }
-      }
-    });
-    $("composer").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      if (!reply.value.trim()) return;
-      if (await act("reply", { body: reply.value })) reply.value = "";
-    });
-    window.deskMedia.uploader({
-      input: $("attach-file"),
-      url: t.media,
-      csrf,
-      done: async () => { showError(""); await resync(); },
-      fail: (text) => showError(text),
-    });
-    $("note-form").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const note = $("note-body");
-      if (!note.value.trim()) return;
-      if (await act("note", { body: note.value })) note.value = "";
-    });
-    document.addEventListener("keydown", (event) => {
-      if (event.altKey && event.key.toLowerCase() === "t") { event.preventDefault(); $("take-over").click(); }
-    });
-
-    live(root.dataset.ws, resync);
+    window.deskConversation.mount(document.getElementById("conversation-pane"), { socket: true });
   }
 
-  const pages = { queue: queuePage, conversations: conversationsPage, conversation: conversationPage };
-  pages[root.dataset.page]();
+  // The inbox runs static/console/inbox.js. Pages start once every deferred script has run.
+  const pages = { queue: queuePage, conversations: conversationsPage, conversation: conversationPage, inbox: () => {} };
+  document.addEventListener("DOMContentLoaded", () => pages[root.dataset.page]());
 })();
 
 // Availability (routing): online / away / offline, with the agent's load against their capacity.

@@ -189,7 +189,7 @@ def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> Cu
     )
     if not created and display_name and customer.display_name != display_name:
         customer.display_name = display_name
-        customer.save(update_fields=["display_name", "updated_at"])
+        customer.save(update_fields=["display_name", "search_index", "updated_at"])
     return customer
 
 

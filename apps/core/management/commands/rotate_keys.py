@@ -1,8 +1,10 @@
-"""Re-encrypt every encrypted column under the primary key, in batches, with a progress bar."""
+"""Re-encrypt every encrypted column under the primary key, in batches, with a progress bar, then
+rebuild the search indexes (search_reindex) under the search key derived from it."""
 
 from typing import Any
 
 from django.apps import apps
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from tqdm import tqdm
@@ -46,6 +48,9 @@ class Command(BaseCommand):
 
         files = sum(int(count or 0) for _, count in files_rekey.send(sender=self.__class__, progress=progress))
         self.stdout.write(self.style.SUCCESS(f"re-encrypted {files} files under key {ring.primary_id!r}"))
+        # The search key is derived from the primary key: the old index matches nothing any more.
+        call_command("search_reindex", batch=options["batch"], verbosity=options["verbosity"],
+                     stdout=self.stdout, stderr=self.stderr)  # fmt: skip
 
     def _rotate(self, model: Any, fields: list[EncryptedTextField], primary: str, batch: int, verbosity: int) -> int:
         contexts = {str(f.column): f.crypto_context for f in fields}
