@@ -3,11 +3,19 @@
 Creates (once) and migrates a database of its own (desk_bench_routing), empties the tables a run
 fills, seeds the agents (capacity 4 each: 800 seats, so 200 customers are left waiting and the
 full-team skip is exercised) and the queued conversations with their tickets (round robin over
-the teams, 10 % without a team), then runs the real assigner, apps.routing.services.queue_drain,
-in ``--threads`` threads at once. Every assignment is timed (ticket_assign: conversation lock,
-candidate query, agent row locks, the spine's mode record with its event, audit row and nudges).
-Prints assignments/s and P50/P99 per assignment, and checks that no agent is over capacity and no
-conversation was given twice.
+the teams, 10 % without a team), then drains the queue in ``--threads`` threads at once, twice on
+the same data (emptied and seeded again in between, ids included):
+
+1. baseline: the single-ticket path, ticket_assign per waiting ticket as the drain did before
+   batches (conversation lock, candidate query, agent row locks, the spine's record). Every
+   assignment is timed.
+2. the real drain, apps.routing.services.queue_drain, in batches of DESK_ROUTING_DRAIN_BATCH.
+   Every batch (tickets_assign: one transaction, commit and after-commit nudges included) is
+   timed; its cost per assignment is its time divided by the assignments it made.
+
+Prints throughput and percentiles for both, and checks each run: no agent over capacity, no
+conversation given twice, exactly min(seats, conversations) assignments, and (batched) the audit
+chain verifies.
 
     python bench/routing.py [--conversations 1000] [--agents 200] [--capacity 4] [--threads 1]
 """
@@ -20,6 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -104,68 +113,40 @@ def seed(*, conversations: int, agents: int, capacity: int) -> None:
     )
 
 
-def spine_floor(*, left: int) -> list[float]:
-    """Baseline: what any assignment costs in this desk without routing: lock the conversation and
-    record the change (event, hash-chained audit row, nudges), as the console's assign does. Run
-    on the conversations still waiting, then undone so the checks below see only the assigner's."""
-    from django.db import transaction
-
-    from apps.conversations.models import Conversation, ConversationEvent
-    from apps.conversations.services import conversation_lock, conversation_mode_record
-
-    ids = list(Conversation.objects.filter(mode=Conversation.Mode.QUEUED).values_list("pk", flat=True)[:left])
-    timings = []
-    for conversation_id in ids:
-        started = time.perf_counter()
-        with transaction.atomic():
-            conversation = conversation_lock(conversation_id)
-            conversation.mode = Conversation.Mode.HUMAN
-            conversation_mode_record(conversation, kind=ConversationEvent.Kind.ASSIGNED, actor=None, fields=["mode"])
-        timings.append((time.perf_counter() - started) * 1000)
-    Conversation.objects.filter(pk__in=ids).update(mode=Conversation.Mode.QUEUED)
-    return timings
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def run(args: argparse.Namespace) -> None:
-    import django
+def empty() -> None:
+    from django.db import connection
 
-    django.setup()
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+
+
+def in_threads(threads: int, work: Callable[[], object]) -> float:
+    """Run ``work`` in ``threads`` threads at once; returns the wall time in seconds."""
     from django.db import close_old_connections
 
-    from apps.conversations.models import Conversation, ConversationEvent
-    from apps.routing.services import assign
-
-    seed(conversations=args.conversations, agents=args.agents, capacity=args.capacity)
-    timings: list[float] = []
-    real_assign = assign.ticket_assign
-
-    def timed(*, ticket_id: int, conversation_id: int | None = None) -> assign.Outcome:
-        started = time.perf_counter()
-        outcome = real_assign(ticket_id=ticket_id, conversation_id=conversation_id)
-        if outcome is assign.Outcome.ASSIGNED:
-            timings.append((time.perf_counter() - started) * 1000)
-        return outcome
-
-    assign.ticket_assign = timed  # queue_drain looks it up per call
-
-    def drain() -> None:
+    def body() -> None:
         try:
-            assign.queue_drain()
+            work()
         finally:
             close_old_connections()
 
-    threads = [threading.Thread(target=drain) for _ in range(args.threads)]
+    running = [threading.Thread(target=body) for _ in range(threads)]
     started = time.perf_counter()
-    for thread in threads:
+    for thread in running:
         thread.start()
-    for thread in threads:
+    for thread in running:
         thread.join()
-    wall = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def checked(args: argparse.Namespace, *, assigned: int, chain: bool) -> bool:
+    from apps.audit.selectors import audit_chain_verify
+    from apps.conversations.models import Conversation, ConversationEvent
 
     loads = Counter(Conversation.objects.filter(mode=Conversation.Mode.HUMAN).values_list("assignee_id", flat=True))
     given = Counter(
@@ -173,23 +154,99 @@ def run(args: argparse.Namespace) -> None:
             "conversation_id", flat=True
         )
     )
-    seats = args.agents * args.capacity
-    floor = spine_floor(left=args.conversations - len(timings))
-    print(f"{args.conversations:,} queued, {args.agents} agents x {args.capacity} seats, {args.threads} thread(s)")
-    print(f"assigned {len(timings):,} in {wall:.2f} s: {len(timings) / wall:,.0f} assignments/s")
-    print(f"per assignment: P50 {pct(timings, 50):.2f} ms, P99 {pct(timings, 99):.2f} ms, max {max(timings):.2f} ms")
-    if floor:
-        print(
-            f"floor (the spine's record of a manual assignment, {len(floor)} of the unassigned): "
-            f"P50 {pct(floor, 50):.2f} ms, P99 {pct(floor, 99):.2f} ms"
-        )
     over = [agent for agent, n in loads.items() if n > args.capacity]
     twice = [c for c, n in given.items() if n > 1]
-    print(f"agents over capacity: {len(over)}; conversations given twice: {len(twice)}")
-    expected = min(seats, args.conversations)
-    ok = not over and not twice and len(timings) == expected == sum(loads.values())
-    print("checks:", "ok" if ok else f"FAILED (expected {expected} assignments)")
-    if not ok:
+    expected = min(args.agents * args.capacity, args.conversations)
+    report = audit_chain_verify() if chain else None
+    broken = report is not None and report.broken is not None
+    ok = not over and not twice and not broken and assigned == expected == sum(loads.values()) == len(given)
+    verified = f"; audit chain: {report.checked:,} rows, {'BROKEN' if broken else 'verifies'}" if report else ""
+    print(f"  agents over capacity: {len(over)}; conversations given twice: {len(twice)}{verified}")
+    print("  checks:", "ok" if ok else f"FAILED (expected {expected} assignments, got {assigned})")
+    return ok
+
+
+def run_single(args: argparse.Namespace) -> tuple[bool, float]:
+    """The baseline: ticket_assign per waiting ticket, a full team skipped, as the drain was."""
+    from apps.core import clock
+    from apps.routing import selectors
+    from apps.routing.services import assign
+
+    timings: list[float] = []
+
+    def drain() -> None:
+        full: set[int | None] = set()
+        rows = selectors.assignable(now=clock.now()).values_list("pk", "conversation_id", "team_id")
+        for ticket_id, conversation_id, team_id in list(rows[:5000]):
+            if team_id in full:
+                continue
+            started = time.perf_counter()
+            outcome = assign.ticket_assign(ticket_id=ticket_id, conversation_id=conversation_id)
+            if outcome is assign.Outcome.ASSIGNED:
+                timings.append((time.perf_counter() - started) * 1000)
+            elif outcome is assign.Outcome.NO_ROOM:
+                full.add(team_id)
+
+    wall = in_threads(args.threads, drain)
+    print(f"single-ticket path (baseline): assigned {len(timings):,} in {wall:.2f} s: {len(timings) / wall:,.0f}/s")
+    print(f"  per assignment: P50 {pct(timings, 50):.2f} ms, P99 {pct(timings, 99):.2f} ms, max {max(timings):.2f} ms")
+    return checked(args, assigned=len(timings), chain=False), pct(timings, 99)
+
+
+def run_batched(args: argparse.Namespace) -> tuple[bool, float]:
+    from django.conf import settings
+
+    from apps.routing.services import drain
+
+    batches: list[tuple[float, int]] = []  # (ms, assignments)
+    real = drain.tickets_assign
+
+    def timed(*, rows: list[drain.Row]) -> drain.BatchResult:
+        started = time.perf_counter()
+        result = real(rows=rows)
+        batches.append(((time.perf_counter() - started) * 1000, result.assigned))
+        return result
+
+    drain.tickets_assign = timed  # type: ignore[assignment]  # queue_drain looks it up per batch
+    try:
+        wall = in_threads(args.threads, drain.queue_drain)
+    finally:
+        drain.tickets_assign = real  # type: ignore[assignment]
+    assigned = sum(n for _, n in batches)
+    useful = [(ms, n) for ms, n in batches if n]
+    cost = [ms / n for ms, n in useful]
+    latency = [ms for ms, _ in useful]
+    size = settings.DESK_ROUTING_DRAIN_BATCH
+    print(f"batched drain (batches of {size}): assigned {assigned:,} in {wall:.2f} s: {assigned / wall:,.0f}/s")
+    print(
+        f"  {len(batches)} batches, {len(useful)} assigned something "
+        f"(P50 {pct([n for _, n in useful], 50):.0f} assignments each)"
+    )
+    print(
+        f"  cost per assignment (batch time / its assignments): P50 {pct(cost, 50):.2f} ms, P99 {pct(cost, 99):.2f} ms"
+    )
+    print(f"  batch latency: P50 {pct(latency, 50):.1f} ms, P99 {pct(latency, 99):.1f} ms, max {max(latency):.1f} ms")
+    if len(useful) < len(batches):
+        idle = [ms for ms, n in batches if not n]
+        print(
+            f"  batches that assigned nothing (taken by another drain, or teams full): {len(idle)}, "
+            f"P50 {pct(idle, 50):.1f} ms"
+        )
+    return checked(args, assigned=assigned, chain=True), pct(cost, 99)
+
+
+def run(args: argparse.Namespace) -> None:
+    import django
+
+    django.setup()
+    print(f"{args.conversations:,} queued, {args.agents} agents x {args.capacity} seats, {args.threads} thread(s)")
+    seed(conversations=args.conversations, agents=args.agents, capacity=args.capacity)
+    single_ok, single_p99 = run_single(args)
+    empty()
+    seed(conversations=args.conversations, agents=args.agents, capacity=args.capacity)
+    batched_ok, batched_p99 = run_batched(args)
+    print(f"P99 per assignment: {single_p99:.2f} ms -> {batched_p99:.2f} ms ({single_p99 / batched_p99:.1f}x)")
+    if not (single_ok and batched_ok):
         sys.exit(1)
 
 

@@ -22,6 +22,11 @@ DESK_ROUTING_DEFAULT_HANDLE_S = env_float("DESK_ROUTING_DEFAULT_HANDLE_S", 300.0
 DESK_ROUTING_HANDLE_SAMPLE = env_int("DESK_ROUTING_HANDLE_SAMPLE", 50)
 # The beat's safety net: drain the queue, send follow-ups and mark absent agents away this often.
 DESK_ROUTING_TICK_S = env_float("DESK_ROUTING_TICK_S", 5.0)
+# The drain assigns this many waiting tickets per transaction (one lock round, one audit chain step).
+# Larger batches cost less per assignment but hold the agents' rows, and the batch's customers, longer.
+DESK_ROUTING_DRAIN_BATCH = env_int("DESK_ROUTING_DRAIN_BATCH", 50)
+if DESK_ROUTING_DRAIN_BATCH < 1:
+    raise ImproperlyConfigured(f"DESK_ROUTING_DRAIN_BATCH must be at least 1, not {DESK_ROUTING_DRAIN_BATCH}.")
 
 # What the customer is told ({position}: 1-based place in the team's line; {minutes}: the estimate).
 DESK_ROUTING_QUEUE_TEXT = env_str(

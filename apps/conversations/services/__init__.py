@@ -16,6 +16,8 @@ from apps.conversations.services.modes import (
     conversation_queue_announce,
     conversation_reopen,
     conversation_request_human,
+    conversations_lock,
+    conversations_mode_record_many,
     customer_waiting_announce,
 )
 from apps.conversations.services.outbound import conversation_reply, message_deliver
@@ -54,6 +56,8 @@ __all__ = [
     "conversation_reopen",
     "conversation_reply",
     "conversation_request_human",
+    "conversations_lock",
+    "conversations_mode_record_many",
     "customer_waiting_announce",
     "deferred_delivered",
     "deferred_lock",

@@ -9,6 +9,7 @@ Lock order, as everywhere: customer -> conversation -> message.
 """
 
 import logging
+from collections.abc import Collection, Sequence
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from apps.audit.events import AuditEvent, audit_event
 from apps.audit.models import AuditLog
-from apps.audit.services import audit_record
+from apps.audit.services import AuditRow, audit_record, audit_record_many
 from apps.conversations import events, signals
 from apps.conversations.channels import PermanentDeliveryError, get_adapter, overrides_hook
 from apps.conversations.models import Conversation, ConversationEvent, Customer, Message
@@ -26,6 +27,7 @@ from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.satisfaction import satisfaction_request
 from apps.conversations.services.state import Mode, Status, exchange_audit
 from apps.core import clock
+from apps.core.bulk import rows_update
 from apps.core.side_effects import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,20 @@ def conversation_lock(conversation_id: int) -> Conversation:
     customer_id = Conversation.objects.values_list("customer_id", flat=True).get(pk=conversation_id)
     list(Customer.objects.select_for_update().filter(pk=customer_id).values_list("pk", flat=True))
     return Conversation.objects.select_for_update().get(pk=conversation_id)
+
+
+def conversations_lock(conversation_ids: Collection[int]) -> list[Conversation]:
+    """Lock many conversations, in pk order, after all their customers, in pk order.
+
+    The same order as conversation_lock (customer -> conversation), each kind sorted, so two
+    batches, or a batch and a single lock, wait on each other at worst, never deadlock. Those
+    that no longer exist are left out."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return []
+    customers = Conversation.objects.filter(pk__in=ids).values("customer_id")
+    list(Customer.objects.select_for_update().filter(pk__in=customers).order_by("pk").values_list("pk", flat=True))
+    return list(Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
 
 
 def conversation_mode_record(
@@ -66,6 +82,46 @@ def conversation_mode_record(
     _channel_notify(conversation)
     signals.conversation_mode_changed.send(sender=Conversation, conversation=conversation, kind=kind)
     return conversation
+
+
+def conversations_mode_record_many(
+    conversations: Sequence[Conversation], *, kind: str, actor: AbstractBaseUser | None, fields: list[str]
+) -> None:
+    """conversation_mode_record for many locked conversations in one go (the assigner's batches):
+    the same rows, audit chain, nudges, channel hooks and signals as one call per conversation, in
+    a handful of statements instead of a handful per conversation."""
+    if not conversations:
+        return
+    # A bulk write skips auto_now: stamp updated_at as save() would.
+    now = timezone.now()
+    for conversation in conversations:
+        conversation.updated_at = now
+    rows_update(conversations, [*fields, "updated_at"])
+    actor_id = actor.pk if actor is not None else None
+    ConversationEvent.objects.bulk_create(
+        [
+            ConversationEvent(conversation=c, kind=kind, actor_id=actor_id, assignee_id=c.assignee_id)
+            for c in conversations
+        ]
+    )
+    event = audit_event(f"conversation.{kind}")
+    audit_record_many(
+        [
+            AuditRow(
+                kind=AuditLog.Kind.STAFF if actor is not None else AuditLog.Kind.SYSTEM,
+                event=event,
+                actor_id=actor_id,
+                channel=c.channel,
+                conversation_id=c.pk,
+                details={"mode": c.mode, "assignee_id": c.assignee_id},
+            )
+            for c in conversations
+        ]
+    )
+    for conversation in conversations:
+        events.conversation_changed(conversation_id=conversation.pk)
+        _channel_notify(conversation)
+        signals.conversation_mode_changed.send(sender=Conversation, conversation=conversation, kind=kind)
 
 
 def conversation_queue_announce(

@@ -1,12 +1,12 @@
-"""Writes of routing: tickets and what a waiting customer hears (queue), the assigner (assign),
-availability and presence (availability), business hours (hours), idle conversations closing
-(lifecycle), missed response targets (sla).
+"""Writes of routing: tickets and what a waiting customer hears (queue), the assigner (assign: one
+ticket; drain: the waiting line in batches), availability and presence (availability), business
+hours (hours), idle conversations closing (lifecycle), missed response targets (sla).
 
 Lock order extends the spine's: customer -> conversation -> queue ticket -> agent status rows (in
 pk order). Nothing here takes a conversation lock while holding an agent status row.
 """
 
-from apps.routing.services.assign import Outcome, agent_lock, queue_drain, ticket_assign, ticket_give
+from apps.routing.services.assign import Outcome, agent_lock, ticket_assign, ticket_give
 from apps.routing.services.availability import (
     agent_conversations_release,
     agent_status_set,
@@ -14,6 +14,7 @@ from apps.routing.services.availability import (
     presence_disconnect,
     presence_sweep,
 )
+from apps.routing.services.drain import BatchResult, queue_drain, tickets_assign
 from apps.routing.services.hours import OffHours, Schedule, off_hours, schedule_for
 from apps.routing.services.lifecycle import (
     NOTICE_ABANDONED,
@@ -43,6 +44,7 @@ __all__ = [
     "NOTICE_IDLE_CLOSE",
     "NOTICE_OFF_HOURS",
     "NOTICE_QUEUE",
+    "BatchResult",
     "OffHours",
     "Outcome",
     "Schedule",
@@ -67,4 +69,5 @@ __all__ = [
     "ticket_follow",
     "ticket_give",
     "ticket_open",
+    "tickets_assign",
 ]

@@ -4,7 +4,8 @@ conversation twice nor an agent more than their capacity.
 
 Lock order: customer -> conversation (the spine's conversation_lock) -> ticket -> agent status rows,
 the few best candidates at once in pk order; loads are counted again under those locks, since the
-candidate list was read without them.
+candidate list was read without them. The queue drain assigns in batches instead (drain.py);
+this path is for one ticket right after its conversation was queued, where latency matters.
 """
 
 import enum
@@ -22,7 +23,7 @@ Mode = Conversation.Mode
 # How many of the best candidates one assignment locks: enough that a concurrent assigner filling
 # the best one leaves a choice, few enough that assigners of one team rarely queue on each other.
 PICK = 4
-_NEVER = datetime.min.replace(tzinfo=UTC)
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class Outcome(enum.Enum):
@@ -47,7 +48,7 @@ def agent_lock(*, team_id: int | None, exclude_user_id: int | None = None) -> Ag
     room = [agent for agent in locked if free[agent.pk] > 0]
     if not room:
         return None
-    return min(room, key=lambda agent: (-free[agent.pk], agent.last_assigned_at or _NEVER, agent.pk))
+    return min(room, key=lambda agent: (-free[agent.pk], agent.last_assigned_at or NEVER, agent.pk))
 
 
 def ticket_give(*, conversation: Conversation, ticket: QueueTicket, agent: AgentStatus) -> None:
@@ -86,22 +87,3 @@ def ticket_assign(*, ticket_id: int, conversation_id: int | None = None) -> Outc
             return Outcome.NO_ROOM
         ticket_give(conversation=conversation, ticket=ticket, agent=agent)
     return Outcome.ASSIGNED
-
-
-def queue_drain(*, limit: int = 5000) -> int:
-    """Offer the waiting tickets, oldest first, to agents with room; returns how many were assigned.
-
-    A team found without a free seat is skipped for the rest of the pass, so a long line behind a
-    full team costs one look, not one lock per customer."""
-    assigned = 0
-    full: set[int | None] = set()
-    rows = selectors.assignable(now=clock.now()).values_list("pk", "conversation_id", "team_id")
-    for ticket_id, conversation_id, team_id in rows[:limit]:
-        if team_id in full:
-            continue
-        outcome = ticket_assign(ticket_id=ticket_id, conversation_id=conversation_id)
-        if outcome is Outcome.ASSIGNED:
-            assigned += 1
-        elif outcome is Outcome.NO_ROOM:
-            full.add(team_id)
-    return assigned
