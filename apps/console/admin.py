@@ -22,6 +22,7 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
             path("", wrap(views.queue), name="console_workspace_changelist"),
             path("inbox/", wrap(inbox_views.inbox_page), name="console_inbox"),
             path("inbox/list/", wrap(inbox_views.inbox_list), name="console_inbox_list"),
+            path("inbox/search/", wrap(inbox_views.inbox_search_view), name="console_inbox_search"),
             path("inbox/bulk/", wrap(inbox_views.inbox_bulk), name="console_inbox_bulk"),
             path("inbox/preferences/", wrap(inbox_views.inbox_preferences), name="console_inbox_preferences"),
             path("inbox/<int:conversation_id>/", wrap(inbox_views.inbox_pane), name="console_inbox_pane"),

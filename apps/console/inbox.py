@@ -6,7 +6,7 @@ Unread is per agent: the customer's messages after the agent's ReadMarker for th
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -16,6 +16,9 @@ from apps.console.models import AgentPreference, ReadMarker
 from apps.console.selectors import SlaView, sla_view
 from apps.conversations.models import Conversation, Customer, Message
 from apps.core import clock
+from apps.customers import selectors as customer_selectors
+from apps.customers.models import ConversationLabel, CustomerLabel
+from apps.customers.selectors import LabelRow
 from apps.routing import sla
 from apps.routing.models import QueueTicket, Team
 
@@ -31,14 +34,21 @@ class InboxFilters:
     channel: str = ""
     team: int = 0
     sla: str = ""
-    q: str = ""  # the customer's name for now; the lead wires message search (apps/console/search.py) here
-    # HOOK(customers): the label filter; apps.customers gives conversations their customer's labels.
-    label: str = ""
+    # The list matches customer names with it; the search endpoint (inbox_views.inbox_search) runs
+    # it through apps/console/search.py (message text, notes: encrypted, so a blind index).
+    q: str = ""
+    label: int = 0  # the conversation or its customer carries it
+    # Search only: when the message or note was written (both days included), and by whom.
+    date_from: date | None = None
+    date_to: date | None = None
+    agent: int = 0
 
     @classmethod
     def parse(cls, data: Any) -> "InboxFilters":
         tab = data.get("tab", "mine")
         team = str(data.get("team", "") or "")
+        label = str(data.get("label", "") or "")
+        agent = str(data.get("agent", "") or "")
         sla_state = data.get("sla", "")
         return cls(
             tab=tab if tab in TABS else "mine",
@@ -46,8 +56,18 @@ class InboxFilters:
             team=int(team) if team.isdigit() else 0,
             sla=sla_state if sla_state in SLA_FILTERS else "",
             q=str(data.get("q", "") or "").strip()[:100],
-            label=str(data.get("label", "") or "")[:64],
+            label=int(label) if label.isdigit() else 0,
+            date_from=_day(data.get("date_from")),
+            date_to=_day(data.get("date_to")),
+            agent=int(agent) if agent.isdigit() else 0,
         )
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value or "")[:10])
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -58,6 +78,8 @@ class InboxRow:
     preview: str = ""
     preview_direction: str = ""
     sla: SlaView | None = None
+    labels: list[LabelRow] = field(default_factory=list)  # the conversation's
+    customer_labels: list[LabelRow] = field(default_factory=list)  # its customer's (the person's)
 
 
 @dataclass
@@ -81,7 +103,12 @@ def _filtered(filters: InboxFilters) -> QuerySet[Conversation]:
     if filters.q:
         # Names are stored in clear; message text is encrypted (search over it: apps/console/search.py).
         rows = rows.filter(Q(customer__display_name__icontains=filters.q) | Q(customer__external_id=filters.q))
-    # HOOK(customers): if filters.label: rows = rows.filter(<the customer carries the label>).
+    if filters.label:
+        on_conversation = ConversationLabel.objects.filter(conversation_id=OuterRef("pk"), label_id=filters.label)
+        on_customer = CustomerLabel.objects.filter(
+            person__identities__customer_id=OuterRef("customer_id"), label_id=filters.label
+        )
+        rows = rows.filter(Q(Exists(on_conversation)) | Q(Exists(on_customer)))
     return rows
 
 
@@ -117,7 +144,7 @@ def tab_counts(*, user_id: int, filters: InboxFilters) -> dict[str, int]:
 
 
 def inbox_rows(*, user_id: int, filters: InboxFilters, limit: int = 100) -> list[InboxRow]:
-    """The list: newest activity first, waiting (queued) ones on top; four queries."""
+    """The list: newest activity first, waiting (queued) ones on top; six queries."""
     team = _open_ticket().order_by("-queued_at").values("team__name")[:1]
     rows = (
         _with_unread(_tab(_filtered(filters), filters.tab, user_id), user_id)
@@ -147,6 +174,7 @@ def inbox_rows(*, user_id: int, filters: InboxFilters, limit: int = 100) -> list
     if filters.sla:
         result = [row for row in result if row.sla is not None and _sla_status(row.sla) == filters.sla][:limit]
     _attach_previews(result)
+    _attach_labels(result)
     return result
 
 
@@ -174,6 +202,25 @@ def _attach_previews(rows: list[InboxRow]) -> None:
             text = " ".join(message.body.split())
             row.preview = text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")
             row.preview_direction = message.direction
+
+
+def _attach_labels(rows: list[InboxRow]) -> None:
+    """The conversations' labels and their customers' (through the person): two queries."""
+    if not rows:
+        return
+    on_conversations = customer_selectors.conversation_labels(row.conversation.pk for row in rows)
+    on_customers: dict[int, list[LabelRow]] = {}
+    found = (
+        CustomerLabel.objects.filter(person__identities__customer_id__in={row.conversation.customer_id for row in rows})
+        .order_by("label__name")
+        .values_list("person__identities__customer_id", "label_id", "label__name", "label__colour")
+    )
+    for customer_id, pk, name, colour in found:
+        on_customers.setdefault(customer_id, []).append(LabelRow(pk, name, colour))
+    for row in rows:
+        row.labels = on_conversations.get(row.conversation.pk, [])
+        shown = {label.id for label in row.labels}
+        row.customer_labels = [lb for lb in on_customers.get(row.conversation.customer_id, []) if lb.id not in shown]
 
 
 def inbox(*, user_id: int, filters: InboxFilters) -> Inbox:
@@ -209,12 +256,13 @@ def watch(*, user_id: int) -> Watch:
 
 
 def filter_choices() -> dict[str, list[tuple[Any, str]]]:
-    """The filters' options: the channels in use and the teams (two queries)."""
+    """The filters' options: the channels in use, the teams and the labels (three queries)."""
     labels = dict(Conversation._meta.get_field("channel").choices or [])
     channels = Conversation.objects.exclude(mode=Mode.CLOSED).values_list("channel", flat=True).distinct()
     return {
         "channels": [(c, str(labels.get(c, c))) for c in sorted(set(channels))],
         "teams": [(t.pk, t.name) for t in Team.objects.order_by("name")],
+        "labels": [(lb.id, lb.name) for lb in customer_selectors.labels()],
     }
 
 

@@ -3,12 +3,14 @@
 from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.db.models.functions import Greatest
 
 from apps.console import services
 from apps.console.models import AgentPreference, ReadMarker
 from apps.conversations.models import Conversation
+from apps.customers import services as customers
 
 BULK_LIMIT = 100
 
@@ -36,13 +38,23 @@ def preferences_set(*, user: AbstractBaseUser, switches: dict[str, bool]) -> Age
 
 BulkAction = Callable[[int, AbstractBaseUser, dict[str, str]], object]
 
-# Each runs one console service per conversation, so the rules (and audit) are the single ones'.
-# HOOK(customers): the lead adds "label" here (apps.customers' label service) with its form value.
+
+def _label(conversation_id: int, agent: AbstractBaseUser, data: dict[str, str]) -> object:
+    """The form's "label" (an id) on the conversation, or off it with label_op=remove (audited)."""
+    label = data.get("label", "")
+    if not label.isdigit():
+        raise ValueError("choose a label")
+    change = customers.conversations_unlabel if data.get("label_op") == "remove" else customers.conversations_label
+    return change(actor=agent, conversation_ids=[conversation_id], label_id=int(label))
+
+
+# Each runs one service per conversation, so the rules (and audit) are the single ones'.
 BULK_ACTIONS: dict[str, BulkAction] = {
     "assign": lambda cid, agent, data: services.conversation_assign(
         conversation_id=cid, agent=agent, assignee_id=int(data.get("assignee") or 0)
     ),
     "close": lambda cid, agent, data: services.conversation_close(conversation_id=cid, agent=agent),
+    "label": _label,
 }
 
 
@@ -58,6 +70,8 @@ def conversations_bulk(
     for conversation_id in conversation_ids[:BULK_LIMIT]:
         try:
             act(conversation_id, agent, data)
+        except ValidationError as exc:
+            errors[conversation_id] = " ".join(exc.messages)
         except (services.HandoffError, Conversation.DoesNotExist, ValueError) as exc:
             errors[conversation_id] = str(exc) or type(exc).__name__
     return errors

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.console import canned, inbox, inbox_services, selectors
+from apps.console import canned, inbox, inbox_search, inbox_services, selectors
 from apps.console.models import AgentPreference
 from apps.console.views import _int, _page, agent_required
 from apps.conversations.models import Conversation
@@ -85,12 +85,18 @@ def _row_json(row: inbox.InboxRow) -> dict[str, Any]:
         "preview_direction": row.preview_direction,
         "at": c.last_message_at.isoformat() if c.last_message_at else None,
         "sla": row.sla.__dict__ if row.sla is not None else None,
+        "labels": [_label_json(label) for label in row.labels],
+        "customer_labels": [_label_json(label) for label in row.customer_labels],
     }
+
+
+def _label_json(label: Any) -> dict[str, Any]:
+    return {"id": label.id, "name": label.name, "colour": label.colour}
 
 
 @require_GET
 @agent_required
-def inbox_list(request: HttpRequest) -> JsonResponse:
+def inbox_list(request: HttpRequest) -> HttpResponse:
     user_id = int(request.user.pk or 0)
     filters = inbox.InboxFilters.parse(request.GET)
     found = inbox.inbox(user_id=user_id, filters=filters)
@@ -105,6 +111,42 @@ def inbox_list(request: HttpRequest) -> JsonResponse:
                 "team_queue": watched.team_queue,
                 "unread": watched.unread,
             },
+        }
+    )
+
+
+@require_GET
+@agent_required
+def inbox_search_view(request: HttpRequest) -> JsonResponse:
+    """The search box: hits in messages, notes and customer names under the list's filters."""
+    filters = inbox.InboxFilters.parse(request.GET)
+    found = inbox_search.inbox_search(user=request.user, filters=filters)
+    kinds = {
+        "message": _("message"),
+        "note": _("internal note"),
+        "customer": _("customer name"),
+        "customer_note": _("customer note"),
+    }
+    return JsonResponse(
+        {
+            "q": filters.q,
+            "too_short": found.too_short,
+            "hits": [
+                {
+                    "kind": h.hit.kind,
+                    "kind_label": kinds.get(h.hit.kind, h.hit.kind),
+                    "conversation_id": h.hit.conversation_id,
+                    "customer_id": h.hit.customer_id,
+                    "message_id": h.hit.message_id,
+                    "note_id": h.hit.note_id,
+                    "customer": h.customer,
+                    "channel": h.channel,
+                    "channel_label": h.channel_label,
+                    "at": h.hit.at.isoformat(),
+                    "segments": [{"text": s.text, "hit": s.hit} for s in h.hit.segments],
+                }
+                for h in found.hits
+            ],
         }
     )
 

@@ -46,6 +46,7 @@ class IdentityRow:
     display_name: str
     linked_by: str
     linked_by_label: str
+    linked_by_user: str  # the agent who merged it in ("" when a channel or WeChat's unionid linked it)
     linked_at: datetime
     first_seen: datetime
     can_unmerge: bool  # brought here by an agent's merge that can be undone
@@ -149,7 +150,7 @@ def profile(*, person_id: int) -> Profile:
     """
     identities = list(
         Identity.objects.filter(person_id=person_id)
-        .select_related("person", "customer", "merge")
+        .select_related("person", "customer", "merge", "linked_by_user")
         .order_by("customer__created_at", "pk")
     )
     if not identities:
@@ -201,6 +202,7 @@ def _identity_row(identity: Identity) -> IdentityRow:
         display_name=customer.display_name,
         linked_by=identity.linked_by,
         linked_by_label=str(identity.get_linked_by_display()),
+        linked_by_user=_username(identity.linked_by_user),
         linked_at=identity.linked_at,
         first_seen=customer.created_at,
         can_unmerge=merge is not None and merge.reason == PersonMerge.Reason.AGENT and merge.undone_at is None,

@@ -17,6 +17,18 @@
     const stop = new AbortController(); // document-wide listeners end with the pane
     let socket = null;
     let readUpTo = 0;
+    let reveal = opts.reveal || null; // {message: id} or {note: id}: scroll there once it is shown
+
+    // A search hit: bring its message (or note) into view and mark it for a moment.
+    function revealHit() {
+      if (!reveal) return;
+      const li = reveal.message ? $("timeline").querySelector(`li.msg[data-id="${reveal.message}"]`)
+        : $("notes").querySelector(`li.note[data-id="${reveal.note}"]`);
+      reveal = null;
+      if (!li) return;
+      li.classList.add("search-target");
+      li.scrollIntoView({ block: "center" });
+    }
 
     function item(className, who, body, at, id) {
       const li = document.createElement("li");
@@ -145,6 +157,7 @@
         seen.note = Math.max(seen.note, n.id);
       });
       if (items.length) $("timeline").scrollTop = $("timeline").scrollHeight;
+      revealHit();
       renderState(data.state);
       markRead();
       pane.dispatchEvent(new CustomEvent("conversation:state", { bubbles: true, detail: data.state }));

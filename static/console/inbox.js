@@ -18,8 +18,9 @@
     const params = new URLSearchParams({ tab: state.tab });
     [["channel", "filter-channel"], ["team", "filter-team"], ["sla", "filter-sla"], ["label", "filter-label"]]
       .forEach(([name, id]) => { if ($(id) && $(id).value) params.set(name, $(id).value); });
+    // A query too short for the search (inbox_search.js: "hint") filters the list by customer name.
     const q = $("inbox-search").value.trim();
-    if (q) params.set("q", q);
+    if (q && root.dataset.results === "hint") params.set("q", q);
     return `${t.list}?${params}`;
   }
 
@@ -56,6 +57,8 @@
     meta.append(el("span", "muted", row.channel_label), el("span", `mode-badge mode-${row.mode}`, row.mode_label));
     if (row.assignee) meta.append(el("span", "row-assignee muted", `@${row.assignee}`));
     if (row.team) meta.append(el("span", "chip", row.team));
+    (row.labels || []).forEach((label) => meta.append(labelChip(label, "")));
+    (row.customer_labels || []).forEach((label) => meta.append(labelChip(label, t.tCustomerLabel)));
     if (row.sla) {
       const clock = el("span", "row-sla");
       meta.append(clock);
@@ -65,6 +68,19 @@
     li.append(check, main);
     if (row.unread) li.append(el("span", "unread", String(row.unread)));
     return li;
+  }
+
+  // A label's colour is an admin-checked #rrggbb; the text takes black or white, whichever reads.
+  function labelChip(label, title) {
+    const chip = el("span", `label-chip${title ? " customer" : ""}`, label.name);
+    chip.dataset.labelId = label.id;
+    if (title) chip.title = title;
+    if (/^#[0-9a-f]{6}$/i.test(label.colour)) {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(label.colour.slice(i, i + 2), 16));
+      chip.style.setProperty("--label", label.colour);
+      chip.style.color = r * 0.299 + g * 0.587 + b * 0.114 > 150 ? "#000" : "#fff";
+    }
+    return chip;
   }
 
   function renderList(data) {
@@ -101,7 +117,8 @@
 
   // ---- the conversation and its customer ----------------------------------------------------------
   let opening = 0;
-  async function openConversation(id, { view = true } = {}) {
+  // at: {message: id} or {note: id}, what a search hit opens the conversation at.
+  async function openConversation(id, { view = true, at = null } = {}) {
     const mine = ++opening;
     const response = await fetch(t.pane.replace("/0/", `/${id}/`), { credentials: "same-origin" });
     if (mine !== opening) return; // the agent moved on meanwhile
@@ -112,7 +129,7 @@
     $("inbox-customer").innerHTML = data.customer;
     state.open = data.id;
     state.cursor = data.id;
-    current = window.deskConversation.mount($("conversation-pane"), { socket: false });
+    current = window.deskConversation.mount($("conversation-pane"), { socket: false, reveal: at });
     root.querySelectorAll(".inbox-row").forEach((li) => {
       const on = Number(li.dataset.conversationId) === data.id;
       li.classList.toggle("open", on);
@@ -120,6 +137,7 @@
     });
     if (view) root.dataset.view = "conversation";
     history.replaceState(null, "", `?c=${data.id}`);
+    root.dispatchEvent(new CustomEvent("inbox:opened", { detail: { id: data.id } }));
   }
 
   function showList() {
@@ -157,11 +175,7 @@
     });
   });
   root.querySelectorAll(".inbox-filters select").forEach((select) => select.addEventListener("change", () => refresh()));
-  let typing = null;
-  $("inbox-search").addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(() => refresh(), 200);
-  });
+  // The search box is inbox_search.js's: it calls refresh() when the list should follow it.
 
   // ---- bulk actions ---------------------------------------------------------------------------------
   function renderBulk() {
@@ -181,7 +195,7 @@
     const body = new URLSearchParams({ action });
     state.checked.forEach((id) => body.append("ids", id));
     if (action === "assign") body.set("assignee", $("bulk-assignee").value);
-    // HOOK(customers): the label action's own inputs carry data-bulk-field (their name is posted).
+    // Inputs of an action (the label and add/remove) carry data-bulk-field: their name is posted.
     root.querySelectorAll(`[data-bulk-field][data-bulk-for="${action}"]`).forEach((input) => body.set(input.name, input.value));
     const result = await window.deskConsole.post(t.bulk, body);
     const errors = Object.entries((result.data && result.data.errors) || {});
@@ -192,7 +206,7 @@
     await refresh();
     if (current) current.resync();
   }
-  window.deskInbox = { bulk, refresh }; // the lead's label action calls bulk("label")
+  window.deskInbox = { bulk, refresh, open: openConversation, labelChip }; // inbox_search.js uses them
 
   // ---- notifications ---------------------------------------------------------------------------------
   root.querySelectorAll("[data-preference]").forEach((box) => {
