@@ -4,8 +4,9 @@ It speaks the same HTTP+JSON protocol and enforces the rules the desk must respe
 access_token invalidates the old one, replies need an open 48 h window and stop at 5 per
 customer message (45015 / 45047), custom-send needs a verified Official Account (48001),
 sync_msg pages by cursor with limit <= 1000, WeCom 客服's session states and single-use event
-codes (peers/fake_wecom_kf.py), and temporary media: media/get, media/upload and messages that carry
-a media_id (peers/fake_wechat_media.py).
+codes (peers/fake_wecom_kf.py), temporary media: media/get, media/upload and messages that carry
+a media_id (peers/fake_wechat_media.py), and who users are: user/info and kf/customer/batchget for
+known users only (peers/fake_wechat_users.py). A secret set in ``secrets`` must match to get a token.
 """
 
 import json
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 from peers.fake_wechat_media import FakeMedia, Raw
+from peers.fake_wechat_users import FakeUsers
 from peers.fake_wecom_kf import KF_MEDIA_TYPES, KfSessions
 
 # What message/custom/send carries besides text; an Official Account cannot send a file (40008).
@@ -60,6 +62,9 @@ class FakeWeChat:
     kf: KfSessions = field(default_factory=KfSessions)
     media: FakeMedia = field(default_factory=FakeMedia)
     token_apis: dict[str, str] = field(default_factory=dict)  # token -> "oa" or "wecom"
+    users: FakeUsers = field(default_factory=FakeUsers)
+    # app_id / corp_id -> the secret WeChat knows; accounts not listed get a token with any secret.
+    secrets: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- what the tests tell the fake ---------------------------------------------------
@@ -101,8 +106,12 @@ class FakeWeChat:
                 self.failures[path] -= 1
                 return 502, {"error": "bad gateway"}
         if path == "/cgi-bin/token":
+            if not self._secret_ok(query.get("appid", ""), query.get("secret", "")):
+                return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}
             return 200, self._grant(query.get("appid", ""), "oa")
         if path == "/cgi-bin/gettoken":
+            if not self._secret_ok(query.get("corpid", ""), query.get("corpsecret", "")):
+                return 200, {"errcode": 40001, "errmsg": "invalid secret"}
             return 200, self._grant(query.get("corpid", ""), "wecom")
         if path in self.media.pictures:  # an image's PicUrl: WeChat's CDN, no token
             return 200, Raw(self.media.pictures[path], "image/jpeg")
@@ -127,6 +136,14 @@ class FakeWeChat:
             if refused is not None:
                 return 200, refused
             return 200, self._message(api="kf", app_id=app_id, kinds=KF_MEDIA_TYPES, body=body)
+        if path == "/cgi-bin/user/info":
+            if api == "oa" and app_id in self.unverified:  # an unverified account may not read users
+                return 200, {"errcode": 48001, "errmsg": "api unauthorized"}
+            with self._lock:
+                return 200, self.users.user_info(api, app_id, query)
+        if path == "/cgi-bin/kf/customer/batchget":
+            with self._lock:
+                return 200, self.users.batchget(api, app_id, body)
         if path == "/cgi-bin/kf/sync_msg":
             return 200, self._sync(body)
         if path == "/cgi-bin/kf/service_state/trans":
@@ -142,6 +159,10 @@ class FakeWeChat:
             with self._lock:
                 return 200, self.kf.on_event(body)
         return 404, {"errcode": 404, "errmsg": "no such api"}
+
+    def _secret_ok(self, app_id: str, secret: str) -> bool:
+        with self._lock:
+            return app_id not in self.secrets or self.secrets[app_id] == secret
 
     def _grant(self, app_id: str, api: str) -> dict[str, Any]:
         with self._lock:

@@ -124,6 +124,15 @@ class ChannelActionError(Exception):
     """The action does not apply to the conversation as it is now; the message is for the agent."""
 
 
+@dataclass(frozen=True)
+class CustomerProfile:
+    """Who the channel says a customer is (services/profile.py): a name to show, and WeChat's unionid,
+    the one id an Official Account and a WeCom 客服 share for a person (empty when not given)."""
+
+    display_name: str = ""
+    unionid: str = ""
+
+
 class ChannelAdapter:
     """Base of every channel adapter. ``send`` is required; the hooks default to doing nothing.
 
@@ -158,6 +167,14 @@ class ChannelAdapter:
 
     def conversation_changed(self, *, conversation_id: int, mode: str, assignee_id: int | None) -> None:
         """The conversation's mode or assignee changed (a human took it, it was queued, closed...)."""
+
+    def customer_profile(self, *, external_id: str) -> CustomerProfile | None:
+        """Ask the channel about a customer it has just brought (services/profile.py), or None.
+
+        Runs in a spine task after the customer's first message committed, never in the request that
+        received it. Raise TransientDeliveryError to be retried, PermanentDeliveryError to give up.
+        """
+        return None
 
     def state(self, *, conversation_id: int) -> ChannelState:
         return ChannelState()

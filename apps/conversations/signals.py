@@ -16,6 +16,13 @@ events) with apps.core.side_effects. A listener that raises rolls the change bac
 - ``conversation_mode_changed(conversation, kind, previous_assignee_id)``: mode or assignee
   changed through services.conversation_mode_record (take-over, assignment, hand-back, close, a
   channel's report): an agent may have a free seat again.
+
+One is sent outside any conversation's transaction, from a task (services/profile.py):
+
+- ``customer_identified(customer_id, unionid)``: the customer's channel reported WeChat's unionid for
+  them (Official Account user info, WeCom 客服 customer batchget), after the customer's first message
+  committed. It may come again for the same pair (a retried task): listeners must be idempotent.
+  The customers app links the customer to the Person of that unionid.
 """
 
 from django.dispatch import Signal
@@ -23,3 +30,4 @@ from django.dispatch import Signal
 conversation_queued = Signal()
 customer_waiting = Signal()
 conversation_mode_changed = Signal()
+customer_identified = Signal()

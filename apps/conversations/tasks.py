@@ -1,10 +1,15 @@
 """Celery entry points of the spine. Each takes ids, calls one service, and is idempotent."""
 
+import logging
+
 from celery import Task, shared_task
 
 from apps.conversations import services
 from apps.conversations.channels import TransientDeliveryError
 from apps.conversations.pipeline import AnswerUnavailable
+from apps.conversations.services.profile import customer_profile_apply
+
+logger = logging.getLogger(__name__)
 
 _MAX_RETRIES = 3
 
@@ -45,6 +50,18 @@ def channel_conversation_changed(self: Task, conversation_id: int, mode: str, as
     try:
         services.channel_conversation_changed(conversation_id=conversation_id, mode=mode, assignee_id=assignee_id)
     except TransientDeliveryError as exc:
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+
+
+# A profile is a nicety: after the retries (2 s ... 64 s) the customer simply stays unlinked.
+@shared_task(bind=True, max_retries=6)
+def customer_profile_fetch(self: Task, customer_id: int) -> None:
+    try:
+        customer_profile_apply(customer_id=customer_id)
+    except TransientDeliveryError as exc:
+        if self.request.retries >= (self.max_retries or 0):
+            logger.warning("customer %s: no profile after %s tries: %s", customer_id, self.request.retries + 1, exc)
+            return
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
 
 

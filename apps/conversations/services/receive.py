@@ -17,6 +17,7 @@ from apps.conversations import events
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.services.modes import conversation_reopen
 from apps.conversations.services.outbound import conversation_reply
+from apps.conversations.services.profile import customer_profile_request
 from apps.conversations.services.satisfaction import (
     Rating,
     rating_parse,
@@ -187,7 +188,10 @@ def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> Cu
     customer, created = Customer.objects.get_or_create(
         channel=channel, external_id=external_id, defaults={"display_name": display_name}
     )
-    if not created and display_name and customer.display_name != display_name:
+    if created:
+        # First sight of this customer: their channel is asked who they are, in a task after commit.
+        customer_profile_request(customer=customer)
+    elif display_name and customer.display_name != display_name:
         customer.display_name = display_name
         customer.save(update_fields=["display_name", "search_index", "updated_at"])
     return customer

@@ -8,6 +8,7 @@ from apps.conversations.channels import (
     ChannelActionError,
     ChannelAdapter,
     ChannelState,
+    CustomerProfile,
     FetchedMedia,
     Outbound,
     OutboundMedia,
@@ -24,6 +25,7 @@ from apps.wechat.kf import services, session
 from apps.wechat.kf.session import KfState
 from apps.wechat.media import media_fetch
 from apps.wechat.models import WechatContact, WecomServicer
+from apps.wechat.profiles import kf_customer_profile
 from apps.wechat.tokens import with_access_token
 
 HAND_TO_WECOM = "wecom-servicer"
@@ -105,6 +107,10 @@ class KfAdapter(ChannelAdapter):
             media_deliver(outbound=outbound, send=SendMedia(upload=_upload, send=_send_media))
             return
         text_deliver(outbound=outbound_text(outbound), send=_send)
+
+    def customer_profile(self, *, external_id: str) -> CustomerProfile | None:
+        """kf/customer/batchget: nickname, and the unionid when the corp is bound to an Open Platform account."""
+        return kf_customer_profile(channel=self.channel, external_id=external_id)
 
     def conversation_changed(self, *, conversation_id: int, mode: str, assignee_id: int | None) -> None:
         """Keep WeCom's session state where the desk's conversation is (kf/service_state/trans)."""

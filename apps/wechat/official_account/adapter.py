@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.channels import (
     ChannelAdapter,
+    CustomerProfile,
     DeliveryDeferred,
     FetchedMedia,
     MediaUnavailable,
@@ -19,6 +20,7 @@ from apps.wechat.delivery import SendMedia, media_deliver, text_deliver
 from apps.wechat.media import media_fetch
 from apps.wechat.models import OaPassiveReply, WechatAccount, WechatContact
 from apps.wechat.official_account.passive import account_passive_switch, passive_reply_park
+from apps.wechat.profiles import oa_customer_profile
 from apps.wechat.tokens import with_access_token
 
 # "api unauthorized": this account may not call custom-send (an unverified subscription account).
@@ -87,6 +89,10 @@ class OfficialAccountAdapter(ChannelAdapter):
             # A file a customer sent from a chat: WeChat gives a FileKey, and no API hands it out.
             raise MediaUnavailable("an Official Account cannot download files customers send", code="unavailable")
         return media_fetch(api="oa", source=source, max_bytes=max_bytes)
+
+    def customer_profile(self, *, external_id: str) -> CustomerProfile | None:
+        """cgi-bin/user/info: the unionid when the account is bound to an Open Platform account."""
+        return oa_customer_profile(channel=self.channel, external_id=external_id)
 
     def send(self, outbound: Outbound) -> None:
         if isinstance(outbound, OutboundMedia):
