@@ -207,11 +207,11 @@ def run_batched(args: argparse.Namespace) -> tuple[bool, float]:
         batches.append(((time.perf_counter() - started) * 1000, result.assigned))
         return result
 
-    drain.tickets_assign = timed  # type: ignore[assignment]  # queue_drain looks it up per batch
+    drain.tickets_assign = timed  # queue_drain looks it up per batch
     try:
         wall = in_threads(args.threads, drain.queue_drain)
     finally:
-        drain.tickets_assign = real  # type: ignore[assignment]
+        drain.tickets_assign = real
     assigned = sum(n for _, n in batches)
     useful = [(ms, n) for ms, n in batches if n]
     cost = [ms / n for ms, n in useful]

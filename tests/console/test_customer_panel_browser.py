@@ -89,7 +89,7 @@ def test_an_agent_merges_a_customer_from_another_channel_labels_and_notes_them_t
     assert page.locator(".cp-merge-pick").count() == 1  # the customer shown is left out
     pick.click()
     page.wait_for_selector("#cp-merge-go:visible")
-    assert "You can undo this." in page.inner_text("#cp-merge-confirm")
+    assert "此操作可以撤销" in page.inner_text("#cp-merge-confirm")  # zh-CN: the translated warning
     page.click("#cp-merge-go")
     page.wait_for_selector("#cp-merge-dialog", state="hidden")
     wait_identities(page, 2)

@@ -420,7 +420,7 @@ def test_bulk_label_two_conversations_then_filter_the_list_by_the_label(
     browser: Any, asgi_server: str, make_agent: Callable[[str], User]
 ) -> None:
     make_agent("alice")
-    label = LabelFactory(name="发票问题", colour="#1e88e5")
+    label = LabelFactory.create(name="发票问题", colour="#1e88e5")
     chosen = [a_conversation(name, Conversation.Mode.QUEUED) for name in ("甲", "乙")]
     a_conversation("丙", Conversation.Mode.QUEUED)
     page = sign_in(browser, asgi_server, "alice")

@@ -87,7 +87,7 @@ def test_the_lists_channel_and_label_filters_and_the_dates_and_agent_narrow_the_
     bob = make_agent("bob")
     sim = receive("发票抬头错了", user="cust-a").message
     other = receive("发票抬头错了", user="cust-b", channel="api").message
-    label = LabelFactory(name="发票")
+    label = LabelFactory.create(name="发票")
     customers.conversations_label(actor=agent, conversation_ids=[other.conversation_id], label_id=label.pk)
     Conversation.objects.filter(pk=sim.conversation_id).update(assignee=bob)
     client = logged_in(agent)
@@ -127,7 +127,7 @@ def test_rows_carry_their_labels_and_the_customers_and_the_filter_finds_either(a
     on_conversation = receive("你好", user="cust-a").message.conversation
     on_customer = receive("你好", user="cust-b").message.conversation
     unlabelled = receive("你好", user="cust-c").message.conversation
-    vip, urgent = LabelFactory(name="VIP", colour="#ffeb3b"), LabelFactory(name="加急")
+    vip, urgent = LabelFactory.create(name="VIP", colour="#ffeb3b"), LabelFactory.create(name="加急")
     customers.conversations_label(actor=agent, conversation_ids=[on_conversation.pk], label_id=vip.pk)
     person = customers.person_for(customer_id=on_customer.customer_id)
     customers.customer_label_add(actor=agent, person_id=person.pk, label_id=vip.pk)
@@ -141,14 +141,16 @@ def test_rows_carry_their_labels_and_the_customers_and_the_filter_finds_either(a
     assert [lb["name"] for lb in rows[on_customer.pk]["customer_labels"]] == ["VIP"]
     assert rows[unlabelled.pk]["labels"] == rows[unlabelled.pk]["customer_labels"] == []
 
-    filtered = client.get(LIST, {"tab": "all", "label": vip.pk}).json()
+    filtered = client.get(LIST, {"tab": "all", "label": str(vip.pk)}).json()
     assert {r["id"] for r in filtered["rows"]} == {on_conversation.pk, on_customer.pk}
     assert filtered["counts"]["all"] == 2
-    assert [r["id"] for r in client.get(LIST, {"tab": "all", "label": urgent.pk}).json()["rows"]] == [on_customer.pk]
+    assert [r["id"] for r in client.get(LIST, {"tab": "all", "label": str(urgent.pk)}).json()["rows"]] == [
+        on_customer.pk
+    ]
 
 
 def test_labels_cost_no_query_per_row(agent: User, django_assert_max_num_queries: Any) -> None:
-    label = LabelFactory()
+    label = LabelFactory.create()
 
     def grow(n: int) -> None:
         for _ in range(n):
@@ -169,7 +171,7 @@ def test_labels_cost_no_query_per_row(agent: User, django_assert_max_num_queries
 def test_the_bulk_label_action_labels_and_unlabels_each_conversation_audited(agent: User) -> None:
     first = receive("你好", user="cust-a").message.conversation
     second = receive("你好", user="cust-b").message.conversation
-    label = LabelFactory(name="发票")
+    label = LabelFactory.create(name="发票")
     client = logged_in(agent)
 
     added = client.post(BULK, {"action": "label", "label": label.pk, "ids": [first.pk, second.pk]}).json()
@@ -190,7 +192,7 @@ def test_the_bulk_label_action_labels_and_unlabels_each_conversation_audited(age
 
 def test_the_bulk_label_action_reports_an_unknown_label_or_conversation(agent: User) -> None:
     known = receive("你好", user="cust-a").message.conversation
-    label = LabelFactory()
+    label = LabelFactory.create()
     client = logged_in(agent)
 
     unknown_label = client.post(BULK, {"action": "label", "label": 999999, "ids": [known.pk]}).json()

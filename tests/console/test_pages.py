@@ -188,5 +188,7 @@ def test_the_conversation_page_offers_canned_responses(agent: User) -> None:
     response = logged_in(agent).get(reverse("admin:console_conversation", args=[conversation.pk]))
 
     # The composer's "/" list reads them from the page, the customer's name filled in.
-    offered = json.loads(re.search(r'id="canned-data"[^>]*>(.*?)</script>', response.content.decode()).group(1))
+    found = re.search(r'id="canned-data"[^>]*>(.*?)</script>', response.content.decode())
+    assert found is not None
+    offered = json.loads(found.group(1))
     assert [(c["shortcut"], c["text"], c["fill_ins"]) for c in offered] == [("hi", "张三您好，很高兴为您服务", [])]
