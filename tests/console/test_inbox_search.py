@@ -16,10 +16,12 @@ from apps.console.services import note_add
 from apps.conversations.models import Conversation, Message
 from apps.customers import services as customers
 from apps.customers.models import ConversationLabel
-from tests.factories import LabelFactory, receive
+from apps.wechat.models import WechatAccount
+from tests.factories import LabelFactory, OfficialAccountFactory, WechatContactFactory, receive
 
 pytestmark = pytest.mark.django_db
 
+INBOX = reverse("admin:console_inbox")
 LIST = reverse("admin:console_inbox_list")
 SEARCH = reverse("admin:console_inbox_search")
 BULK = reverse("admin:console_inbox_bulk")
@@ -103,6 +105,46 @@ def test_the_lists_channel_and_label_filters_and_the_dates_and_agent_narrow_the_
     assert found(date_from=today.isoformat(), date_to=today.isoformat()) == {sim.pk, other.pk}
     assert found(date_to=(today - timedelta(days=1)).isoformat()) == set()
     assert found(date_from=(today + timedelta(days=1)).isoformat()) == set()
+
+
+def test_the_account_filter_narrows_the_list_its_counts_and_every_kind_of_search_hit(
+    agent: User, django_assert_max_num_queries: Any
+) -> None:
+    shop, club = OfficialAccountFactory.create(name="商城"), OfficialAccountFactory.create(name="会员")
+
+    def wrote(account: WechatAccount, user: str) -> Message:
+        message = receive("发票抬头错了", channel="official_account", user=user, display_name=f"发票抬头{user}").message
+        WechatContactFactory.create(account=account, customer=message.conversation.customer)
+        return message
+
+    at_shop, at_club = wrote(shop, "o-shop"), wrote(club, "o-club")
+    elsewhere = receive("发票抬头错了", user="cust-a").message.conversation_id
+    note_add(conversation_id=at_club.conversation_id, author=agent, body="发票抬头 已改")
+    person = customers.person_for(customer_id=at_club.conversation.customer_id)
+    customers.customer_note_add(actor=agent, person_id=person.pk, body="发票抬头 要开专票")
+    Conversation.objects.update(mode=Conversation.Mode.QUEUED)
+    client = logged_in(agent)
+
+    page = client.get(INBOX).content.decode()
+    assert f'value="official_account:{club.app_id}">会员<' in page
+    with django_assert_max_num_queries(30) as plain:
+        client.get(LIST, {"tab": "all"})
+    with django_assert_max_num_queries(len(plain.captured_queries)):
+        listed = client.get(LIST, {"tab": "queued", "account": f"official_account:{club.app_id}"}).json()
+    assert [r["id"] for r in listed["rows"]] == [at_club.conversation_id]
+    assert listed["counts"] == {"mine": 0, "unassigned": 1, "queued": 1, "all": 1}
+
+    def hits(account: str) -> set[tuple[str, int | None]]:
+        found = searched(client, "发票抬头", account=account)["hits"]
+        return {(h["kind"], h["conversation_id"]) for h in found}
+
+    club_id, shop_id = at_club.conversation_id, at_shop.conversation_id
+    assert hits(f"official_account:{club.app_id}") == {
+        ("message", club_id), ("note", club_id), ("customer", club_id), ("customer_note", club_id)
+    }  # fmt: skip
+    assert hits(f"official_account:{shop.app_id}") == {("message", shop_id), ("customer", shop_id)}
+    assert ("message", elsewhere) in hits("")
+    assert hits("official_account:nobody") == set()
 
 
 def test_staff_outside_the_console_may_not_search(outsider: User) -> None:
@@ -197,7 +239,7 @@ def test_the_bulk_label_action_reports_an_unknown_label_or_conversation(agent: U
 
     unknown_label = client.post(BULK, {"action": "label", "label": 999999, "ids": [known.pk]}).json()
     assert unknown_label["ok"] is False
-    assert unknown_label["errors"] == {str(known.pk): "Unknown label."}
+    assert unknown_label["errors"] == {str(known.pk): "未知标签。"}
 
     mixed = client.post(BULK, {"action": "label", "label": label.pk, "ids": [known.pk, 999999]}).json()
     assert (mixed["done"], list(mixed["errors"])) == (1, ["999999"])

@@ -56,9 +56,9 @@ def test_a_merged_profile_takes_no_labels_or_notes(
     keep, other = person_for(customer_id=oa_customer.pk), person_for(customer_id=kf_customer.pk)
     customers_merge(actor=agent, keep_person_id=keep.pk, merge_person_id=other.pk)
 
-    with pytest.raises(ValidationError, match="merged"):
+    with pytest.raises(ValidationError, match="已合并到另一档案"):
         customer_label_add(actor=agent, person_id=other.pk, label_id=vip.pk)
-    with pytest.raises(ValidationError, match="merged"):
+    with pytest.raises(ValidationError, match="已合并到另一档案"):
         customer_note_add(actor=agent, person_id=other.pk, body="x")
 
 

@@ -149,7 +149,7 @@ def test_a_merge_that_cannot_be_refuses_clearly(
 def test_unmerging_an_identity_that_was_not_merged_refuses(agent: User, oa_customer: Customer) -> None:
     person_for(customer_id=oa_customer.pk)
 
-    with pytest.raises(ValidationError, match="not merged"):
+    with pytest.raises(ValidationError, match="未被合并过"):
         customers_unmerge(actor=agent, identity_id=Identity.objects.get(customer=oa_customer).pk)
     with pytest.raises(ValidationError, match="Unknown"):
         customers_unmerge(actor=agent, identity_id=999_999)
