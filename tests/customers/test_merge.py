@@ -151,7 +151,7 @@ def test_unmerging_an_identity_that_was_not_merged_refuses(agent: User, oa_custo
 
     with pytest.raises(ValidationError, match="未被合并过"):
         customers_unmerge(actor=agent, identity_id=Identity.objects.get(customer=oa_customer).pk)
-    with pytest.raises(ValidationError, match="Unknown"):
+    with pytest.raises(ValidationError, match="未知的渠道身份"):
         customers_unmerge(actor=agent, identity_id=999_999)
 
 
