@@ -24,7 +24,7 @@ from apps.routing.models import (
     SlaPolicy,
     Team,
 )
-from apps.wechat.models import WechatAccount
+from apps.wechat.models import WechatAccount, WechatContact
 
 
 class CustomerFactory(DjangoModelFactory[Customer]):
@@ -134,6 +134,28 @@ class OfficialAccountFactory(DjangoModelFactory[WechatAccount]):
     secret = "oa-app-secret"
     token = "oa-callback-token"
     encoding_aes_key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+class KfAccountFactory(OfficialAccountFactory):
+    """A WeCom corp serving 客服 (one or more kf accounts, open_kfid, under its CorpID)."""
+
+    kind = WechatAccount.Kind.WECOM_KF
+    name = factory.Sequence(lambda n: f"客服{n}")
+    app_id = factory.Sequence(lambda n: f"wwfactory{n:09d}")
+    secret = "kf-secret"
+    token = "kf-callback-token"
+
+
+class WechatContactFactory(DjangoModelFactory[WechatContact]):
+    """A customer as an account sees them: give ``customer`` (its channel the account's kind); for a
+    kf account, ``open_kfid`` too (the customer's external id is "<open_kfid>:<user_id>")."""
+
+    class Meta:
+        model = WechatContact
+
+    account = factory.SubFactory(OfficialAccountFactory)
+    customer = factory.SubFactory(CustomerFactory, channel=factory.SelfAttribute("..account.kind"))
+    user_id = factory.LazyAttribute(lambda c: c.customer.external_id.rpartition(":")[2])
 
 
 class LabelFactory(DjangoModelFactory[Label]):

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 
 from apps.console.models import AgentPreference, ReadMarker
 from apps.console.selectors import SlaView, sla_view
+from apps.conversations import selectors as conversation_selectors
 from apps.conversations.models import Conversation, Customer, Message
 from apps.core import clock
 from apps.customers import selectors as customer_selectors
@@ -38,6 +39,8 @@ class InboxFilters:
     # it through apps/console/search.py (message text, notes: encrypted, so a blind index).
     q: str = ""
     label: int = 0  # the conversation or its customer carries it
+    # "<channel>:<key>": the customer wrote to that account of the channel (conversations.selectors).
+    account: str = ""
     # Search only: when the message or note was written (both days included), and by whom.
     date_from: date | None = None
     date_to: date | None = None
@@ -57,6 +60,7 @@ class InboxFilters:
             sla=sla_state if sla_state in SLA_FILTERS else "",
             q=str(data.get("q", "") or "").strip()[:100],
             label=int(label) if label.isdigit() else 0,
+            account=str(data.get("account", "") or "")[:200],
             date_from=_day(data.get("date_from")),
             date_to=_day(data.get("date_to")),
             agent=int(agent) if agent.isdigit() else 0,
@@ -100,6 +104,8 @@ def _filtered(filters: InboxFilters) -> QuerySet[Conversation]:
         rows = rows.filter(channel=filters.channel)
     if filters.team:
         rows = rows.filter(Exists(_open_ticket().filter(team_id=filters.team)))
+    if filters.account:
+        rows = rows.filter(conversation_selectors.account_filter(account=filters.account))
     if filters.q:
         # Names are stored in clear; message text is encrypted (search over it: apps/console/search.py).
         rows = rows.filter(Q(customer__display_name__icontains=filters.q) | Q(customer__external_id=filters.q))
@@ -255,14 +261,16 @@ def watch(*, user_id: int) -> Watch:
     )
 
 
-def filter_choices() -> dict[str, list[tuple[Any, str]]]:
-    """The filters' options: the channels in use, the teams and the labels (three queries)."""
+def filter_choices() -> dict[str, list[Any]]:
+    """The filters' options: the channels in use, the teams, the labels (three queries) and the
+    channels' accounts (a query per channel that has some)."""
     labels = dict(Conversation._meta.get_field("channel").choices or [])
     channels = Conversation.objects.exclude(mode=Mode.CLOSED).values_list("channel", flat=True).distinct()
     return {
         "channels": [(c, str(labels.get(c, c))) for c in sorted(set(channels))],
         "teams": [(t.pk, t.name) for t in Team.objects.order_by("name")],
         "labels": [(lb.id, lb.name) for lb in customer_selectors.labels()],
+        "accounts": conversation_selectors.channel_accounts(),
     }
 
 

@@ -40,7 +40,7 @@ def _start_of(day: date | None) -> datetime | None:
 
 
 def inbox_search(*, user: AbstractBaseUser | AnonymousUser, filters: InboxFilters, limit: int = LIMIT) -> InboxSearch:
-    """Hits for ``filters.q`` under the list's channel and label filters and the search's own
+    """Hits for ``filters.q`` under the list's channel, account and label filters and the search's own
     (dates, both days included; agent). PermissionDenied for users outside the console."""
     if not query_parse(filters.q).terms:
         search.search(query="", user=user)  # the permission check alone (an empty query finds nothing)
@@ -51,6 +51,7 @@ def inbox_search(*, user: AbstractBaseUser | AnonymousUser, filters: InboxFilter
         date_from=_start_of(filters.date_from),
         date_to=_start_of(filters.date_to + timedelta(days=1) if filters.date_to else None),
         channel=filters.channel,
+        account=filters.account,
         agent_id=filters.agent or None,
         label_ids=(filters.label,) if filters.label else (),
         limit=limit,

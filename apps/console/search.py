@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from apps.console.models import Note
 from apps.console.selectors import Segment, can_use_console, highlight
 from apps.conversations.models import Conversation, Customer, Message
+from apps.conversations.selectors import account_filter
 from apps.core.blind_index import Query, phrase_spans, query_parse
 from apps.customers.models import ConversationLabel, CustomerLabel, CustomerNote
 
@@ -57,6 +58,7 @@ def search(
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     channel: str = "",
+    account: str = "",
     agent_id: int | None = None,
     label_ids: Collection[int] = (),
     kinds: Collection[str] = KINDS,
@@ -67,7 +69,8 @@ def search(
     ``query`` needs a word or two adjacent CJK characters (else no hits). Dates bound when the
     message or note was written (a customer: when their conversations had messages), ``date_to``
     exclusive; ``agent_id``: written by that agent or in a conversation assigned to them.
-    ``label_ids``: the conversation or its customer carries one of these labels.
+    ``label_ids``: the conversation or its customer carries one of these labels. ``account``:
+    "<channel>:<key>", the customer wrote to that account (conversations.selectors.account_filter).
     """
     if not can_use_console(user=user):
         raise PermissionDenied
@@ -75,7 +78,12 @@ def search(
     if not parsed.terms or limit <= 0:
         return []
     filters = _Filters(
-        date_from=date_from, date_to=date_to, channel=channel, agent_id=agent_id, label_ids=tuple(label_ids)
+        date_from=date_from,
+        date_to=date_to,
+        channel=channel,
+        agent_id=agent_id,
+        label_ids=tuple(label_ids),
+        account=account,
     )
     hits: list[Hit] = []
     if "message" in kinds:
@@ -97,6 +105,13 @@ class _Filters:
     channel: str
     agent_id: int | None
     label_ids: tuple[int, ...] = ()
+    account: str = ""
+
+    def of_account(self, customer: str) -> Q:
+        """The customer (at the path ``customer``; "" for Customer rows) wrote to the chosen account."""
+        if not self.account:
+            return Q()
+        return account_filter(account=self.account, customer=customer)
 
     def labelled(self, conversation: str, customer: str) -> Q:
         """The conversation (its id at ``conversation``) or its customer carries a chosen label."""
@@ -121,7 +136,9 @@ class _Filters:
 
 def _message_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
     rows = Message.objects.filter(f.dated("created_at"), search_index__contains=parsed.terms)
-    rows = rows.filter(f.labelled("conversation_id", "conversation__customer_id"))
+    rows = rows.filter(
+        f.labelled("conversation_id", "conversation__customer_id"), f.of_account("conversation__customer")
+    )
     if f.channel:
         rows = rows.filter(channel=f.channel)
     if f.agent_id is not None:
@@ -137,7 +154,9 @@ def _message_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
 
 def _note_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
     rows = Note.objects.filter(f.dated("created_at"), search_index__contains=parsed.terms)
-    rows = rows.filter(f.labelled("conversation_id", "conversation__customer_id"))
+    rows = rows.filter(
+        f.labelled("conversation_id", "conversation__customer_id"), f.of_account("conversation__customer")
+    )
     if f.channel:
         rows = rows.filter(conversation__channel=f.channel)
     if f.agent_id is not None:
@@ -152,7 +171,7 @@ def _note_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
 
 
 def _customer_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
-    rows = Customer.objects.filter(search_index__contains=parsed.terms)
+    rows = Customer.objects.filter(f.of_account(""), search_index__contains=parsed.terms)
     if f.label_ids:  # the customer carries the label, or one of their conversations does
         on_customer = CustomerLabel.objects.filter(
             person__identities__customer_id=OuterRef("pk"), label_id__in=f.label_ids
@@ -183,8 +202,10 @@ def _customer_note_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
     identity of the newest conversation."""
     rows = CustomerNote.objects.filter(f.dated("created_at"), search_index__contains=parsed.terms)
     conversations = Conversation.objects.filter(customer__identity__person=OuterRef("person_id")).order_by("-id")
-    if f.channel:
-        conversations = conversations.filter(channel=f.channel)
+    if f.channel or f.account:
+        conversations = conversations.filter(f.of_account("customer"))
+        if f.channel:
+            conversations = conversations.filter(channel=f.channel)
         rows = rows.filter(Exists(conversations))
     if f.agent_id is not None:
         rows = rows.filter(Q(author_id=f.agent_id) | Exists(conversations.filter(assignee_id=f.agent_id)))

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
@@ -133,6 +134,15 @@ class CustomerProfile:
     unionid: str = ""
 
 
+@dataclass(frozen=True)
+class ChannelAccount:
+    """One of a channel's own accounts a customer writes to (an Official Account, a WeCom corp), for the
+    console's account filter. ``key`` is stable and unique within the channel; ``label`` is shown."""
+
+    key: str
+    label: str
+
+
 class ChannelAdapter:
     """Base of every channel adapter. ``send`` is required; the hooks default to doing nothing.
 
@@ -178,6 +188,16 @@ class ChannelAdapter:
 
     def state(self, *, conversation_id: int) -> ChannelState:
         return ChannelState()
+
+    def accounts(self) -> list[ChannelAccount]:
+        """The channel's accounts, for the console's filter; none for a channel that is one account."""
+        return []
+
+    def account_customers(self, *, key: str) -> QuerySet[Any, str] | None:
+        """The external ids of the customers who wrote to the account ``key`` (one of ``accounts()``),
+        as a lazy ``values_list(..., flat=True)``: the spine filters with it as a subquery. None: no
+        such account."""
+        return None
 
     def actions(self, *, conversation_id: int) -> list[ChannelAction]:
         return []

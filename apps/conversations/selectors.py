@@ -1,3 +1,8 @@
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from apps.conversations.channels import channel_choices, channel_kinds, get_adapter, overrides_hook
 from apps.conversations.models import Conversation, Message
 from apps.conversations.pipeline import Turn
 
@@ -28,3 +33,37 @@ def customer_messages_after(*, channel: str, external_id: str, after_id: int, li
         .exclude(direction=Message.Direction.OUTBOUND, status__in=[Message.Status.PROCESSING, Message.Status.FAILED])
         .order_by("id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class AccountGroup:
+    """A channel's accounts, as a filter offers them: values are "<channel>:<key>" (account_filter)."""
+
+    channel: str
+    label: str
+    accounts: list[tuple[str, str]]
+
+
+def channel_accounts() -> list[AccountGroup]:
+    """The accounts of every configured channel that has some (ChannelAdapter.accounts), in the
+    registry's order; a query or so per such channel, none for the others."""
+    groups = []
+    for kind, label in channel_choices():
+        if not overrides_hook(kind, "accounts"):
+            continue
+        found = get_adapter(kind).accounts()
+        if found:
+            groups.append(AccountGroup(kind, str(label), [(f"{kind}:{a.key}", a.label) for a in found]))
+    return groups
+
+
+def account_filter(*, account: str, customer: str = "customer") -> Q:
+    """Rows whose customer wrote to ``account`` ("<channel>:<key>"): one subquery from the channel's
+    ``account_customers``. ``customer``: the path from the rows to their Customer ("" for customers).
+    An unknown channel or account matches nothing."""
+    channel, _, key = account.partition(":")
+    external_ids = None
+    if key and channel in channel_kinds() and overrides_hook(channel, "account_customers"):
+        external_ids = get_adapter(channel).account_customers(key=key)
+    prefix = f"{customer}__" if customer else ""
+    return Q(**{f"{prefix}channel": channel, f"{prefix}external_id__in": [] if external_ids is None else external_ids})

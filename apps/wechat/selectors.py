@@ -1,5 +1,8 @@
 import time
 
+from django.db.models import QuerySet
+
+from apps.conversations.channels import ChannelAccount
 from apps.wechat.models import WechatAccount, WechatContact
 
 # Every callback looks its account up; a few seconds of staleness after an admin edit is fine.
@@ -29,3 +32,21 @@ def contact_for_customer(*, channel: str, external_id: str) -> WechatContact | N
         .filter(customer__channel=channel, customer__external_id=external_id)
         .first()
     )
+
+
+def channel_accounts(*, kind: str) -> list[ChannelAccount]:
+    """The console's account filter: every account of the kind, inactive ones too (their
+    conversations stay), keyed by AppID / CorpID (unique per kind, and stable across databases)."""
+    found = WechatAccount.objects.filter(kind=kind).order_by("name", "pk").values_list("app_id", "name")
+    return [ChannelAccount(key=app_id, label=name) for app_id, name in found]
+
+
+def account_customers(*, kind: str, channel: str, app_id: str) -> QuerySet[WechatContact, str]:
+    """The external ids of the channel's customers who wrote to the account (a lazy subquery).
+
+    A WeCom corp's several kf accounts (open_kfid) count as one account: the WechatAccount, which
+    holds the credentials and the welcome and closing texts, is what an agent knows them by.
+    """
+    return WechatContact.objects.filter(
+        account__kind=kind, account__app_id=app_id, customer__channel=channel
+    ).values_list("customer__external_id", flat=True)

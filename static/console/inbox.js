@@ -16,8 +16,8 @@
   // ---- list -----------------------------------------------------------------------------------
   function listUrl() {
     const params = new URLSearchParams({ tab: state.tab });
-    [["channel", "filter-channel"], ["team", "filter-team"], ["sla", "filter-sla"], ["label", "filter-label"]]
-      .forEach(([name, id]) => { if ($(id) && $(id).value) params.set(name, $(id).value); });
+    [["channel", "filter-channel"], ["account", "filter-account"], ["team", "filter-team"], ["sla", "filter-sla"],
+      ["label", "filter-label"]].forEach(([name, id]) => { if ($(id) && $(id).value) params.set(name, $(id).value); });
     // A query too short for the search (inbox_search.js: "hint") filters the list by customer name.
     const q = $("inbox-search").value.trim();
     if (q && root.dataset.results === "hint") params.set("q", q);
@@ -174,6 +174,19 @@
       refresh();
     });
   });
+  // A chosen channel narrows the account filter to its own accounts (values are "<channel>:<key>").
+  function narrowAccounts() {
+    const accounts = $("filter-account");
+    const channel = $("filter-channel").value;
+    if (!accounts) return;
+    accounts.querySelectorAll("optgroup").forEach((group) => {
+      const off = Boolean(channel) && group.dataset.channel !== channel;
+      group.hidden = off;
+      group.disabled = off;
+    });
+    if (channel && accounts.value && !accounts.value.startsWith(`${channel}:`)) accounts.value = "";
+  }
+  $("filter-channel").addEventListener("change", narrowAccounts);
   root.querySelectorAll(".inbox-filters select").forEach((select) => select.addEventListener("change", () => refresh()));
   // The search box is inbox_search.js's: it calls refresh() when the list should follow it.
 

@@ -1,7 +1,7 @@
 // The inbox's search box: messages, internal notes, customer notes and customer names (the
 // blind-index search, apps/console/search.py). Typing (or "/" then typing, Enter) shows the hits in
-// the list pane instead of the list, the matched text marked; the list's channel and label filters
-// and the search's own (dates, agent) apply. A hit opens its conversation at the message (or note).
+// the list pane instead of the list, the matched text marked; the list's channel, account and label
+// filters and the search's own (dates, agent) apply. A hit opens its conversation at the message (or note).
 // Esc, or clearing the box, returns to the list. A query too short for the index (one CJK
 // character) says so, and the list keeps filtering customer names by it.
 (function () {
@@ -23,7 +23,7 @@
 
   function searchUrl(q) {
     const params = new URLSearchParams({ q });
-    [["channel", "filter-channel"], ["label", "filter-label"], ["date_from", "search-from"],
+    [["channel", "filter-channel"], ["account", "filter-account"], ["label", "filter-label"], ["date_from", "search-from"],
       ["date_to", "search-to"], ["agent", "search-agent"]]
       .forEach(([name, id]) => { if ($(id) && $(id).value) params.set(name, $(id).value); });
     return `${t.search}?${params}`;

@@ -16,7 +16,7 @@ from apps.customers.models import ConversationLabel
 from apps.routing.models import QueueTicket, Team
 from tests.console.conftest import PASSWORD
 from tests.console.test_console_browser import screenshot
-from tests.factories import LabelFactory
+from tests.factories import LabelFactory, OfficialAccountFactory, WechatContactFactory
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -86,7 +86,8 @@ def test_an_agent_lands_in_the_inbox_filters_it_and_sees_it_change_live(
     assert page.inner_text(".count[data-count=all]") == "3"
     assert page.inner_text(".count[data-count=queued]") == "1"
 
-    # Tabs and filters
+    # Tabs and filters (no channel has accounts: no account filter)
+    assert not page.is_visible("#filter-account")
     page.click(".inbox-tab[data-tab=all]")
     wait_rows(page, 3)
     assert rows(page)[0] == queued.pk  # waiting for a person first
@@ -461,3 +462,31 @@ def test_bulk_label_two_conversations_then_filter_the_list_by_the_label(
     page.click("[data-bulk=label]")
     wait_rows(page, 1)
     assert rows(page) == [chosen[1].pk]
+
+
+def test_the_account_filter_keeps_one_official_accounts_conversations_and_follows_the_channel(
+    browser: Any, asgi_server: str, make_agent: Callable[[str], User]
+) -> None:
+    make_agent("alice")
+    shop, club = OfficialAccountFactory.create(name="商城"), OfficialAccountFactory.create(name="会员")
+    at = {
+        account.pk: WechatContactFactory.create(account=account, customer__display_name=name).customer
+        for account, name in ((shop, "甲"), (club, "乙"))
+    }
+    wanted = Conversation.objects.create(customer=at[club.pk], channel="official_account", mode="queued")
+    Conversation.objects.create(customer=at[shop.pk], channel="official_account", mode="queued")
+    a_conversation("丙", Conversation.Mode.QUEUED)
+    page = sign_in(browser, asgi_server, "alice")
+    page.click(".inbox-tab[data-tab=all]")
+    wait_rows(page, 3)
+
+    page.select_option("#filter-account", f"official_account:{club.app_id}")
+    wait_rows(page, 1)
+    assert rows(page) == [wanted.pk]
+    assert page.inner_text(".count[data-count=all]") == "1"
+
+    # Another channel: its accounts only (none), the account filter let go
+    page.select_option("#filter-channel", "simulator")
+    wait_rows(page, 1)
+    assert page.input_value("#filter-account") == ""
+    assert page.eval_on_selector("#filter-account optgroup", "group => group.disabled")

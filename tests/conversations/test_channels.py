@@ -10,11 +10,13 @@ from typing import Any, ClassVar
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from django.test import Client
 
 from apps.console import services as console
-from apps.conversations import channels, tasks
+from apps.conversations import channels, selectors, tasks
 from apps.conversations.channels import (
+    ChannelAccount,
     ChannelAdapter,
     Outbound,
     PermanentDeliveryError,
@@ -55,6 +57,16 @@ class PigeonAdapter(ChannelAdapter):
         PigeonAdapter.calls.append(
             Call("conversation_changed", {"conversation_id": conversation_id, "mode": mode, "assignee_id": assignee_id})
         )
+
+    # Two lofts; a customer's external id says which one they wrote to ("north-7").
+    def accounts(self) -> list[ChannelAccount]:
+        return [ChannelAccount("north", "北塔"), ChannelAccount("south", "南塔")]
+
+    def account_customers(self, *, key: str) -> QuerySet[Any, str] | None:
+        if key not in ("north", "south"):
+            return None
+        customers = Customer.objects.filter(channel=CHANNEL, external_id__startswith=f"{key}-")
+        return customers.values_list("external_id", flat=True)
 
 
 @pytest.fixture
@@ -164,3 +176,28 @@ def test_an_adapter_that_is_not_a_channel_adapter_is_refused(settings: Any) -> N
     settings.DESK_CHANNEL_ADAPTERS = {"odd": "collections.OrderedDict"}
     with pytest.raises(TypeError, match="not a ChannelAdapter"):
         channels.get_adapter("odd")
+
+
+@pytest.mark.django_db
+def test_a_channels_accounts_are_listed_and_filter_its_conversations_in_one_query(
+    pigeon: type[PigeonAdapter], django_assert_num_queries: Any
+) -> None:
+    north = {
+        ConversationFactory.create(customer__channel=CHANNEL, customer__external_id=f"north-{i}").pk for i in (1, 2)
+    }
+    south = ConversationFactory.create(customer__channel=CHANNEL, customer__external_id="south-1")
+    ConversationFactory.create(customer__external_id="north-9")  # the simulator's: it has no accounts
+
+    assert [(group.channel, group.label, group.accounts) for group in selectors.channel_accounts()] == [
+        (CHANNEL, "Carrier pigeon", [("pigeon:north", "北塔"), ("pigeon:south", "南塔")])
+    ]
+
+    def found(account: str) -> set[int]:
+        return set(Conversation.objects.filter(selectors.account_filter(account=account)).values_list("pk", flat=True))
+
+    with django_assert_num_queries(1):  # the customers are a subquery, not a list read first
+        assert found("pigeon:north") == north
+    assert found("pigeon:south") == {south.pk}
+    assert Customer.objects.get(selectors.account_filter(account="pigeon:south", customer="")) == south.customer
+    # An account the channel does not know, a channel without accounts or none at all: nothing.
+    assert found("pigeon:west") == found("simulator:north") == found("north") == found("nowhere:") == set()

@@ -1,9 +1,11 @@
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.channels import (
+    ChannelAccount,
     ChannelAction,
     ChannelActionError,
     ChannelAdapter,
@@ -17,14 +19,14 @@ from apps.conversations.channels import (
     TransientDeliveryError,
     outbound_text,
 )
-from apps.wechat import client
+from apps.wechat import client, selectors
 from apps.wechat.channels import WECOM_KF
 from apps.wechat.client import PermanentApiError, TransientApiError
 from apps.wechat.delivery import SendMedia, media_deliver, text_deliver
 from apps.wechat.kf import services, session
 from apps.wechat.kf.session import KfState
 from apps.wechat.media import media_fetch
-from apps.wechat.models import WechatContact, WecomServicer
+from apps.wechat.models import WechatAccount, WechatContact, WecomServicer
 from apps.wechat.profiles import kf_customer_profile
 from apps.wechat.tokens import with_access_token
 
@@ -107,6 +109,12 @@ class KfAdapter(ChannelAdapter):
             media_deliver(outbound=outbound, send=SendMedia(upload=_upload, send=_send_media))
             return
         text_deliver(outbound=outbound_text(outbound), send=_send)
+
+    def accounts(self) -> list[ChannelAccount]:
+        return selectors.channel_accounts(kind=WechatAccount.Kind.WECOM_KF)
+
+    def account_customers(self, *, key: str) -> QuerySet[Any, str]:
+        return selectors.account_customers(kind=WechatAccount.Kind.WECOM_KF, channel=self.channel, app_id=key)
 
     def customer_profile(self, *, external_id: str) -> CustomerProfile | None:
         """kf/customer/batchget: nickname, and the unionid when the corp is bound to an Open Platform account."""

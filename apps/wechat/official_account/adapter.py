@@ -1,8 +1,10 @@
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.channels import (
+    ChannelAccount,
     ChannelAdapter,
     CustomerProfile,
     DeliveryDeferred,
@@ -89,6 +91,12 @@ class OfficialAccountAdapter(ChannelAdapter):
             # A file a customer sent from a chat: WeChat gives a FileKey, and no API hands it out.
             raise MediaUnavailable("an Official Account cannot download files customers send", code="unavailable")
         return media_fetch(api="oa", source=source, max_bytes=max_bytes)
+
+    def accounts(self) -> list[ChannelAccount]:
+        return selectors.channel_accounts(kind=WechatAccount.Kind.OFFICIAL_ACCOUNT)
+
+    def account_customers(self, *, key: str) -> QuerySet[Any, str]:
+        return selectors.account_customers(kind=WechatAccount.Kind.OFFICIAL_ACCOUNT, channel=self.channel, app_id=key)
 
     def customer_profile(self, *, external_id: str) -> CustomerProfile | None:
         """cgi-bin/user/info: the unionid when the account is bound to an Open Platform account."""
