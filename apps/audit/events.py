@@ -128,6 +128,9 @@ class AuditEvent(models.TextChoices):
     CUSTOMERS_LABEL_ADD = "customers.label.add", _("Label added")
     CUSTOMERS_LABEL_CHANGE = "customers.label.change", _("Label changed")
     CUSTOMERS_LABEL_DELETE = "customers.label.delete", _("Label deleted")
+    CONNECTORS_CONNECTOR_ADD = "connectors.connector.add", _("Shop connector added")
+    CONNECTORS_CONNECTOR_CHANGE = "connectors.connector.change", _("Shop connector changed")
+    CONNECTORS_CONNECTOR_DELETE = "connectors.connector.delete", _("Shop connector deleted")
     # The agent profile's WeCom userid, before it moved to wechat.WecomServicer; older rows keep these.
     CONSOLE_AGENTPROFILE_ADD = "console.agentprofile.add", _("Agent profile added")
     CONSOLE_AGENTPROFILE_CHANGE = "console.agentprofile.change", _("Agent profile changed")

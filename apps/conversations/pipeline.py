@@ -32,6 +32,8 @@ class Answer:
     # Set when the answerer declines (an ungrounded draft, an injection attempt it will not serve):
     # the reason; ``text`` is then empty and a person takes the message.
     hand_over: str = ""
+    # What the customer hears on a hand-over (once per window); "" = DESK_ANSWER_HUMAN_NOTICE.
+    notice: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,16 @@ class Answerer(Protocol):
     def answer(self, *, conversation_id: int, question: str, context: list[Turn]) -> Answer: ...
 
 
+class ShopStep(Protocol):
+    """Answers from the shop's own systems (orders, logistics, after-sales) before the answerer.
+
+    ``None``: not a question for the shop, the answerer takes it. An ``Answer`` with ``hand_over``
+    set: the shop could not be asked (down, slow, malformed): a person answers, nothing is invented.
+    """
+
+    def answer(self, *, conversation_id: int, question: str) -> Answer | None: ...
+
+
 class Moderator(Protocol):
     def check(self, *, text: str, direction: Literal["in", "out"], message_id: int | None = None) -> Verdict: ...
 
@@ -144,6 +156,17 @@ def question_unmarked(question: str) -> str:
 @cache
 def get_answerer() -> Answerer:
     return import_string(settings.DESK_ANSWERER)()
+
+
+def get_shop_step() -> ShopStep | None:
+    """DESK_SHOP_STEP's step, or None when the setting is empty (no shop connectors)."""
+    path = settings.DESK_SHOP_STEP
+    return _shop_step(path) if path else None
+
+
+@cache
+def _shop_step(path: str) -> ShopStep:
+    return import_string(path)()
 
 
 @cache

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.console",
     "apps.routing",
     "apps.customers",
+    "apps.connectors",
 ]
 
 MIDDLEWARE = [
@@ -112,6 +113,7 @@ LOGIN_URL = "admin:login"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 from project.settings.auth import *  # noqa: E402,F403
+from project.settings.connectors import *  # noqa: E402,F403
 from project.settings.console import *  # noqa: E402,F403
 from project.settings.data import *  # noqa: E402,F403
 from project.settings.desk import *  # noqa: E402,F403

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
+from apps.connectors.models import Connector, Lookup
 from apps.console.models import CannedResponse, Note
 from apps.conversations.models import Conversation, Customer, Message, Satisfaction
 from apps.core.services import api_token_create
@@ -34,7 +35,7 @@ from apps.routing.models import AgentStatus, BusinessHours, RoutingRule, SlaBrea
 from apps.wechat.models import KfCursor, MenuReply, OaPassiveReply, WechatAccount, WechatContact, WecomServicer
 
 ROLES = ("agent", "manager", "admin")
-_roles_migration = importlib.import_module("apps.core.migrations.0011_roles_customers")
+_roles_migration = importlib.import_module("apps.core.migrations.0012_roles_connectors")
 _roles_helpers = importlib.import_module("apps.core.migrations.0002_roles")
 
 
@@ -181,6 +182,9 @@ def build_world(tmp_path: Path) -> World:
         "auth.group": Group.objects.get(name="agent"),
         "customers.label": Label.objects.create(name="VIP", colour="#e53935"),
         "customers.person": person_for(customer_id=customer.pk),
+        # Disabled: an enabled connector would be asked by the spine's shop step.
+        "connectors.connector": Connector.objects.create(name="shop", base_url="http://127.0.0.1:9", enabled=False),
+        "connectors.lookup": Lookup.objects.create(customer=customer, operation="order", order_no="E1", result="found"),
         "core.apitoken": api_token_create(name="bridge", scopes=["inbound"], created_by_id=None).token,
     }
     return World(users, objects, conversation, message, flags, export)

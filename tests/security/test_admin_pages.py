@@ -45,6 +45,7 @@ CONFIGURATION = frozenset(
         "routing.businesshours",
         "routing.slapolicy",
         "customers.label",
+        "connectors.connector",
     }
 )
 CONVERSATIONS = frozenset({"conversations.conversation", "conversations.message", "conversations.customer"})
@@ -69,6 +70,8 @@ EVERY_MODEL = (
             "conversations.satisfaction",
             # Customer profiles: read only in the admin (merges and labels go through the inbox).
             "customers.person",
+            # The audit of shop look-ups: read only, for managers and admins.
+            "connectors.lookup",
         }
     )
     | CONFIGURATION
@@ -86,12 +89,13 @@ MATRIX: dict[str, Grants] = {
         view=CONVERSATIONS
         | CUSTOMERS
         | {"reports.export", "audit.auditlog", "routing.slabreach", "conversations.satisfaction"}
+        | {"connectors.lookup"}
     ),
     "admin": Grants(
         view=CONFIGURATION
         | AXES
         | {"moderation.flag", "wechat.wechatcontact", "wechat.kfcursor", "audit.auditlog", "routing.slabreach"}
-        | {"conversations.satisfaction"},
+        | {"conversations.satisfaction", "connectors.lookup"},
         add=CONFIGURATION,
         change=CONFIGURATION | {"moderation.flag"},
         delete=CONFIGURATION | {"axes.accessattempt"},

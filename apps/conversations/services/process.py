@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.audit.events import AuditEvent
 from apps.conversations import events, selectors
 from apps.conversations.models import Message
-from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator
+from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator, get_shop_step
 from apps.conversations.services.lease import lease_held
 from apps.conversations.services.modes import (
     asks_for_human,
@@ -98,7 +98,10 @@ def _claimed_process(*, message_id: int) -> None:
     )
     started = time.monotonic()
     question = prepared.question(verdict_in.text)
-    answer = get_answerer().answer(conversation_id=conversation.pk, question=question, context=context)
+    shop = get_shop_step()
+    answer = shop.answer(conversation_id=conversation.pk, question=question) if shop else None
+    if answer is None:
+        answer = get_answerer().answer(conversation_id=conversation.pk, question=question, context=context)
     answer_ms = int((time.monotonic() - started) * 1000)
     metrics.stage_observe("answer", answer_ms / 1000)
     if answer.hand_over:
@@ -106,7 +109,10 @@ def _claimed_process(*, message_id: int) -> None:
         # answers, and the customer hears so once, not silence.
         details = {**audit_in, "reason": answer.hand_over, "answer_meta": answer.meta}
         inbound_hand_over(
-            message_id=message_id, details=details, notice=settings.DESK_ANSWER_HUMAN_NOTICE, notice_kind="answer"
+            message_id=message_id,
+            details=details,
+            notice=answer.notice or settings.DESK_ANSWER_HUMAN_NOTICE,
+            notice_kind="answer",
         )
         return
 
