@@ -10,13 +10,14 @@ no call may ever raise into the code it measures.
 
 import contextlib
 import logging
+import resource
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,11 @@ SLA_BREACHES = Counter(
     ["kind", "team"],
 )
 # Set by the routing beat in whichever worker ran it last: read it with max(), not sum().
+MODE_SWITCHES = Counter(
+    "desk_conversation_mode_switches_total",
+    "Conversation mode changes (bot, queued, human, closed) by the mode switched to: the seed's context switches.",
+    ["mode"],
+)
 SLA_WARNING = Gauge("desk_sla_warning_conversations", "Conversations within their SLA warning time now.")
 
 
@@ -168,6 +174,11 @@ def sla_breach(*, kind: str, team: str) -> None:
 
 
 @_safe
+def mode_switched(mode: str) -> None:
+    MODE_SWITCHES.labels(mode).inc()
+
+
+@_safe
 def sla_warning_set(count: int) -> None:
     SLA_WARNING.set(count)
 
@@ -208,6 +219,41 @@ class QueueDepthCollector(Collector):
 _queue_collector = QueueDepthCollector()
 with contextlib.suppress(ValueError):  # already registered (module reloaded)
     REGISTRY.register(_queue_collector)
+
+
+class ContextSwitchCollector(Collector):
+    """This process's context switches (all its threads), from getrusage at scrape time. The seed lists
+    上下文切换次数 among its key metrics; involuntary ones rising on the llm workers means they are
+    starved of CPU (run another process per core, docs/deployment.md)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        family = CounterMetricFamily(
+            "desk_process_context_switches", "Context switches of this process.", labels=["kind"]
+        )
+        family.add_metric(["voluntary"], usage.ru_nvcsw)
+        family.add_metric(["involuntary"], usage.ru_nivcsw)
+        yield family
+
+
+class VaultCollector(Collector):
+    """Whether this process's last Vault call (start-up or token renewal) worked; absent without Vault."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        from apps.core.vault import health
+
+        up = GaugeMetricFamily("desk_vault_up", "1 while this process's Vault token renews.")
+        failures = CounterMetricFamily("desk_vault_failures", "Vault calls (token renewals) that failed.")
+        if health.configured:
+            up.add_metric([], 1.0 if health.up else 0.0)
+            failures.add_metric([], health.failures)
+        yield up
+        yield failures
+
+
+for _collector in (ContextSwitchCollector(), VaultCollector()):
+    with contextlib.suppress(ValueError):  # already registered (module reloaded)
+        REGISTRY.register(_collector)
 
 
 class WebsocketMetricsMiddleware:

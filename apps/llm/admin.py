@@ -8,6 +8,7 @@ from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.core.fields import EncryptedTextField
 from apps.llm import selectors, services
 from apps.llm.models import Endpoint, PromptSettings
+from apps.llm.sampling import PromptSettingsForm
 
 
 @admin.register(Endpoint)
@@ -48,6 +49,8 @@ class EndpointAdmin(AuditedAdminMixin, admin.ModelAdmin[Endpoint]):
 @admin.register(PromptSettings)
 class PromptSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin[PromptSettings]):
     list_display = ["__str__", "temperature", "top_p", "max_tokens", "context_turns", "updated_at"]
+    # A temperature outside the seed's 0.3-0.7 for R1 needs a ticked confirmation (apps/llm/sampling.py).
+    form = PromptSettingsForm
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # One row only: the answerer reads the first one.

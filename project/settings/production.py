@@ -3,18 +3,20 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from project.settings.base import *  # noqa: F403
-from project.settings.env import env_bool, env_int, env_str
+from project.settings.env import env_bool, env_int
+from project.settings.vault import key_ring, secret_str
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+# With VAULT_ADDR set these come from Vault's KV (project/settings/vault.py), else the environment.
+SECRET_KEY = secret_str("DJANGO_SECRET_KEY")
 if len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters in production.")
-DESK_INBOUND_API_TOKEN = env_str("DESK_INBOUND_API_TOKEN")
-DESK_ENCRYPTION_KEYS = env_str("DESK_ENCRYPTION_KEYS")
+DESK_INBOUND_API_TOKEN = secret_str("DESK_INBOUND_API_TOKEN")
+DESK_ENCRYPTION_KEYS = key_ring()
 if "ZGV2LW9ubHktbm90LXNlY3JldC0zMi1ieXRlcy1rZXk=" in DESK_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("DESK_ENCRYPTION_KEYS holds the public development key; generate real keys.")
 # Every metrics listener requires it (Prometheus sends it); a guessable one would open the
 # desk's internals to anything that reaches a pod.
-DESK_METRICS_TOKEN = env_str("DESK_METRICS_TOKEN")
+DESK_METRICS_TOKEN = secret_str("DESK_METRICS_TOKEN")
 if len(DESK_METRICS_TOKEN) < 32:
     raise ImproperlyConfigured(
         "DESK_METRICS_TOKEN must be at least 32 characters in production; one way: "

@@ -10,6 +10,7 @@ Lock order, as everywhere: customer -> conversation -> message.
 
 import logging
 from collections.abc import Collection, Sequence
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -26,7 +27,7 @@ from apps.conversations.pipeline import get_human_request_detector
 from apps.conversations.services.outbound import conversation_reply
 from apps.conversations.services.satisfaction import satisfaction_request
 from apps.conversations.services.state import Mode, Status, exchange_audit
-from apps.core import clock
+from apps.core import clock, metrics
 from apps.core.bulk import rows_update
 from apps.core.side_effects import enqueue_on_commit
 
@@ -81,6 +82,8 @@ def conversation_mode_record(
     events.conversation_changed(conversation_id=conversation.pk)
     _channel_notify(conversation)
     signals.conversation_mode_changed.send(sender=Conversation, conversation=conversation, kind=kind)
+    # Counted once committed: a rolled-back take-over switched nothing (the seed's context switches).
+    transaction.on_commit(partial(metrics.mode_switched, conversation.mode))
     return conversation
 
 
@@ -122,6 +125,8 @@ def conversations_mode_record_many(
         events.conversation_changed(conversation_id=conversation.pk)
         _channel_notify(conversation)
         signals.conversation_mode_changed.send(sender=Conversation, conversation=conversation, kind=kind)
+    for conversation in conversations:
+        transaction.on_commit(partial(metrics.mode_switched, conversation.mode))
 
 
 def conversation_queue_announce(
