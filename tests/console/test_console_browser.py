@@ -1,6 +1,7 @@
 """Agents work in Chromium against the real stack: uvicorn, a Celery worker, Postgres, Redis.
 Customers play their part in the simulator page, as in tests/e2e."""
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,14 @@ WORKER_ENV = {
 
 
 def screenshot(page: Any, name: str) -> None:
-    DOCS.mkdir(parents=True, exist_ok=True)
-    for folder in (DOCS, SCREENSHOTS):
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
+    """Into the test results; into docs/screenshots too only when asked (DESK_REFRESH_SCREENSHOTS=1),
+    so a test run leaves the committed pictures alone."""
+    folders = [Path(SCREENSHOTS)]
+    if os.environ.get("DESK_REFRESH_SCREENSHOTS") == "1":
+        folders.append(DOCS)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / name), full_page=True)
 
 
 def agent_page(browser: Any, server: str, username: str, path: str) -> Any:
