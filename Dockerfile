@@ -2,7 +2,9 @@
 # One image for every desk process: web (default CMD), worker, beat and the one-shot migrate.
 # docker-compose.yml picks the process per service; the commands mirror the Procfile.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# Pinned by digest (the multi-arch index of python:3.11-slim): a rebuild gets the same base until someone
+# moves this on purpose (`docker buildx imagetools inspect python:3.11-slim` prints the current one).
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # --- build: dependencies, compiled translations and collected static files ---------------
 FROM ${PYTHON_IMAGE} AS build

@@ -9,6 +9,7 @@ Run it alone for the benchmark: ``python peers/openai_server.py --latency 2`` pr
 import argparse
 import asyncio
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -68,8 +69,16 @@ def _pieces(text: str, size: int = 4) -> list[str]:
 
 
 class OpenAIServer:
-    def __init__(self, behaviour: Behaviour | None = None, *, record_bodies: bool = True) -> None:
+    def __init__(
+        self,
+        behaviour: Behaviour | None = None,
+        *,
+        record_bodies: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
+        # https when given (tests/llm/test_tls.py: a throwaway CA, optionally requiring client certificates).
+        self.ssl_context = ssl_context
         self.stats = Stats()
         self.record_bodies = record_bodies
         self.port = 0
@@ -79,7 +88,8 @@ class OpenAIServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def behave(self, **changes: object) -> None:
         self.behaviour = replace(self.behaviour, **changes)  # type: ignore[arg-type]
@@ -197,7 +207,7 @@ class OpenAIServer:
     async def _start(self, port: int = 0) -> None:
         self._runner = web.AppRunner(self.app(), shutdown_timeout=0.1, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port, backlog=4096)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, backlog=4096, ssl_context=self.ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
 

@@ -7,9 +7,12 @@ the endpoint is to blame (5xx, 429, timeouts, broken streams) or the request is 
 
 import asyncio
 import json
+import ssl
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import certifi
 import httpx
 
 from apps.llm.reasoning import reasoning_split
@@ -19,10 +22,85 @@ from apps.llm.types import ChatRequest, Completion, EndpointConfig, EndpointErro
 _REQUEST_FAULTS = {400, 413, 422}
 
 
-def http_client(*, max_connections: int = 1024) -> httpx.AsyncClient:
-    """One shared AsyncClient per event loop: keep-alive connections are what keeps per-call overhead low."""
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files for https endpoints (settings DESK_LLM_CA_BUNDLE, DESK_LLM_CLIENT_CERT, DESK_LLM_CLIENT_KEY).
+
+    ``ca_bundle``: CAs trusted besides the public ones (a private CA that signed the vLLM server's
+    certificate). ``client_cert`` / ``client_key``: presented to a server that asks for one (mutual TLS);
+    the key may sit in the certificate file. Empty: not used. Plain http endpoints ignore all three.
+    """
+
+    ca_bundle: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+
+class TLSConfigError(ValueError):
+    """A TLS file named in the settings cannot be loaded."""
+
+
+def tls_context(files: TLSFiles) -> ssl.SSLContext:
+    """Certificates and host names are always verified: there is no switch to turn that off."""
+    context = ssl.create_default_context(cafile=certifi.where())  # httpx's own default trust store
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if files.ca_bundle:
+        try:
+            context.load_verify_locations(cafile=files.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise TLSConfigError(f"DESK_LLM_CA_BUNDLE={files.ca_bundle}: cannot load the CA bundle: {exc}") from exc
+    if files.client_key and not files.client_cert:
+        raise TLSConfigError("DESK_LLM_CLIENT_KEY is set without DESK_LLM_CLIENT_CERT")
+    if files.client_cert:
+        try:
+            context.load_cert_chain(certfile=files.client_cert, keyfile=files.client_key or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise TLSConfigError(
+                f"DESK_LLM_CLIENT_CERT={files.client_cert} / DESK_LLM_CLIENT_KEY={files.client_key or '(in the cert)'}:"
+                f" cannot load the client certificate: {exc}"
+            ) from exc
+    return context
+
+
+def http_client(*, max_connections: int = 1024, tls: TLSFiles | None = None) -> httpx.AsyncClient:
+    """One shared AsyncClient per event loop: keep-alive connections are what keeps per-call overhead low.
+
+    https endpoints are verified (``tls_context``), against the public CAs plus ``tls.ca_bundle``.
+    """
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0), trust_env=False)
+    return httpx.AsyncClient(
+        limits=limits, timeout=httpx.Timeout(10.0), trust_env=False, verify=tls_context(tls or TLSFiles())
+    )
+
+
+def _describe(exc: BaseException, endpoint: EndpointConfig) -> str:
+    """The error's text, with what to change when TLS is why: an untrusted server or a missing client cert."""
+    text = f"{type(exc).__name__}: {exc}"
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for link in chain:
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return (
+                f"TLS: the server's certificate is not trusted ({link.verify_message or link.reason});"
+                " set DESK_LLM_CA_BUNDLE to the CA that signed it"
+            )
+    # The server's alert reaches the client as an SSLError on the first read (TLS 1.3), its reason named.
+    reasons = " ".join(str(getattr(link, "reason", "") or link) for link in chain).upper()
+    if "CERTIFICATE_REQUIRED" in reasons:
+        return "TLS: the server requires a client certificate: set DESK_LLM_CLIENT_CERT and DESK_LLM_CLIENT_KEY"
+    if "UNKNOWN_CA" in reasons or "BAD_CERTIFICATE" in reasons:
+        return f"TLS: the server refused the desk's client certificate ({reasons.strip()[:120]})"
+    # asyncio's TLS transport often swallows that alert: the server just closes before any response.
+    before_response = isinstance(exc, httpx.ReadError) or "without sending a response" in str(exc)
+    if endpoint.base_url.lower().startswith("https://") and before_response:
+        return (
+            f"{text} (TLS: the server closed the connection before answering, as one that requires a client"
+            " certificate does when none or an untrusted one is presented: DESK_LLM_CLIENT_CERT, DESK_LLM_CLIENT_KEY)"
+        )
+    return text
 
 
 def _url(endpoint: EndpointConfig, path: str) -> str:
@@ -65,7 +143,7 @@ async def chat_complete(*, http: httpx.AsyncClient, endpoint: EndpointConfig, re
     except httpx.TimeoutException as exc:
         raise EndpointError(f"{endpoint.name}: {type(exc).__name__}") from exc
     except httpx.HTTPError as exc:
-        raise EndpointError(f"{endpoint.name}: {type(exc).__name__}: {exc}") from exc
+        raise EndpointError(f"{endpoint.name}: {_describe(exc, endpoint)}") from exc
 
 
 async def _stream(
@@ -153,7 +231,7 @@ async def endpoint_health(*, http: httpx.AsyncClient, endpoint: EndpointConfig) 
             return False, f"/v1/models answered {models.status_code}"
         served = {item.get("id") for item in models.json().get("data", [])}
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        return False, f"{type(exc).__name__}: {exc}"
+        return False, _describe(exc, endpoint)
     if endpoint.model not in served:
         return False, f"model {endpoint.model!r} not served (serves {sorted(str(s) for s in served)[:5]})"
     return True, "ok"

@@ -18,7 +18,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from apps.core.per_process import PerProcess
 from apps.llm.breaker import Breaker
-from apps.llm.client import http_client
+from apps.llm.client import TLSFiles, http_client
 
 T = TypeVar("T")
 
@@ -38,7 +38,12 @@ class Runner:
 
     @staticmethod
     async def _make_http() -> httpx.AsyncClient:
-        return http_client(max_connections=settings.LLM_MAX_CONNECTIONS)
+        tls = TLSFiles(
+            ca_bundle=settings.DESK_LLM_CA_BUNDLE,
+            client_cert=settings.DESK_LLM_CLIENT_CERT,
+            client_key=settings.DESK_LLM_CLIENT_KEY,
+        )
+        return http_client(max_connections=settings.LLM_MAX_CONNECTIONS, tls=tls)
 
     def run(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
         """Run a coroutine on the loop from any other thread and wait for its result."""

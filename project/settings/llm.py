@@ -20,6 +20,13 @@ LLM_COOLDOWN_MAX_S = env_float("LLM_COOLDOWN_MAX_S", 30.0)
 LLM_MAX_CONNECTIONS = env_int("LLM_MAX_CONNECTIONS", 1024)
 LLM_ENDPOINTS_CACHE_S = env_float("LLM_ENDPOINTS_CACHE_S", 5.0)
 LLM_RELEASE_DB_DURING_CALL = env_bool("LLM_RELEASE_DB_DURING_CALL", True)
+# TLS to https endpoints (apps/llm/client.py, docs/security.md "TLS"): certificates are always verified,
+# against the public CAs plus DESK_LLM_CA_BUNDLE (a PEM file: the private CA of a vLLM server); a server
+# that asks for a client certificate gets DESK_LLM_CLIENT_CERT (PEM; the key in DESK_LLM_CLIENT_KEY or in
+# the same file). Plain http endpoints (the embedded model on its private network) ignore them.
+DESK_LLM_CA_BUNDLE = env_str("DESK_LLM_CA_BUNDLE", "")
+DESK_LLM_CLIENT_CERT = env_str("DESK_LLM_CLIENT_CERT", "")
+DESK_LLM_CLIENT_KEY = env_str("DESK_LLM_CLIENT_KEY", "")
 
 # Celery's threads pool enforces no task time limit, so this bounds how long one answer may wait
 # on the model. The processing lease no longer has to outlast it: a live worker keeps renewing
