@@ -9,7 +9,7 @@ import ipaddress
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Required, TypedDict
+from typing import Any, Required, TypedDict, Unpack
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -78,7 +78,7 @@ def _normal_ip(client_ip: str | None) -> str | None:
 
 
 class AuditRow(TypedDict, total=False):
-    """One row for audit_record_many: audit_record's arguments."""
+    """One audit row: audit_record's keyword arguments, and an item of audit_record_many."""
 
     kind: Required[str]
     event: Required[str]
@@ -96,76 +96,30 @@ class AuditRow(TypedDict, total=False):
     details: dict[str, Any] | None
 
 
-def _columns(
-    *,
-    kind: str,
-    event: str,
-    actor_id: int | None = None,
-    customer_ref: str = "",
-    channel: str = "",
-    conversation_id: int | None = None,
-    message_id: int | None = None,
-    query: str = "",
-    response: str = "",
-    model: str = "",
-    endpoint: str = "",
-    latency_ms: int | None = None,
-    client_ip: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def _columns(**row: Unpack[AuditRow]) -> dict[str, Any]:
     return {
         "created_at": timezone.now(),
-        "kind": kind,
-        "event": audit_event(event).value,
-        "actor_id": actor_id,
-        "customer_ref": customer_ref[:160],
-        "channel": channel,
-        "conversation_id_ref": conversation_id,
-        "message_id_ref": message_id,
-        "query": query,
-        "response": response,
-        "model": model[:200],
-        "endpoint": endpoint[:64],
-        "latency_ms": latency_ms,
-        "client_ip": _normal_ip(client_ip),
-        "details": json.loads(json.dumps(details or {}, default=str)),
+        "kind": row["kind"],
+        "event": audit_event(row["event"]).value,
+        "actor_id": row.get("actor_id"),
+        "customer_ref": row.get("customer_ref", "")[:160],
+        "channel": row.get("channel", ""),
+        "conversation_id_ref": row.get("conversation_id"),
+        "message_id_ref": row.get("message_id"),
+        "query": row.get("query", ""),
+        "response": row.get("response", ""),
+        "model": row.get("model", "")[:200],
+        "endpoint": row.get("endpoint", "")[:64],
+        "latency_ms": row.get("latency_ms"),
+        "client_ip": _normal_ip(row.get("client_ip")),
+        "details": json.loads(json.dumps(row.get("details") or {}, default=str)),
     }
 
 
-def audit_record(
-    *,
-    kind: str,
-    event: str,
-    actor_id: int | None = None,
-    customer_ref: str = "",
-    channel: str = "",
-    conversation_id: int | None = None,
-    message_id: int | None = None,
-    query: str = "",
-    response: str = "",
-    model: str = "",
-    endpoint: str = "",
-    latency_ms: int | None = None,
-    client_ip: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditLog:
-    """``event`` is an AuditEvent (any other name raises ValueError, before anything is written)."""
-    fields = _columns(
-        kind=kind,
-        event=event,
-        actor_id=actor_id,
-        customer_ref=customer_ref,
-        channel=channel,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        query=query,
-        response=response,
-        model=model,
-        endpoint=endpoint,
-        latency_ms=latency_ms,
-        client_ip=client_ip,
-        details=details,
-    )
+def audit_record(**row: Unpack[AuditRow]) -> AuditLog:
+    """One row (AuditRow: ``kind``, ``event`` and what else is known). ``event`` is an AuditEvent
+    (any other name raises ValueError, before anything is written)."""
+    fields = _columns(**row)
     with transaction.atomic():
         prev = _chain_head()
         key_id = keyring().primary_id
