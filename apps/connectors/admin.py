@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.connectors import views
 from apps.connectors.models import Connector, Lookup
+from apps.core.admin_mixins import ReadOnlyAdminMixin
 from apps.core.fields import EncryptedTextField
 
 
@@ -42,7 +43,7 @@ class ConnectorAdmin(AuditedAdminMixin, admin.ModelAdmin[Connector]):
 
 
 @admin.register(Lookup)
-class LookupAdmin(admin.ModelAdmin[Lookup]):
+class LookupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lookup]):
     """The audit of shop look-ups: read-only. Also mounts the inbox's Orders endpoints."""
 
     list_display = ["created_at", "operation", "result", "customer", "agent", "order_no", "ms", "connector"]
@@ -58,12 +59,3 @@ class LookupAdmin(admin.ModelAdmin[Lookup]):
             path("api/after-sale/", wrap(views.after_sale), name="connectors_after_sale"),
         ]
         return [*endpoints, *super().get_urls()]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

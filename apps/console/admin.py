@@ -11,10 +11,11 @@ from django.urls import URLPattern, path
 from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.console import canned, inbox_views, media_views, selectors, views
 from apps.console.models import CannedResponse, Workspace
+from apps.core.admin_mixins import ReadOnlyAdminMixin
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
+class WorkspaceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Workspace]):
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
@@ -52,12 +53,6 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return selectors.can_use_console(user=request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

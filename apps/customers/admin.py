@@ -4,16 +4,15 @@ The profile screen's URLs also carry the inbox's JSON endpoints (views.py), as t
 entry carries the console: same login, same CSRF, names under the admin namespace.
 """
 
-from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.admin_mixins import AuditedAdminMixin
+from apps.core.admin_mixins import ReadOnlyAdminMixin
 from apps.customers import views
 from apps.customers.models import Identity, Label, Person
 
@@ -34,7 +33,7 @@ class LabelAdmin(AuditedAdminMixin, admin.ModelAdmin[Label]):
         )
 
 
-class IdentityInline(admin.TabularInline[Identity, Person]):
+class IdentityInline(ReadOnlyAdminMixin, admin.TabularInline[Identity, Person]):
     model = Identity
     fk_name = "person"
     fields = ("customer", "linked_by", "linked_at", "linked_by_user", "previous_person")
@@ -42,15 +41,9 @@ class IdentityInline(admin.TabularInline[Identity, Person]):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin[Person]):
+class PersonAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Person]):
     """Read only: profiles change through the inbox's services, which audit each change."""
 
     list_display = ("__str__", "unionid_linked", "created_at", "merged_into")
@@ -78,12 +71,3 @@ class PersonAdmin(admin.ModelAdmin[Person]):
         ]
         # Before the admin's own "<path:object_id>/" catch-all.
         return [*endpoints, *super().get_urls()]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
