@@ -60,8 +60,12 @@ system-deps:
 messages: install system-deps
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*' --ignore '$(BRIDGE_VENV)/*' >/dev/null
 
-# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser), and
+# Prometheus' promtool for `promtool test rules` on deploy/prometheus/alerts.test.yml (tests/deploy).
 browser:
+	@command -v promtool >/dev/null 2>&1 || ( \
+	  echo "Installing Debian's prometheus (promtool) for the alert-rule tests…" && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null )
 	@command -v chromium >/dev/null 2>&1 || ( \
 	  echo "Installing Debian's chromium for the browser tests…" && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null )
