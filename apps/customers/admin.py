@@ -4,7 +4,6 @@ The profile screen's URLs also carry the inbox's JSON endpoints (views.py), as t
 entry carries the console: same login, same CSRF, names under the admin namespace.
 """
 
-
 from django.contrib import admin
 from django.urls import URLPattern, path
 from django.utils.html import format_html
