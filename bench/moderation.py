@@ -4,6 +4,7 @@ ordinary Chinese text, and the semantic check.
     python bench/moderation.py                 # everything
     python bench/moderation.py --skip-semantic # blacklist and false positives only (no model load)
     python bench/moderation.py --compare-models
+    python bench/moderation.py --skip-semantic --profile --reference /tmp/oldpkg  # bench/moderation_stages.py
 
 Blacklist: 50,000 terms, 200-character customer messages. Ours = normalisation (with all the
 evasion handling) + Aho-Corasick + offsets when something hit, with every route on: 1 % of the
@@ -39,6 +40,7 @@ from apps.moderation.demo import demo_allowlist, demo_terms
 from apps.moderation.matcher import Matcher, TermRecord
 from apps.moderation.normalise import tables
 from bench.moderation_rules import bench_demo_semantic
+from bench.moderation_stages import compare, reference_matcher, stages
 
 SENTENCES = [
     "您好，请问我的订单什么时候发货？",
@@ -153,7 +155,7 @@ def all_routes(terms: list[str]) -> tuple[list[TermRecord], list[AllowRecord]]:
     return records, allow
 
 
-def bench_blacklist(messages_count: int, baseline_count: int) -> None:
+def bench_blacklist(messages_count: int, baseline_count: int, profile: bool = False, reference: str = "") -> None:
     rnd = random.Random(20261124)
     terms = make_terms(rnd)
     messages = make_messages(rnd, terms, messages_count, dirty_share=0.05)
@@ -202,6 +204,10 @@ def bench_blacklist(messages_count: int, baseline_count: int) -> None:
         f"p95 {pct(baseline, 95):.0f} µs per message; evaded terms it missed: {missed_by_regex}"
     )
     print(f"speed-up, every route on: {mean_base / mean_ours:.0f}x  (goal >= 100x and <= 20 µs per message)")
+    if profile:
+        stages(matcher, messages)  # bench/moderation_stages.py
+    if reference:
+        compare(matcher.match, reference_matcher(reference, records, allow), messages)
 
 
 def corpora() -> dict[str, list[str]]:
@@ -351,11 +357,13 @@ def main() -> None:
     parser.add_argument("--skip-false-positives", action="store_true")
     parser.add_argument("--worst", type=int, default=12, help="worst offenders to list")
     parser.add_argument("--compare-models", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="time the cheap check's stages on clean messages")
+    parser.add_argument("--reference", default="", help="DIR holding old_moderation/: same hits? and its time")
     args = parser.parse_args()
     if args.compare_models:
         compare_models()
         return
-    bench_blacklist(args.messages, args.baseline_messages)
+    bench_blacklist(args.messages, args.baseline_messages, args.profile, args.reference)
     if not args.skip_false_positives:
         bench_false_positives(args.worst)
     if not args.skip_semantic:

@@ -13,7 +13,8 @@ Routes, each reported as a hit's ``via``:
     regex       a regular-expression term
 
 Every message takes the cheap check (``_suspect``: one fold, one automaton per route, views only
-when a regex search says they could differ); only a message that matched something takes the
+when a regex search says they could differ, regex terms only when the message holds the digit run
+they need); only a message that matched something takes the
 exact pass with offsets (``_collect``), then the allowlist (allowlist.py) cancels hits it covers.
 The matcher is immutable, so a worker builds a new one while the old one serves, then swaps.
 """
@@ -41,7 +42,7 @@ from apps.moderation.latin import (
 )
 from apps.moderation.normalise import Folded, Normalised, fold_fast, normalise, tables
 from apps.moderation.pinyin import initials_keys, pinyin_keys, syllable_view, syllable_view_fast
-from apps.moderation.regex_guard import compile_term
+from apps.moderation.regex_guard import compile_term, required_digit_run
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,11 @@ _INSERTED_AFTER_FIRST = rf"(?<=[{_CJK}][a-z0-9]){GAP}?(?=[{_CJK}])|(?<=[{_CJK}]{
 # Could a view differ from the normalised text? Every message takes this one search: it starts
 # with a character class, so the regex engine skips to candidates (letters, digits) in C instead
 # of trying the pattern at each of a message's 200 positions.
-_VIEW_HINT = re.compile(rf"[{TOKEN}](?:{CHAIN_AFTER_FIRST}|{LEET_AFTER_FIRST}|{_INSERTED_AFTER_FIRST})")
+# Every branch wants the token's first character (no token character before it); asked once up
+# front, that check fails fast inside a token ("sf1234567890") instead of once per branch.
+_VIEW_HINT = re.compile(
+    rf"[{TOKEN}](?<![{TOKEN}][{TOKEN}])(?:{CHAIN_AFTER_FIRST}|{LEET_AFTER_FIRST}|{_INSERTED_AFTER_FIRST})"
+)
 
 
 @dataclass(frozen=True)
@@ -213,10 +218,18 @@ class Matcher:
         # For the cheap check: the regex terms without inline flags as one alternation (one search,
         # one timeout set-up, 2-3 µs a call in the regex module), the others each on its own: a
         # flag such as (?x) would change how the rest of an alternation reads.
+        # Each comes with the digit run any match needs (regex_guard.required_digit_run): the
+        # search is skipped, in a substring test, for messages without one.
         flagged = [pattern for pattern, _ in self.regexes if _INLINE_FLAGS.search(pattern.pattern)]
         plain = [pattern for pattern, _ in self.regexes if not _INLINE_FLAGS.search(pattern.pattern)]
         combined = _any_of(plain)
-        self.cheap_regexes = [*([combined] if combined is not None else plain), *flagged]
+        self.cheap_regexes = [
+            (pattern, min(required_digit_run(p.pattern) for p in members))
+            for pattern, members in [
+                *([(combined, plain)] if combined is not None else [(p, [p]) for p in plain]),
+                *[(p, [p]) for p in flagged],
+            ]
+        ]
 
     def match(self, text: str) -> list[Hit]:
         """Every hit the allowlist leaves, with its span in ``text``."""
@@ -240,7 +253,7 @@ class Matcher:
         f = folded.text
         if (
             self.keywords.find(f)
-            or (self.syllables.automaton is not None and self.syllables.find(syllable_view_fast(folded.codes)))
+            or (self.syllables.automaton is not None and self.syllables.find(syllable_view_fast(f)))
             or (
                 (self.latin.automaton is not None or self.insertable)
                 and _VIEW_HINT.search(f) is not None
@@ -249,7 +262,7 @@ class Matcher:
                     or (self.insertable and self.keywords.find(_INSERTED.sub("", f)))
                 )
             )
-            or any(self._search(pattern, f) for pattern in self.cheap_regexes)
+            or any(folded.has_digit_run(run) and self._search(pattern, f) for pattern, run in self.cheap_regexes)
         ):
             return folded
         return None

@@ -22,10 +22,12 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import opencc
+import regex
 
 from apps.moderation.confusables import latin_lookalikes
 
@@ -41,16 +43,20 @@ CJK = 1  # the folded character is a CJK ideograph
 SEPARATOR = 2  # the folded character is a space, symbol or punctuation other than a boundary
 DELETED = 4  # the character folds to nothing (zero-width, combining mark, control)
 MULTI = 8  # the character folds to more than one character
+DIGIT = 16  # the folded character is a digit to the regex module's \d (only ever alone: kind 0 otherwise)
 _KIND_SHIFT = 24  # Tables.packed: fold | kind << 24 (code points need 21 bits)
 _FOLD_MASK = np.uint32((1 << _KIND_SHIFT) - 1)
 _KIND_BYTE = 3 if sys.byteorder == "little" else 0  # the byte of a packed uint32 that holds the kind
-# In the kind bytes: a run of separators (2) or deleted characters (6) right before a CJK character (1).
-_SEPARATOR_RUN = re.compile(rb"[\x02\x06]+(?=\x01)")
+# In the kind bytes: a run of separators (2) or deleted characters (6) between two CJK characters
+# (1). It starts with the class, so the engine skips in C to the few separators; the lookbehind
+# then wants the CJK character before the run (a lookbehind first is tried at every position).
+_SEPARATOR_RUN = re.compile(rb"[\x02\x06](?<=\x01[\x02\x06])[\x02\x06]*(?=\x01)")
 _MULTI_BYTE = bytes([MULTI])
 _DELETED_BYTE = bytes([DELETED | SEPARATOR])
 _CJK_BYTE = bytes([CJK])
 _CJK_SEPARATOR = bytes([CJK, SEPARATOR])  # a separator run between CJK starts with one of these two
 _CJK_DELETED = bytes([CJK, DELETED | SEPARATOR])
+_DIGIT_BYTE = bytes([DIGIT])
 
 
 @dataclass(frozen=True)
@@ -140,30 +146,49 @@ def tables() -> Tables:
         else:
             fold_array[code] = ord(folded)
             kind[code] = CJK if _is_cjk_code(ord(folded)) else (SEPARATOR if _is_separator(folded) else 0)
+    # The regex module's own \d (its Unicode data may be newer than unicodedata's), of the fold.
+    digits = [m.start() for m in regex.finditer(r"\d", fold_array.tobytes().decode("utf-32-le", "surrogatepass"))]
+    kind[np.array(digits, dtype=np.int64)[kind[digits] == 0]] = DIGIT
     packed = (fold_array | (kind.astype(np.uint32) << _KIND_SHIFT)).astype(np.uint32)
     return Tables(fold=fold, fold_array=fold_array, kind=kind, packed=packed, confusable=frozenset(confusable))
 
 
-@dataclass(frozen=True)
-class Folded:
+class Folded(NamedTuple):
+    """``fold_fast``'s result. A NamedTuple, not a frozen dataclass: every message builds one, and
+    a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) costs ~1.5 µs."""
+
     text: str  # == normalise(text).text
-    codes: npt.NDArray[np.uint32]  # its code points, for the pinyin view
-    kept: npt.NDArray[np.bool_] | None = None  # which original characters it kept; None = all
+    drops: list[int]  # original positions the normalised text leaves out: sorted, maybe repeated
     reference: Normalised | None = None  # a multi-character fold went the reference's way
+    kinds: bytes | None = None  # kind byte per original character; None after the reference's way
+
+    def has_digit_run(self, length: int) -> bool:
+        """Could the text hold ``length`` digits in a row? (No false negatives: a regex term that
+        needs an 11-digit run cannot match without one, and this costs a substring search.)"""
+        if self.kinds is None or length <= 1:
+            return True
+        # Only deleted characters drop from between two digits (the other drops need CJK).
+        return _DIGIT_BYTE * length in self.kinds.replace(_DELETED_BYTE, b"")
+
+
+def _without(full: str, drops: list[int]) -> str:
+    """A handful of drops per message: slices beat a numpy mask and compaction (three calls)."""
+    starts = [0, *[drop + 1 for drop in drops]]
+    return "".join([full[start:end] for start, end in zip(starts, [*drops, len(full)], strict=True)])
 
 
 def fold_fast(text: str) -> Folded:
     """The normalised text, in as few array operations as the text allows: each numpy call costs
     a µs or more whatever its length, so the kind bytes answer "is there a separator, a repeat, a
-    deleted character?" with C-speed ``in`` tests, and one mask drops everything at once."""
+    deleted character?" with C-speed ``in`` tests, and the drops (a handful per message) come out
+    of the decoded text by slicing rather than by a mask and a compaction (three numpy calls)."""
     t = tables()
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     packed = t.packed.take(codes)
     kind_bytes = packed.view(np.uint8)[_KIND_BYTE::4].tobytes()
     if _MULTI_BYTE in kind_bytes:
         reference = normalise_reference(text)
-        codes = np.frombuffer(reference.text.encode("utf-32-le"), dtype=np.uint32)
-        return Folded(text=reference.text, codes=codes, reference=reference)
+        return Folded(text=reference.text, drops=[], reference=reference)
     folded = packed & _FOLD_MASK
     # Positions to drop: separator runs between two CJK characters, deleted characters
     # everywhere, CJK repeats (also across a dropped run: 傻 傻逼).
@@ -174,19 +199,19 @@ def fold_fast(text: str) -> Folded:
     if _CJK_SEPARATOR in kind_bytes or _CJK_DELETED in kind_bytes:
         for found in _SEPARATOR_RUN.finditer(kind_bytes):
             start, end = found.span()
-            if start > 0 and kind_bytes[start - 1] == CJK:
-                drops.extend(range(start, end))
-                bridged.append((start - 1, end))
+            drops.extend(range(start, end))
+            bridged.append((start - 1, end))
     if len(folded) > 1 and _CJK_BYTE in kind_bytes:
         same = (folded[1:] == folded[:-1]).nonzero()[0]  # the method: np.flatnonzero adds a µs of Python
-        drops.extend(i + 1 for i in same.tolist() if kind_bytes[i + 1] == CJK)
-        drops.extend(after for before, after in bridged if folded[before] == folded[after])
+        drops += [i + 1 for i in same.tolist() if kind_bytes[i + 1] == CJK]
+        drops += [after for before, after in bridged if folded[before] == folded[after]]
+    full = folded.tobytes().decode("utf-32-le")
     if not drops:
-        return Folded(text=folded.tobytes().decode("utf-32-le"), codes=folded)
-    keep = np.ones(len(folded), dtype=bool)
-    keep[drops] = False
-    folded = folded[keep]
-    return Folded(text=folded.tobytes().decode("utf-32-le"), codes=folded, kept=keep)
+        return Folded(text=full, drops=drops, kinds=kind_bytes)
+    # Sorted, not deduplicated (a deleted character inside a bridged run is in both lists): a
+    # repeated position only adds an empty slice, and a set would cost more than it saves.
+    drops.sort()
+    return Folded(text=_without(full, drops), drops=drops, kinds=kind_bytes)
 
 
 def normalise_fast(text: str) -> str:
@@ -196,14 +221,16 @@ def normalise_fast(text: str) -> str:
 def normalise(text: str, *, with_offsets: bool = True, folded: Folded | None = None) -> Normalised:
     """Normalised text and, unless asked not to, the offset map back to ``text`` (whose
     ``fold_fast`` result the caller may already have)."""
-    folded = folded or fold_fast(text)
+    folded = folded if folded is not None else fold_fast(text)
     if not with_offsets:
         return Normalised(text=folded.text, offsets=[])
     if folded.reference is not None:
         return folded.reference
-    if folded.kept is None:
+    if not folded.drops:
         return Normalised(text=folded.text, offsets=list(range(len(text))))
-    return Normalised(text=folded.text, offsets=folded.kept.nonzero()[0].tolist())
+    keep = np.ones(len(text), dtype=bool)
+    keep[folded.drops] = False
+    return Normalised(text=folded.text, offsets=keep.nonzero()[0].tolist())
 
 
 def normalise_reference(text: str) -> Normalised:

@@ -125,3 +125,50 @@ def _trial_times_out(pattern: str) -> bool:
         except TimeoutError:
             return True
     return False
+
+
+_DIGITS = range(ord("0"), ord("9") + 1)
+_BRACES = re.compile(r"\{[^{}]*\}?")
+_COUNTED = re.compile(r"\{\d*(?:,\d*)?\}")
+
+
+def required_digit_run(pattern: str) -> int:
+    """How many digits in a row any match of ``pattern`` must contain (0 = no such bound), read
+    from the parsed pattern. Every regex term runs on every message, and the regex module's search
+    with its timeout costs several µs even on a miss; a phone or ID pattern cannot match a message
+    without its digit run, which the matcher checks with a substring search on the kind bytes."""
+    if any(not _COUNTED.fullmatch(brace) for brace in _BRACES.findall(pattern)):
+        return 0  # a fuzzy constraint ({e<=1}) of the regex module, which sre_parse reads as text
+    try:
+        items = list(sre_parse.parse(pattern))
+    except re.error:
+        return 0  # the regex module's own syntax (\p{..}, (?V1)…): no bound, always searched
+    best = run = 0
+    for op, arg in items:
+        if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT, sre_constants.AT):
+            continue  # zero-width: the characters on either side are still consecutive
+        if _digit_only(op, arg):
+            run += 1
+        elif op in _REPEATS and len(body := list(arg[2])) == 1 and _digit_only(*body[0]):
+            run += arg[0]  # at least the minimum, all digits, all in a row
+        else:
+            run = 0
+        best = max(best, run)
+    return best
+
+
+def _digit_only(op: Any, arg: Any) -> bool:
+    """Does this item match only characters that \\d matches? (Literal digits, [0-9], \\d.)"""
+    if op == sre_constants.LITERAL:
+        return arg in _DIGITS
+    if op != sre_constants.IN:
+        return False
+    for item_op, item_arg in arg:
+        if item_op == sre_constants.LITERAL and item_arg in _DIGITS:
+            continue
+        if item_op == sre_constants.RANGE and item_arg[0] in _DIGITS and item_arg[1] in _DIGITS:
+            continue
+        if item_op == sre_constants.CATEGORY and item_arg == sre_constants.CATEGORY_DIGIT:
+            continue
+        return False  # NEGATE, other classes and categories
+    return True
