@@ -1,0 +1,59 @@
+"""SQL statements per message on the spine's paths, asserted so they cannot creep back (issue 22).
+
+Steady state: the customer's second message (the customer, their conversation and their profile
+request exist). Counted with Django's CaptureQueriesContext over the real stack (Postgres,
+the test settings' answerer and the simulator channel), savepoints included; Redis commands
+through redis-py (the channel layer's nudges go through its own async client, not counted)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.conversations.models import Message
+from tests.factories import receive
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"].split(" ", 1)[0] for q in queries.captured_queries]
+
+
+@pytest.mark.django_db
+def test_receiving_a_message_costs_a_fixed_number_of_statements(
+    django_capture_on_commit_callbacks: Callable[..., object],
+) -> None:
+    receive("你好", user="cust-q")
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False):  # type: ignore[attr-defined]
+        receive("我的快递到哪了？", user="cust-q")
+    # The duplicate check, the customer row, the open conversation, the message insert, the
+    # conversation's recency, inside one savepoint (the atomic block that makes a redelivery safe).
+    assert len(queries) <= 7, statements(queries)
+
+
+@pytest.mark.usefixtures("eager_tasks")
+def test_a_whole_exchange_costs_a_fixed_number_of_statements(monkeypatch: pytest.MonkeyPatch) -> None:
+    receive("你好", user="cust-q")
+    commands: list[str] = []
+    real = redis.Redis.execute_command
+
+    def counted(self: redis.Redis, *args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    with CaptureQueriesContext(connection) as queries:
+        asked = receive("我的快递到哪了？", user="cust-q").message
+    monkeypatch.undo()
+    answer = Message.objects.get(reply_to=asked)
+    assert answer.status == Message.Status.DELIVERED
+    # Receive, then the process task (claim, context, answer, reply insert, audit row under the
+    # chain's lock), then delivery: three transactions, 29 statements with their BEGIN/COMMITs.
+    assert len(queries) <= 29, statements(queries)
+    assert statements(queries).count("BEGIN") <= 3, statements(queries)
+    # The customer's rate-limit bucket (one EVALSHA); the moderation rules' and the knowledge base's
+    # version checks add one GET each only when their interval (DESK_MODERATION_RELOAD_SECONDS, 2 s)
+    # has passed since the first message, which a slow box may see.
+    assert len(commands) <= 3, commands
