@@ -3,7 +3,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.fields import BlindIndexField, EncryptedTextField
+from apps.core.models import StaffNote
 
 
 class Workspace(models.Model):
@@ -38,18 +38,12 @@ class CannedResponse(models.Model):
         return self.title
 
 
-class Note(models.Model):
+class Note(StaffNote):
     """Internal note on a conversation: seen by staff only, never sent to the customer."""
 
     conversation = models.ForeignKey(
         "conversations.Conversation", verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="notes"
     )
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    body = EncryptedTextField(_("note"))  # staff write about customers: encrypted at rest
-    search_index = BlindIndexField(verbose_name=_("search index"), source="body")  # core/blind_index.py
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("internal note")
@@ -58,9 +52,6 @@ class Note(models.Model):
             models.Index(fields=["conversation", "created_at"], name="console_note_conversation"),
             GinIndex(fields=["search_index"], name="console_note_search_index"),
         ]
-
-    def __str__(self) -> str:
-        return self.body[:40]
 
 
 class ReadMarker(models.Model):

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import BlindIndexField, EncryptedTextField
+
 
 class ApiToken(models.Model):
     """A bearer token for a machine client (the Wechaty bridge, an integration).
@@ -29,3 +31,21 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class StaffNote(models.Model):
+    """What staff write about customers (on a conversation, on a customer): seen by staff only,
+    encrypted at rest, searchable through its keyed blind index (core/blind_index.py)."""
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = EncryptedTextField(_("note"))
+    search_index = BlindIndexField(verbose_name=_("search index"), source="body")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.body[:40]

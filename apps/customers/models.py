@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.fields import BlindIndexField, EncryptedTextField
+from apps.core.models import StaffNote
 
 COLOUR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
 
@@ -171,16 +171,10 @@ class ConversationLabel(models.Model):
         return f"{self.conversation_id}: {self.label_id}"
 
 
-class CustomerNote(models.Model):
+class CustomerNote(StaffNote):
     """Staff's note on a customer (not on one conversation): never sent to the customer."""
 
     person = models.ForeignKey(Person, verbose_name=_("person"), on_delete=models.CASCADE, related_name="notes")
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    body = EncryptedTextField(_("note"))  # staff write about customers: encrypted at rest
-    search_index = BlindIndexField(verbose_name=_("search index"), source="body")  # core/blind_index.py
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("customer note")
@@ -189,6 +183,3 @@ class CustomerNote(models.Model):
             models.Index(fields=["person", "created_at"], name="customer_note_person"),
             GinIndex(fields=["search_index"], name="customer_note_search_index"),
         ]
-
-    def __str__(self) -> str:
-        return self.body[:40]
