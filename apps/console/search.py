@@ -113,17 +113,14 @@ class _Filters:
             return Q()
         return account_filter(account=self.account, customer=customer)
 
-    def labelled(self, conversation: str, customer: str) -> Q:
-        """The conversation (its id at ``conversation``) or its customer carries a chosen label."""
+    def labelled(self, *, conversation: dict[str, Any], person: dict[str, Any]) -> Q:
+        """A chosen label is on a conversation (``conversation``: ConversationLabel lookups tying it to
+        the row) or on the person behind the customer (``person``: CustomerLabel lookups)."""
         if not self.label_ids:
             return Q()
-        on_conversation = ConversationLabel.objects.filter(
-            conversation_id=OuterRef(conversation), label_id__in=self.label_ids
-        )
-        on_customer = CustomerLabel.objects.filter(
-            person__identities__customer_id=OuterRef(customer), label_id__in=self.label_ids
-        )
-        return Q(Exists(on_conversation)) | Q(Exists(on_customer))
+        on_conversation = ConversationLabel.objects.filter(label_id__in=self.label_ids, **conversation)
+        on_person = CustomerLabel.objects.filter(label_id__in=self.label_ids, **person)
+        return Q(Exists(on_conversation)) | Q(Exists(on_person))
 
     def dated(self, field: str) -> Q:
         q = Q()
@@ -135,51 +132,46 @@ class _Filters:
 
 
 def _message_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
-    rows = Message.objects.filter(f.dated("created_at"), search_index__contains=parsed.terms)
-    rows = rows.filter(
-        f.labelled("conversation_id", "conversation__customer_id"), f.of_account("conversation__customer")
-    )
-    if f.channel:
-        rows = rows.filter(channel=f.channel)
-    if f.agent_id is not None:
-        rows = rows.filter(Q(author_id=f.agent_id) | Q(conversation__assignee_id=f.agent_id))
-    fields = ("id", "conversation_id", "conversation__customer_id", "body", "created_at")
-
-    def hit(row: dict[str, Any], segments: list[Segment]) -> Hit:
-        return Hit("message", row["conversation_id"], row["conversation__customer_id"], row["id"], None,
-                   segments, row["created_at"])  # fmt: skip
-
-    return _confirmed(rows, fields, "body", parsed, limit, hit)
+    return _in_conversation_hits(Message.objects.all(), "message", "channel", parsed, f, limit)
 
 
 def _note_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
-    rows = Note.objects.filter(f.dated("created_at"), search_index__contains=parsed.terms)
-    rows = rows.filter(
-        f.labelled("conversation_id", "conversation__customer_id"), f.of_account("conversation__customer")
+    return _in_conversation_hits(Note.objects.all(), "note", "conversation__channel", parsed, f, limit)
+
+
+def _in_conversation_hits(
+    rows: QuerySet[Any], kind: str, channel_field: str, parsed: Query, f: _Filters, limit: int
+) -> list[Hit]:
+    """Messages and internal notes: rows of a conversation, with an author, a body and a time."""
+    rows = rows.filter(f.dated("created_at"), search_index__contains=parsed.terms)
+    labelled = f.labelled(
+        conversation={"conversation_id": OuterRef("conversation_id")},
+        person={"person__identities__customer_id": OuterRef("conversation__customer_id")},
     )
+    rows = rows.filter(labelled, f.of_account("conversation__customer"))
     if f.channel:
-        rows = rows.filter(conversation__channel=f.channel)
+        rows = rows.filter(**{channel_field: f.channel})
     if f.agent_id is not None:
         rows = rows.filter(Q(author_id=f.agent_id) | Q(conversation__assignee_id=f.agent_id))
     fields = ("id", "conversation_id", "conversation__customer_id", "body", "created_at")
+    message = kind == "message"
 
     def hit(row: dict[str, Any], segments: list[Segment]) -> Hit:
-        return Hit("note", row["conversation_id"], row["conversation__customer_id"], None, row["id"],
-                   segments, row["created_at"])  # fmt: skip
+        return Hit(kind, row["conversation_id"], row["conversation__customer_id"], row["id"] if message else None,
+                   None if message else row["id"], segments, row["created_at"])  # fmt: skip
 
     return _confirmed(rows, fields, "body", parsed, limit, hit)
 
 
 def _customer_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
     rows = Customer.objects.filter(f.of_account(""), search_index__contains=parsed.terms)
-    if f.label_ids:  # the customer carries the label, or one of their conversations does
-        on_customer = CustomerLabel.objects.filter(
-            person__identities__customer_id=OuterRef("pk"), label_id__in=f.label_ids
+    # The customer carries the label, or one of their conversations does.
+    rows = rows.filter(
+        f.labelled(
+            conversation={"conversation__customer_id": OuterRef("pk")},
+            person={"person__identities__customer_id": OuterRef("pk")},
         )
-        on_conversation = ConversationLabel.objects.filter(
-            conversation__customer_id=OuterRef("pk"), label_id__in=f.label_ids
-        )
-        rows = rows.filter(Q(Exists(on_customer)) | Q(Exists(on_conversation)))
+    )
     if f.channel:
         rows = rows.filter(channel=f.channel)
     conversations = Conversation.objects.filter(customer=OuterRef("pk"))
@@ -209,12 +201,12 @@ def _customer_note_hits(parsed: Query, f: _Filters, limit: int) -> list[Hit]:
         rows = rows.filter(Exists(conversations))
     if f.agent_id is not None:
         rows = rows.filter(Q(author_id=f.agent_id) | Exists(conversations.filter(assignee_id=f.agent_id)))
-    if f.label_ids:
-        on_person = CustomerLabel.objects.filter(person_id=OuterRef("person_id"), label_id__in=f.label_ids)
-        on_conversation = ConversationLabel.objects.filter(
-            conversation__customer__identity__person=OuterRef("person_id"), label_id__in=f.label_ids
+    rows = rows.filter(
+        f.labelled(
+            conversation={"conversation__customer__identity__person": OuterRef("person_id")},
+            person={"person_id": OuterRef("person_id")},
         )
-        rows = rows.filter(Q(Exists(on_person)) | Q(Exists(on_conversation)))
+    )
     rows = rows.annotate(
         latest=Subquery(conversations.values("id")[:1]),
         latest_customer=Subquery(conversations.values("customer_id")[:1]),
