@@ -133,6 +133,13 @@ def person_labels(person_id: int) -> list[LabelRow]:
     ]
 
 
+def customer_label_ids(*, customer_id: int) -> set[int]:
+    """The labels of the person behind this channel identity (none before anyone labelled them)."""
+    return set(
+        CustomerLabel.objects.filter(person__identities__customer_id=customer_id).values_list("label_id", flat=True)
+    )
+
+
 def person_id_of(customer_id: int) -> int | None:
     """The customer's Person, if one was made yet (services.person_for makes it)."""
     return Identity.objects.filter(customer_id=customer_id).values_list("person_id", flat=True).first()

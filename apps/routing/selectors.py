@@ -10,7 +10,6 @@ from django.db.models import Count, Exists, ExpressionWrapper, F, IntegerField, 
 from django.db.models.functions import Coalesce
 
 from apps.conversations.models import Conversation, Message
-from apps.customers.models import CustomerLabel
 from apps.routing.models import AgentStatus, QueueTicket, RoutingRule
 
 Online = AgentStatus.Status.ONLINE
@@ -32,13 +31,6 @@ def rule_team(*, channel: str, text: str, categories: set[str], label_ids: set[i
             continue
         return rule.team_id
     return None
-
-
-def customer_label_ids(*, customer_id: int) -> set[int]:
-    """The labels of the person behind this channel identity (none before anyone labelled them)."""
-    return set(
-        CustomerLabel.objects.filter(person__identities__customer_id=customer_id).values_list("label_id", flat=True)
-    )
 
 
 def moderation_categories(details: dict[str, Any]) -> set[str]:

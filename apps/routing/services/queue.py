@@ -13,6 +13,7 @@ from apps.conversations.models import Conversation, ConversationEvent, Message
 from apps.conversations.services import conversation_lock, conversation_mode_record, conversation_reply
 from apps.core import clock
 from apps.core.side_effects import enqueue_on_commit
+from apps.customers import selectors as customers
 from apps.routing import selectors
 from apps.routing.models import QueueTicket
 from apps.routing.services.hours import OffHours, off_hours
@@ -48,7 +49,7 @@ def ticket_open(
         channel=conversation.channel,
         text=message.body if message is not None else "",
         categories=selectors.moderation_categories(details or {}),
-        label_ids=selectors.customer_label_ids(customer_id=conversation.customer_id),
+        label_ids=customers.customer_label_ids(customer_id=conversation.customer_id),
     )
     return QueueTicket.objects.create(conversation=conversation, team_id=team_id, reason=reason[:32], queued_at=now)
 
