@@ -60,30 +60,40 @@ def conversations_lock(conversation_ids: Collection[int]) -> list[Conversation]:
     return list(Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
 
 
-def conversation_mode_record(
-    conversation: Conversation, *, kind: str, actor: AbstractBaseUser | None, fields: list[str]
-) -> Conversation:
-    """Save a locked conversation's new mode/assignee and announce it (all after commit)."""
-    conversation.save(update_fields=[*fields, "updated_at"])
-    ConversationEvent.objects.create(
-        conversation=conversation,
-        kind=kind,
-        actor_id=actor.pk if actor is not None else None,
-        assignee_id=conversation.assignee_id,
+def _event(conversation: Conversation, *, kind: str, actor_id: int | None) -> ConversationEvent:
+    return ConversationEvent(
+        conversation=conversation, kind=kind, actor_id=actor_id, assignee_id=conversation.assignee_id
     )
-    audit_record(
-        kind=AuditLog.Kind.STAFF if actor is not None else AuditLog.Kind.SYSTEM,
+
+
+def _audit_row(conversation: Conversation, *, kind: str, actor_id: int | None) -> AuditRow:
+    return AuditRow(
+        kind=AuditLog.Kind.STAFF if actor_id is not None else AuditLog.Kind.SYSTEM,
         event=audit_event(f"conversation.{kind}"),
-        actor_id=actor.pk if actor is not None else None,
+        actor_id=actor_id,
         channel=conversation.channel,
         conversation_id=conversation.pk,
         details={"mode": conversation.mode, "assignee_id": conversation.assignee_id},
     )
+
+
+def _announce(conversation: Conversation, *, kind: str) -> None:
     events.conversation_changed(conversation_id=conversation.pk)
     _channel_notify(conversation)
     signals.conversation_mode_changed.send(sender=Conversation, conversation=conversation, kind=kind)
     # Counted once committed: a rolled-back take-over switched nothing (the seed's context switches).
     transaction.on_commit(partial(metrics.mode_switched, conversation.mode))
+
+
+def conversation_mode_record(
+    conversation: Conversation, *, kind: str, actor: AbstractBaseUser | None, fields: list[str]
+) -> Conversation:
+    """Save a locked conversation's new mode/assignee and announce it (all after commit)."""
+    actor_id = actor.pk if actor is not None else None
+    conversation.save(update_fields=[*fields, "updated_at"])
+    _event(conversation, kind=kind, actor_id=actor_id).save()
+    audit_record(**_audit_row(conversation, kind=kind, actor_id=actor_id))
+    _announce(conversation, kind=kind)
     return conversation
 
 
@@ -101,32 +111,10 @@ def conversations_mode_record_many(
         conversation.updated_at = now
     rows_update(conversations, [*fields, "updated_at"])
     actor_id = actor.pk if actor is not None else None
-    ConversationEvent.objects.bulk_create(
-        [
-            ConversationEvent(conversation=c, kind=kind, actor_id=actor_id, assignee_id=c.assignee_id)
-            for c in conversations
-        ]
-    )
-    event = audit_event(f"conversation.{kind}")
-    audit_record_many(
-        [
-            AuditRow(
-                kind=AuditLog.Kind.STAFF if actor is not None else AuditLog.Kind.SYSTEM,
-                event=event,
-                actor_id=actor_id,
-                channel=c.channel,
-                conversation_id=c.pk,
-                details={"mode": c.mode, "assignee_id": c.assignee_id},
-            )
-            for c in conversations
-        ]
-    )
+    ConversationEvent.objects.bulk_create([_event(c, kind=kind, actor_id=actor_id) for c in conversations])
+    audit_record_many([_audit_row(c, kind=kind, actor_id=actor_id) for c in conversations])
     for conversation in conversations:
-        events.conversation_changed(conversation_id=conversation.pk)
-        _channel_notify(conversation)
-        signals.conversation_mode_changed.send(sender=Conversation, conversation=conversation, kind=kind)
-    for conversation in conversations:
-        transaction.on_commit(partial(metrics.mode_switched, conversation.mode))
+        _announce(conversation, kind=kind)
 
 
 def conversation_queue_announce(
