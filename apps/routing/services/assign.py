@@ -33,6 +33,12 @@ class Outcome(enum.Enum):
     NOT_YET = "not_yet"  # queued off hours: it waits for the next shift (QueueTicket.not_before)
 
 
+def preference(agent: AgentStatus, free: int) -> tuple[int, datetime, int]:
+    """Who gets the next conversation first (the smaller, the sooner): most free seats, then the
+    one assigned longest ago (round robin among equals), then pk."""
+    return (-free, agent.last_assigned_at or NEVER, agent.pk)
+
+
 def agent_lock(*, team_id: int | None, exclude_user_id: int | None = None) -> AgentStatus | None:
     """Lock and return the agent who should take the next conversation of ``team_id``, or None."""
     ids = list(
@@ -48,7 +54,7 @@ def agent_lock(*, team_id: int | None, exclude_user_id: int | None = None) -> Ag
     room = [agent for agent in locked if free[agent.pk] > 0]
     if not room:
         return None
-    return min(room, key=lambda agent: (-free[agent.pk], agent.last_assigned_at or NEVER, agent.pk))
+    return min(room, key=lambda agent: preference(agent, free[agent.pk]))
 
 
 def ticket_give(*, conversation: Conversation, ticket: QueueTicket, agent: AgentStatus) -> None:

@@ -24,7 +24,7 @@ from apps.core import clock
 from apps.core.bulk import rows_update
 from apps.routing import selectors
 from apps.routing.models import AgentStatus, QueueTicket, Team
-from apps.routing.services.assign import NEVER
+from apps.routing.services.assign import preference
 
 Mode = Conversation.Mode
 # A waiting ticket as the drain reads the line: (ticket id, conversation id, team id).
@@ -43,8 +43,7 @@ class _Seat:
     given: bool = False
 
     def key(self) -> tuple[int, datetime, int]:
-        # agent_lock's rule: most free seats, then assigned longest ago, then pk.
-        return (-self.free, self.agent.last_assigned_at or NEVER, self.agent.pk)
+        return preference(self.agent, self.free)  # agent_lock's rule
 
 
 @dataclass
