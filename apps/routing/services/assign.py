@@ -23,7 +23,7 @@ Mode = Conversation.Mode
 # How many of the best candidates one assignment locks: enough that a concurrent assigner filling
 # the best one leaves a choice, few enough that assigners of one team rarely queue on each other.
 PICK = 4
-NEVER = datetime.min.replace(tzinfo=UTC)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class Outcome(enum.Enum):
@@ -36,7 +36,7 @@ class Outcome(enum.Enum):
 def preference(agent: AgentStatus, free: int) -> tuple[int, datetime, int]:
     """Who gets the next conversation first (the smaller, the sooner): most free seats, then the
     one assigned longest ago (round robin among equals), then pk."""
-    return (-free, agent.last_assigned_at or NEVER, agent.pk)
+    return (-free, agent.last_assigned_at or _NEVER, agent.pk)
 
 
 def agent_lock(*, team_id: int | None, exclude_user_id: int | None = None) -> AgentStatus | None:
