@@ -18,7 +18,6 @@ from apps.conversations import selectors as conversation_selectors
 from apps.conversations.models import Conversation, Customer, Message
 from apps.core import clock
 from apps.customers import selectors as customer_selectors
-from apps.customers.models import ConversationLabel, CustomerLabel
 from apps.customers.selectors import LabelRow
 from apps.routing import sla
 from apps.routing.models import QueueTicket, Team
@@ -110,11 +109,13 @@ def _filtered(filters: InboxFilters) -> QuerySet[Conversation]:
         # Names are stored in clear; message text is encrypted (search over it: apps/console/search.py).
         rows = rows.filter(Q(customer__display_name__icontains=filters.q) | Q(customer__external_id=filters.q))
     if filters.label:
-        on_conversation = ConversationLabel.objects.filter(conversation_id=OuterRef("pk"), label_id=filters.label)
-        on_customer = CustomerLabel.objects.filter(
-            person__identities__customer_id=OuterRef("customer_id"), label_id=filters.label
+        rows = rows.filter(
+            customer_selectors.label_filter(
+                [filters.label],
+                conversation={"conversation_id": OuterRef("pk")},
+                person={"person__identities__customer_id": OuterRef("customer_id")},
+            )
         )
-        rows = rows.filter(Q(Exists(on_conversation)) | Q(Exists(on_customer)))
     return rows
 
 
@@ -178,16 +179,10 @@ def inbox_rows(*, user_id: int, filters: InboxFilters, limit: int = 100) -> list
         for c in found
     ]
     if filters.sla:
-        result = [row for row in result if row.sla is not None and _sla_status(row.sla) == filters.sla][:limit]
+        result = [row for row in result if row.sla is not None and row.sla.status == filters.sla][:limit]
     _attach_previews(result)
     _attach_labels(result)
     return result
-
-
-def _sla_status(view: SlaView) -> str:
-    if view.left < 0:
-        return "breached"
-    return "warning" if view.left <= view.warn else "ok"
 
 
 def _attach_previews(rows: list[InboxRow]) -> None:
@@ -215,14 +210,7 @@ def _attach_labels(rows: list[InboxRow]) -> None:
     if not rows:
         return
     on_conversations = customer_selectors.conversation_labels(row.conversation.pk for row in rows)
-    on_customers: dict[int, list[LabelRow]] = {}
-    found = (
-        CustomerLabel.objects.filter(person__identities__customer_id__in={row.conversation.customer_id for row in rows})
-        .order_by("label__name")
-        .values_list("person__identities__customer_id", "label_id", "label__name", "label__colour")
-    )
-    for customer_id, pk, name, colour in found:
-        on_customers.setdefault(customer_id, []).append(LabelRow(pk, name, colour))
+    on_customers = customer_selectors.customer_labels(row.conversation.customer_id for row in rows)
     for row in rows:
         row.labels = on_conversations.get(row.conversation.pk, [])
         shown = {label.id for label in row.labels}
@@ -282,7 +270,7 @@ def preferences(*, user_id: int) -> dict[str, bool]:
 
 @dataclass(frozen=True)
 class CustomerPanel:
-    """What the right-hand panel shows until apps.customers gives a profile (HOOK(customers))."""
+    """What the right-hand panel shows before customer.js draws the profile from apps.customers."""
 
     customer: Customer
     first_seen: datetime

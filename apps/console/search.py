@@ -23,7 +23,8 @@ from apps.console.selectors import Segment, can_use_console, highlight
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.selectors import account_filter
 from apps.core.blind_index import Query, phrase_spans, query_parse
-from apps.customers.models import ConversationLabel, CustomerLabel, CustomerNote
+from apps.customers.models import CustomerNote
+from apps.customers.selectors import label_filter
 
 KINDS = ("message", "note", "customer", "customer_note")
 _PAGE = 100  # candidates read per round trip
@@ -114,13 +115,7 @@ class _Filters:
         return account_filter(account=self.account, customer=customer)
 
     def labelled(self, *, conversation: dict[str, Any], person: dict[str, Any]) -> Q:
-        """A chosen label is on a conversation (``conversation``: ConversationLabel lookups tying it to
-        the row) or on the person behind the customer (``person``: CustomerLabel lookups)."""
-        if not self.label_ids:
-            return Q()
-        on_conversation = ConversationLabel.objects.filter(label_id__in=self.label_ids, **conversation)
-        on_person = CustomerLabel.objects.filter(label_id__in=self.label_ids, **person)
-        return Q(Exists(on_conversation)) | Q(Exists(on_person))
+        return label_filter(self.label_ids, conversation=conversation, person=person)
 
     def dated(self, field: str) -> Q:
         q = Q()

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
-from django.db.models import Count, Q, Window
+from django.db.models import Count, Exists, Q, Window
 
 from apps.conversations.models import Conversation, Customer, Satisfaction
 from apps.customers.models import ConversationLabel, CustomerLabel, CustomerNote, Identity, Label, Person, PersonMerge
@@ -123,6 +123,33 @@ def conversation_labels(conversation_ids: Iterable[int]) -> dict[int, list[Label
     )
     for conversation_id, pk, name, colour in rows:
         found[conversation_id].append(LabelRow(pk, name, colour))
+    return found
+
+
+def label_filter(label_ids: Iterable[int], *, conversation: dict[str, Any], person: dict[str, Any]) -> Q:
+    """A filter for rows whose conversation or customer carries one of ``label_ids``: ``conversation``
+    are the ConversationLabel lookups that tie a label to the row (e.g. {"conversation_id":
+    OuterRef("pk")}), ``person`` the CustomerLabel lookups through the person. No ids: no filter."""
+    ids = list(label_ids)
+    if not ids:
+        return Q()
+    on_conversation = ConversationLabel.objects.filter(label_id__in=ids, **conversation)
+    on_person = CustomerLabel.objects.filter(label_id__in=ids, **person)
+    return Q(Exists(on_conversation)) | Q(Exists(on_person))
+
+
+def customer_labels(customer_ids: Iterable[int]) -> dict[int, list[LabelRow]]:
+    """Labels of the person behind each channel identity, per customer id (one query; customers
+    without labels map to an empty list)."""
+    ids = set(customer_ids)
+    found: dict[int, list[LabelRow]] = {pk: [] for pk in ids}
+    rows = (
+        CustomerLabel.objects.filter(person__identities__customer_id__in=ids)
+        .order_by("label__name")
+        .values_list("person__identities__customer_id", "label_id", "label__name", "label__colour")
+    )
+    for customer_id, pk, name, colour in rows:
+        found[customer_id].append(LabelRow(pk, name, colour))
     return found
 
 
