@@ -81,12 +81,12 @@ SLA_BREACHES = Counter(
     "Response targets missed (routing SlaBreach rows), by clock (first, next) and team (empty: none).",
     ["kind", "team"],
 )
-# Set by the routing beat in whichever worker ran it last: read it with max(), not sum().
 MODE_SWITCHES = Counter(
     "desk_conversation_mode_switches_total",
     "Conversation mode changes (bot, queued, human, closed) by the mode switched to: the seed's context switches.",
     ["mode"],
 )
+# Set by the routing beat in whichever worker ran it last: read it with max(), not sum().
 SLA_WARNING = Gauge("desk_sla_warning_conversations", "Conversations within their SLA warning time now.")
 
 
