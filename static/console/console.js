@@ -89,7 +89,15 @@
     };
   }
 
-  window.deskConsole = { $, csrf, showError, post, serial, live };
+  // An element with a class and text (never HTML): what the inbox's scripts build their rows from.
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  window.deskConsole = { $, csrf, showError, post, serial, live, el };
 
   // ---- review queue -------------------------------------------------------------------------
   function queuePage() {

@@ -5,12 +5,8 @@
 (function () {
   "use strict";
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  if (!window.deskConsole) return; // console.js (loaded first) found no console on this page
+  const { el } = window.deskConsole;
 
   const pad = (n) => String(n).padStart(2, "0");
   function when(iso, withTime) {

@@ -24,12 +24,7 @@
     return `${t.list}?${params}`;
   }
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  const { el } = window.deskConsole; // console.js, loaded first
 
   function ago(iso) {
     if (!iso) return "";

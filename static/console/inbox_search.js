@@ -14,12 +14,7 @@
   let asked = 0; // the newest request: an older answer arriving late is dropped
   let typing = null;
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  const { el } = window.deskConsole; // console.js, loaded first
 
   function searchUrl(q) {
     const params = new URLSearchParams({ q });

@@ -4,12 +4,8 @@
 (function () {
   "use strict";
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  if (!window.deskConsole) return; // console.js (loaded first) found no console on this page
+  const { el } = window.deskConsole;
 
   // console.js (loaded first, base.html) posts with the CSRF token and reads the JSON answer.
   const post = (url, data) => window.deskConsole.post(url, data);
