@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +86,10 @@ class Proc:
     @property
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
+
+    @property
+    def popen_pid(self) -> int | None:
+        return self.popen.pid if self.alive and self.popen is not None else None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.alive and self.popen is not None:
@@ -166,14 +170,24 @@ class PrivateRedis:
 class PrivatePostgres:
     """A Postgres cluster of the run's own (initdb in a temp dir, run as the postgres user)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="desk-pg-"))
         self.bin = Path(next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin")))))
+        # Fault scenarios crash the cluster on purpose and need no fsync; a load measurement does,
+        # or its Postgres CPU and commit latency would flatter the desk.
+        self.durable = durable
+        self.wrap: Callable[[list[str]], list[str]] = lambda argv: argv  # e.g. taskset: the server inherits it
 
     def _as_postgres(self, *argv: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        subprocess.run(self.wrap([*prefix, *argv]), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def start(self) -> None:
         data = self.dir / "data"
@@ -181,7 +195,9 @@ class PrivatePostgres:
             if os.geteuid() == 0:
                 shutil.chown(self.dir, "postgres", "postgres")
             self._as_postgres(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if not self.durable:
+            options += " -c fsync=off"
         self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.dir / "log"),
                           "-w", "start")  # fmt: skip
 
@@ -234,6 +250,7 @@ class Stack:
     llm_concurrency: int = 256
     llm_processes: int = 1
     worker_nice: int = 0
+    cores: list[int] = field(default_factory=list)  # taskset for every process of the stack; [] = anywhere
     procs: dict[str, Proc] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     crash_loop: str = ""
@@ -291,6 +308,8 @@ class Stack:
             self.procs["beat"] = Proc("beat", [str(BIN / "celery"), "-A", "project", "beat", "-l", "WARNING",
                                                "--schedule", str(schedule)], self.env)  # fmt: skip
         for proc in self.procs.values():
+            if self.cores:
+                proc.argv = ["taskset", "-c", ",".join(map(str, self.cores)), *proc.argv]
             proc.start()
         wait_until(lambda: httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200, 60, "web")
         if supervise:
