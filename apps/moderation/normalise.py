@@ -7,18 +7,21 @@ symbols and spaces between two CJK characters are removed and repeated CJK chara
 collapsed. Clause punctuation (，。！？；：、) stays a boundary: removing it would join the end
 of one clause to the start of the next and flag benign sentences.
 
-Every message goes through here, so the common path is vectorised with numpy over the
-UTF-32 code points (a handful of array operations, no per-character Python); the offset
-map back to the original text falls out of the same index arithmetic. ``fold_fast`` is the
-check every message takes (text only, fewest array operations: each costs a few µs whatever
-its length); ``normalise`` adds the offsets, for the few messages that hit something. Characters whose
-fold is longer than one character (ß -> ss, ⑩ -> 10) are rare and take the per-character
-Python path, which is also the reference the tests compare the vectorised path against.
+Every message goes through here. ``fold_fast`` is the check every message takes (the text and
+the drops, no offsets); ``normalise`` adds the offsets, for the few messages that hit something.
+``fold_fast`` is one call into ``_fold.c`` (built by ``build_fold.py`` at install time), which also
+gives the matcher the syllable view and the view hint in the same pass; without the compiled module
+it is ``fold_numpy``, vectorised over the UTF-32 code points (each array operation costs a µs or
+more whatever the length, so it takes as few as the text allows). Characters whose fold is longer
+than one character (ß -> ss, ⑩ -> 10) are rare and take the per-character Python path,
+``normalise_reference``, which is also the definition the tests compare both fast paths against.
 """
 
+import logging
 import re
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,6 +33,14 @@ import opencc
 import regex
 
 from apps.moderation.confusables import latin_lookalikes
+from apps.moderation.pinyin import syllables
+
+try:
+    from apps.moderation import _fold as _compiled_fold  # type: ignore[attr-defined]
+except ImportError:  # not compiled (no C compiler at install): fold_numpy serves
+    _compiled_fold = None
+
+logger = logging.getLogger(__name__)
 
 _CJK_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0x20000, 0x31350))
 _BOUNDARY = frozenset(",，。!！?？;；:：、")
@@ -126,9 +137,9 @@ def tables() -> Tables:
     kind = np.zeros(_UNICODE_SIZE, dtype=np.uint8)
     for low, high in _CJK_RANGES:
         kind[low:high] = CJK
+    # Lone surrogates (a JSON "\ud800" decodes to one) are category Cs: deleted like the other
+    # invisible characters, so that no automaton or encoder downstream ever sees one.
     for code in range(_TABLE_LIMIT):
-        if 0xD800 <= code <= 0xDFFF:
-            continue
         char = chr(code)
         unconfused = _fold(char, t2s)
         if code in lookalikes and not unconfused.isascii():
@@ -160,11 +171,16 @@ class Folded(NamedTuple):
     text: str  # == normalise(text).text
     drops: list[int]  # original positions the normalised text leaves out: sorted, maybe repeated
     reference: Normalised | None = None  # a multi-character fold went the reference's way
-    kinds: bytes | None = None  # kind byte per original character; None after the reference's way
+    kinds: bytes | None = None  # fold_numpy: kind byte per original character
+    digit_run: int | None = None  # the compiled fold: the longest run of \d digits
+    syllables: str | None = None  # the compiled fold, when asked: pinyin.syllable_view_fast(text)
+    hint: bool | None = None  # the compiled fold: could a Latin or insertion view differ from text?
 
     def has_digit_run(self, length: int) -> bool:
         """Could the text hold ``length`` digits in a row? (No false negatives: a regex term that
         needs an 11-digit run cannot match without one, and this costs a substring search.)"""
+        if self.digit_run is not None:
+            return length <= 1 or self.digit_run >= length
         if self.kinds is None or length <= 1:
             return True
         # Only deleted characters drop from between two digits (the other drops need CJK).
@@ -177,13 +193,52 @@ def _without(full: str, drops: list[int]) -> str:
     return "".join([full[start:end] for start, end in zip(starts, [*drops, len(full)], strict=True)])
 
 
-def fold_fast(text: str) -> Folded:
-    """The normalised text, in as few array operations as the text allows: each numpy call costs
-    a µs or more whatever its length, so the kind bytes answer "is there a separator, a repeat, a
-    deleted character?" with C-speed ``in`` tests, and the drops (a handful per message) come out
-    of the decoded text by slicing rather than by a mask and a compaction (three numpy calls)."""
+FoldFunction = Callable[[str, bool], "Folded | None"]
+# fold_fast's function for (text only, with the syllable view), set on first use: the compiled
+# fold once its tables are handed over, else fold_numpy. A list, not a cached function: its
+# lookup is the cheapest thing a call every message makes could do.
+_prepared: list[FoldFunction | None] = [None, None]
+
+
+def _prepare(syllable_view: bool) -> FoldFunction:
+    if _compiled_fold is None:
+        logger.warning("apps/moderation/_fold.c is not compiled (make install): the slower numpy fold serves")
+        function: FoldFunction = _numpy_fold
+        _prepared[:] = [function, function]
+        return function
+    if _prepared[False] is None:
+        _compiled_fold.init(tables().packed, Folded)
+        _prepared[False] = _compiled_fold.fold
+    if syllable_view:
+        _compiled_fold.init_view(syllables().view)
+        _prepared[True] = _compiled_fold.fold
+    return _compiled_fold.fold
+
+
+def _numpy_fold(text: str, syllable_view: bool) -> "Folded | None":
+    return fold_numpy(text)
+
+
+def fold_fast(text: str, syllable_view: bool = False) -> Folded:
+    """The normalised text and its drops: one call into the compiled fold, which also gives the
+    digit run, the view hint and (when asked) the syllable view; ``fold_numpy`` where it is not built.
+    A multi-character fold (ß, ⑩) goes the reference's way."""
+    fold = _prepared[syllable_view] or _prepare(syllable_view)
+    folded = fold(text, syllable_view)
+    if folded is None:
+        reference = normalise_reference(text)
+        return Folded(text=reference.text, drops=[], reference=reference)
+    return folded
+
+
+def fold_numpy(text: str) -> Folded:
+    """The fallback, and a second reference for the compiled fold. The normalised text, in as few
+    array operations as the text allows: each numpy call costs a µs or more whatever its length,
+    so the kind bytes answer "is there a separator, a repeat, a deleted character?" with C-speed
+    ``in`` tests, and the drops (a handful per message) come out of the decoded text by slicing
+    rather than by a mask and a compaction (three numpy calls)."""
     t = tables()
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # lone ones: deleted
     packed = t.packed.take(codes)
     kind_bytes = packed.view(np.uint8)[_KIND_BYTE::4].tobytes()
     if _MULTI_BYTE in kind_bytes:
@@ -205,7 +260,7 @@ def fold_fast(text: str) -> Folded:
         same = (folded[1:] == folded[:-1]).nonzero()[0]  # the method: np.flatnonzero adds a µs of Python
         drops += [i + 1 for i in same.tolist() if kind_bytes[i + 1] == CJK]
         drops += [after for before, after in bridged if folded[before] == folded[after]]
-    full = folded.tobytes().decode("utf-32-le")
+    full = folded.tobytes().decode("utf-32-le", "surrogatepass")  # lone surrogates: sliced out below
     if not drops:
         return Folded(text=full, drops=drops, kinds=kind_bytes)
     # Sorted, not deduplicated (a deleted character inside a bridged run is in both lists): a
