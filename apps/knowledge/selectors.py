@@ -9,6 +9,7 @@ from django.core.cache import cache
 
 from apps.knowledge.index import EntryRecord, Search, knowledge_base
 from apps.knowledge.models import Entry, HumanRequestExample, embedding_key_of
+from apps.moderation.semantic import encoder_identity
 
 KNOWLEDGE_VERSION_KEY = "knowledge:version"
 HUMAN_REQUEST_VERSION_KEY = "knowledge:human-request:version"
@@ -46,7 +47,7 @@ def entry_records() -> list[EntryRecord]:
     for entry in rows.iterator(chunk_size=2000):
         phrases = entry.phrases()
         fresh = entry.embedding is not None and entry.embedding_key == embedding_key_of(
-            model=settings.KNOWLEDGE_MODEL, phrases=phrases
+            model=encoder_identity(settings.KNOWLEDGE_MODEL), phrases=phrases
         )
         vectors = None
         if fresh and entry.embedding is not None:
@@ -65,11 +66,13 @@ def entry_records() -> list[EntryRecord]:
 
 
 def entries_stale_ids() -> list[int]:
-    """Enabled entries whose stored embedding is missing or was computed from other phrasings."""
+    """Enabled entries whose stored embedding is missing or was computed from other phrasings (or by
+    another model or encoder backend)."""
+    model = encoder_identity(settings.KNOWLEDGE_MODEL)
     return [
         entry.pk
         for entry in Entry.objects.filter(enabled=True).only("pk", "question", "variants", "embedding_key")
-        if entry.embedding_key != embedding_key_of(model=settings.KNOWLEDGE_MODEL, phrases=entry.phrases())
+        if entry.embedding_key != embedding_key_of(model=model, phrases=entry.phrases())
     ]
 
 

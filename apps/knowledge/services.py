@@ -13,6 +13,7 @@ from apps.core.side_effects import enqueue_on_commit
 from apps.knowledge.index import knowledge_base
 from apps.knowledge.models import Entry, HumanRequestExample, embedding_key_of
 from apps.knowledge.selectors import HUMAN_REQUEST_VERSION_KEY, KNOWLEDGE_VERSION_KEY, entries_stale_ids
+from apps.moderation.semantic import encoder_identity
 
 
 def knowledge_version_bump() -> None:
@@ -68,7 +69,7 @@ def entry_embed(*, entry_id: int) -> bool:
     if entry is None:
         return False
     phrases = entry.phrases()
-    key = embedding_key_of(model=settings.KNOWLEDGE_MODEL, phrases=phrases)
+    key = embedding_key_of(model=encoder_identity(settings.KNOWLEDGE_MODEL), phrases=phrases)
     if entry.embedding_key == key:
         return False
     vectors = np.ascontiguousarray(knowledge_base().embedder.encode(phrases), dtype=np.float32)

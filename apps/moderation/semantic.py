@@ -91,14 +91,47 @@ def _model(spec: str) -> Any:
 
 
 @cache
-def _shared_encoder(spec: str, batch_size: int) -> SharedEncoder:
-    """Every Embedder of a process (moderation, knowledge) shares one encoder per model: see encoder.py."""
+def _onnx_encoder(spec: str, batch_size: int) -> Any:
+    """The process's one onnxruntime session for this model (imported here: the torch backend never loads it)."""
+    from apps.moderation import onnx_model
+    from apps.moderation.onnx_encoder import OnnxEncoder
 
-    def encode(texts: list[str]) -> Vectors:
-        vectors = _model(spec).encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+    path = model_path(spec)
+    directory = Path(settings.DESK_ENCODER_MODEL_DIR) if settings.DESK_ENCODER_MODEL_DIR else None
+    exported = onnx_model.onnx_path(path, "int8", directory)
+    try:
+        return OnnxEncoder(path, exported, threads=settings.DESK_ENCODER_THREADS, batch_size=batch_size)
+    except onnx_model.ExportMissing as exc:
+        # No silent fallback to torch: it costs three times the CPU and the operator would not know.
+        raise ImproperlyConfigured(
+            f"DESK_ENCODER_BACKEND=onnx: {exc}. `make install` exports it "
+            f"(python -m apps.moderation.onnx_model export --model {spec}); or set DESK_ENCODER_BACKEND=torch."
+        ) from exc
+
+
+def encoder_identity(spec: str) -> str:
+    """What produced a vector: the model and the backend. int8 vectors differ from torch's by up to
+    ~0.005 cosine, so the knowledge base does not compare a question encoded by one with entries
+    stored by the other (they are re-embedded). The torch path keeps the bare spec: its stored keys stay valid."""
+    return spec if settings.DESK_ENCODER_BACKEND == "torch" else f"{spec}#onnx-int8"
+
+
+@cache
+def _shared_encoder(spec: str, batch_size: int, backend: str = "onnx") -> SharedEncoder:
+    """Every Embedder of a process (moderation, knowledge) shares one encoder per model: see encoder.py."""
+    if backend == "onnx":
+        onnx = _onnx_encoder(spec, batch_size)
+
+        def encode(texts: list[str]) -> Vectors:
+            return np.asarray(onnx.encode(texts), dtype=np.float32)
+
+    else:
+
+        def encode(texts: list[str]) -> Vectors:
+            vectors = _model(spec).encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+            return np.asarray(vectors, dtype=np.float32)
 
     return SharedEncoder(encode, max_batch=max(batch_size, 1) * 2)
 
@@ -106,15 +139,17 @@ def _shared_encoder(spec: str, batch_size: int) -> SharedEncoder:
 class Embedder:
     """Encodes in batches and remembers the vectors of example phrases across rebuilds."""
 
-    def __init__(self, spec: str | None = None, batch_size: int | None = None) -> None:
+    def __init__(self, spec: str | None = None, batch_size: int | None = None, backend: str | None = None) -> None:
         self.spec = spec or settings.DESK_MODERATION_MODEL
         self.batch_size = batch_size or settings.DESK_MODERATION_BATCH_SIZE
+        self.backend = backend  # None: DESK_ENCODER_BACKEND at each call
         self._examples: dict[str, Vectors] = {}
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        return _shared_encoder(self.spec, self.batch_size).encode(texts)
+        backend = self.backend or settings.DESK_ENCODER_BACKEND
+        return _shared_encoder(self.spec, self.batch_size, backend).encode(texts)
 
     def examples(self, phrases: Sequence[str]) -> Vectors:
         missing = [p for p in dict.fromkeys(phrases) if p not in self._examples]

@@ -1,5 +1,7 @@
 """Content safety: blacklist reload, regex bounds and the semantic model."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from project.settings.env import env_bool, env_float, env_int, env_str
 
 # How often a worker compares its rules with the version key in Redis (seconds an admin
@@ -16,6 +18,16 @@ DESK_MODERATION_BATCH_SIZE = env_int("DESK_MODERATION_BATCH_SIZE", 32)
 # threads; encoder.py batches them), and 2 OpenMP threads per call on 2 busy cores spin against each
 # other: 73 ms of CPU per single text instead of 13 ms (docs/benchmarks.md, "Load").
 DESK_MODERATION_TORCH_THREADS = env_int("DESK_MODERATION_TORCH_THREADS", 1)
+# What runs the sentence model: "onnx", its int8 export on onnxruntime (made by `make install`,
+# apps/moderation/onnx_model.py; ~1/3 of torch's CPU per text, see docs/benchmarks.md), or "torch",
+# sentence-transformers on the packaged weights: the reference the export is tested against.
+DESK_ENCODER_BACKEND = env_str("DESK_ENCODER_BACKEND", "onnx")
+if DESK_ENCODER_BACKEND not in ("onnx", "torch"):
+    raise ImproperlyConfigured(f"DESK_ENCODER_BACKEND must be onnx or torch, not {DESK_ENCODER_BACKEND!r}.")
+# onnxruntime intra-op threads; one for the same reason as torch's above.
+DESK_ENCODER_THREADS = env_int("DESK_ENCODER_THREADS", DESK_MODERATION_TORCH_THREADS)
+# Where `make install` writes the export (the image: /opt/models); empty: .models/ in the repository.
+DESK_ENCODER_MODEL_DIR = env_str("DESK_ENCODER_MODEL_DIR", "")
 
 # What a customer whose message was blocked is told.
 DESK_MODERATION_BLOCKED_REPLY = env_str(
