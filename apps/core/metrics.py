@@ -63,6 +63,11 @@ MODERATION_HITS = Counter(
     "Moderation checks that matched, by category and resulting verdict.",
     ["direction", "category", "verdict"],
 )
+ENCODER_RECHECKS = Counter(
+    "desk_encoder_rechecks_total",
+    "Texts re-encoded in fp32 because their int8 score fell near a threshold (apps/moderation/semantic.py).",
+    ["stage"],
+)
 DELIVERIES_FAILED = Counter(
     "desk_deliveries_failed_total", "Outbound messages the channel refused for good.", ["channel", "reason"]
 )
@@ -157,6 +162,11 @@ def moderation_hits(*, direction: str, verdict: str, evidence: dict[str, Any]) -
     items = [*evidence.get("hits", []), *evidence.get("semantic", [])]
     for category in sorted({str(item.get("category", "other")) for item in items}):
         MODERATION_HITS.labels(direction, category, verdict).inc()
+
+
+@_safe
+def encoder_rechecked(*, stage: str, texts: int) -> None:
+    ENCODER_RECHECKS.labels(stage).inc(texts)
 
 
 @_safe

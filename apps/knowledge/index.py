@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from apps.knowledge.lexical import BM25, tokens
+from apps.knowledge.lexical import BM25, Scores, tokens
 from apps.moderation.semantic import Embedder, Vectors
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ class Index:
         self.embedder = embedder
         blocks: list[Vectors] = []
         stale = [r for r in self.records if r.vectors is None or len(r.vectors) != len(r.phrases)]
-        encoded = iter(embedder.encode([p for r in stale for p in r.phrases])) if stale else iter(())
+        # The stored side is encoded as the embed task stores it (fp32 on onnx: see semantic.precisions).
+        encoded = iter(embedder.encode_reference([p for r in stale for p in r.phrases])) if stale else iter(())
         owner: list[int] = []
         for index, record in enumerate(self.records):
             if record.vectors is not None and len(record.vectors) == len(record.phrases):
@@ -119,13 +120,32 @@ class Index:
         """
         if not self.records or not question.strip():
             return Search(version=self.version, matches=[], direct=None)
-        scores = self.embedder.encode([question])[0] @ self.matrix.T  # unit vectors: dot = cosine
-        cosine = np.full(len(self.records), -1.0, dtype=np.float32)
-        np.maximum.at(cosine, self.owner, scores)
         wants_lexical = lexical_weight or agree_threshold or fallback_threshold
         lexical = self.lexical.normalised(tokens(question)) if wants_lexical else None
-        fused = cosine if lexical is None or not lexical_weight else cosine + np.float32(lexical_weight) * lexical
-        order = np.argsort(-fused, kind="stable")[: max(k, 2)]
+        rules = _Rules(
+            k=k,
+            threshold=threshold,
+            margin=margin,
+            lexical_weight=lexical_weight,
+            agree_threshold=agree_threshold,
+            agree_lexical=agree_lexical,
+            fallback_threshold=fallback_threshold,
+            fallback_lexical=fallback_lexical,
+        )
+        found, near = self._decide(self.embedder.encode([question])[0], lexical, rules)
+        if near:
+            found, _ = self._decide(self.embedder.recheck([question], stage="knowledge")[0], lexical, rules)
+        return found
+
+    def _decide(self, vector: Vectors, lexical: Scores | None, rules: "_Rules") -> tuple[Search, bool]:
+        """The search for one query vector, and whether a decision in it lies within the embedder's
+        recheck margin of going the other way (then the caller decides again on the reference vector)."""
+        scores = vector @ self.matrix.T  # unit vectors: dot = cosine
+        cosine = np.full(len(self.records), -1.0, dtype=np.float32)
+        np.maximum.at(cosine, self.owner, scores)
+        weight = rules.lexical_weight
+        fused = cosine if lexical is None or not weight else cosine + np.float32(weight) * lexical
+        order = np.argsort(-fused, kind="stable")[: max(rules.k, 2)]
         matches = []
         for entry_index in order.tolist():
             record = self.records[entry_index]
@@ -153,13 +173,43 @@ class Index:
         def agrees(at: float, words: float) -> bool:
             return at > 0 and lexical_best and top.score >= at and top.lexical >= words
 
-        ahead = top.direct_allowed and (lead is None or lead >= margin)
-        close = top.score >= threshold or agrees(agree_threshold, agree_lexical)
+        ahead = top.direct_allowed and (lead is None or lead >= rules.margin)
+        close = top.score >= rules.threshold or agrees(rules.agree_threshold, rules.agree_lexical)
         direct = top if ahead and close else None
         # Sure enough to stand in for a withheld draft: the near-misses that reach a high cosine
         # ("积分怎么获得" -> "积分有什么用？" at 0.936) share few of the entry's words.
-        fallback = top if ahead and (close or agrees(fallback_threshold, fallback_lexical)) else None
-        return Search(version=self.version, matches=matches[:k], direct=direct, margin=lead, fallback=fallback)
+        fallback = top if ahead and (close or agrees(rules.fallback_threshold, rules.fallback_lexical)) else None
+        found = Search(version=self.version, matches=matches[: rules.k], direct=direct, margin=lead, fallback=fallback)
+        return found, self._near(top.score, lead, matches, rules)
+
+    def _near(self, best: float, lead: float | None, matches: list[Match], rules: "_Rules") -> bool:
+        recheck = self.embedder.recheck_margin
+        if recheck <= 0:
+            return False
+        floors = [t for t in (rules.threshold, rules.agree_threshold, rules.fallback_threshold) if t > 0]
+        if any(abs(best - t) < recheck for t in floors):
+            return True
+        if best < min(floors, default=0.0) - recheck:
+            return False  # no direct answer or fallback either way: the lead and the order do not matter
+        # A lead or a fused gap is a difference of two scores, each moved by up to the query's error: the
+        # margin, twice the largest error measured, covers it (a fused near-tie can hand the top place,
+        # and with it the direct answer, to another entry).
+        gap = matches[0].fused - matches[1].fused if len(matches) > 1 else None
+        return (lead is not None and abs(lead - rules.margin) < recheck) or (gap is not None and gap < recheck)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Index.search's settings, passed on to the decision of each query vector."""
+
+    k: int
+    threshold: float
+    margin: float
+    lexical_weight: float
+    agree_threshold: float
+    agree_lexical: float
+    fallback_threshold: float
+    fallback_lexical: float
 
 
 class KnowledgeBase:

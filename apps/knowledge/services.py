@@ -72,7 +72,7 @@ def entry_embed(*, entry_id: int) -> bool:
     key = embedding_key_of(model=encoder_identity(settings.KNOWLEDGE_MODEL), phrases=phrases)
     if entry.embedding_key == key:
         return False
-    vectors = np.ascontiguousarray(knowledge_base().embedder.encode(phrases), dtype=np.float32)
+    vectors = np.ascontiguousarray(knowledge_base().embedder.encode_reference(phrases), dtype=np.float32)
     with transaction.atomic():
         # Only if nobody edited the phrasings meanwhile: their own task will embed the new ones.
         written = Entry.objects.filter(pk=entry_id, question=entry.question, variants=entry.variants).update(

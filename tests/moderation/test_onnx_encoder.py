@@ -20,14 +20,18 @@ from apps.moderation.onnx_encoder import OnnxEncoder, load_tokenizer, max_length
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = semantic.model_path(settings.DESK_MODERATION_MODEL)
 EXPORT = onnx_model.onnx_path(MODEL_DIR)
+EXPORTS = {variant: onnx_model.onnx_path(MODEL_DIR, variant) for variant in onnx_model.VARIANTS}
 
 NO_TORCH = """
 import sys
 import django
 django.setup()
 from apps.moderation.semantic import Embedder
-vectors = Embedder(backend="onnx").encode(["退款多久到账？", "我要投诉你们"])
+embedder = Embedder(backend="onnx")
+vectors = embedder.encode(["退款多久到账？", "我要投诉你们"])  # int8: every message
 assert vectors.shape == (2, 512), vectors.shape
+reference = embedder.encode_reference(["退款多久到账？"])  # fp32: the stored side and the recheck
+assert float(reference[0] @ vectors[0]) > 0.99, float(reference[0] @ vectors[0])
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "sentence_transformers", "transformers"))
 assert not heavy, heavy
 print("ok")
@@ -50,10 +54,12 @@ def test_a_missing_export_is_refused_with_the_command_that_makes_it(settings: An
         semantic._onnx_encoder(settings.DESK_MODERATION_MODEL, 7)  # a batch size no other test caches
 
 
-def test_an_export_changed_after_it_was_recorded_is_refused(tmp_path: Path) -> None:
-    copy = tmp_path / EXPORT.name
-    shutil.copyfile(EXPORT, copy)
-    shutil.copyfile(onnx_model.record_path(EXPORT), onnx_model.record_path(copy))
+@pytest.mark.parametrize("variant", onnx_model.VARIANTS)
+def test_an_export_changed_after_it_was_recorded_is_refused(tmp_path: Path, variant: str) -> None:
+    export = EXPORTS[variant]
+    copy = tmp_path / export.name
+    shutil.copyfile(export, copy)
+    shutil.copyfile(onnx_model.record_path(export), onnx_model.record_path(copy))
     with copy.open("r+b") as handle:
         handle.seek(-100, os.SEEK_END)
         byte = handle.read(1)
@@ -64,12 +70,15 @@ def test_an_export_changed_after_it_was_recorded_is_refused(tmp_path: Path) -> N
         OnnxEncoder(MODEL_DIR, copy)
 
 
-def test_a_second_export_is_a_no_op(tmp_path: Path) -> None:
-    before = EXPORT.stat().st_mtime_ns
+def test_a_second_export_is_a_no_op_that_keeps_both_files() -> None:
+    before = {variant: path.stat().st_mtime_ns for variant, path in EXPORTS.items()}
 
-    assert onnx_model.export(settings.DESK_MODERATION_MODEL, EXPORT.parent) == EXPORT
+    assert onnx_model.export(settings.DESK_MODERATION_MODEL, EXPORT.parent) == EXPORTS
 
-    assert EXPORT.stat().st_mtime_ns == before
+    assert {variant: path.stat().st_mtime_ns for variant, path in EXPORTS.items()} == before
+    for variant, path in EXPORTS.items():
+        record = json.loads(onnx_model.record_path(path).read_text(encoding="utf-8"))
+        assert (record["variant"], record["sha256"]) == (variant, onnx_model.sha256_file(path))
 
 
 def test_a_bare_model_directory_pools_like_sentence_transformers() -> None:
