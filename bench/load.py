@@ -1,11 +1,14 @@
 """Load: simulated customers through a real channel against the whole desk on this box.
 
     python bench/load.py [--rate 50] [--seconds 60] [--customers 600] [--latency 2] [--channel simulator]
+    python bench/load.py --rate 20 --seconds 3600        # the soak: memory at 5, 30, 60 min
+    python bench/load.py --stack-cpus 0,1 --bench-cpus 2,3   # where the box has more cores
 
-Starts web (uvicorn, ASGI), the default and llm Celery workers and beat on a database and Redis
-DBs of their own, the real moderator (2000-term blacklist + semantic rules on m3e-small) and the
-real answerer (knowledge search, then the LLM pool) against a local OpenAI-compatible server that
-streams each answer after a set latency. Customers write at a fixed rate:
+Starts web (uvicorn, ASGI), the default and llm Celery workers and beat, on a Postgres cluster and a
+Redis server of the run's own (bench/loadenv.py: so their CPU is the desk's alone), the real
+moderator (2000-term blacklist + semantic rules on m3e-small) and the real answerer (knowledge
+search, then the LLM pool) against a local OpenAI-compatible server that streams each answer after
+a set latency. Customers write at a fixed rate:
 - official_account (default, WeChat's own path): callbacks signed and AES-encrypted as WeChat's
   servers send them; replies go out through custom-send to a local fake of WeChat's API, which
   notes when each arrives;
@@ -13,7 +16,10 @@ streams each answer after a set latency. Customers write at a fixed rate:
 At the end every message must have been answered exactly once.
 
 Prints sustained msg/s, app-added latency P50/P95/P99 (end to end minus the LLM call's own time),
-LLM calls in flight, errors and memory. Goal on 2 cores: >= 50 msg/s, app-added P99 <= 100 ms, 0 errors.
+LLM calls in flight, errors, CPU per message per process (the desk's and the bench's apart), memory
+and connections at checkpoints with their growth (a run of 10 min or more fails on more than 10 % after
+the first checkpoint), and table and index sizes per million messages.
+Goal on 2 cores: >= 50 msg/s, app-added P99 <= 100 ms, 0 errors.
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import harness, oa_peer, seed  # noqa: E402
+from bench import harness, loadenv, oa_peer, profile, seed  # noqa: E402
 from bench.crowd import Crowd, drive  # noqa: E402
 from bench.harness import pct  # noqa: E402
+from bench.loadenv import Sampler  # noqa: E402
 from bench.tally import Row, tally, wait_settled  # noqa: E402
 from peers.fake_wechat import FakeWeChat  # noqa: E402
 
@@ -46,28 +53,6 @@ ISOLATION = {"REDIS_CACHE_DB": "9", "REDIS_BROKER_DB": "9", "REDIS_CHANNELS_DB":
 def stack_env(args: argparse.Namespace) -> dict[str, str]:
     # Every question is new, so the answer cache only adds a miss; it stays on (a miss is real work).
     return harness.production_env(**ISOLATION, DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
-
-
-class Sampler(threading.Thread):
-    """Once a second: resident memory of every process, and the LLM server's calls in flight."""
-
-    def __init__(self, stack: harness.Stack, llm: harness.FakeLLM) -> None:
-        super().__init__(daemon=True)
-        self.stack, self.llm = stack, llm
-        self.rss: list[dict[str, float]] = []
-        self.in_flight: list[int] = []
-        self.peak_in_flight = 0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(1.0):
-            self.rss.append(self.stack.rss_mb())
-            try:
-                stats = self.llm.stats(reset=True)
-            except Exception:  # noqa: S112 - a missed sample is not a result
-                continue
-            self.in_flight.append(stats["in_flight"])
-            self.peak_in_flight = max(self.peak_in_flight, stats["max_in_flight"])
 
 
 def error_lines(stack: harness.Stack) -> dict[str, int]:
@@ -162,19 +147,38 @@ def drive_official_account(args: argparse.Namespace, stack: harness.Stack, fake:
 
 
 def run(args: argparse.Namespace) -> int:
+    stack_cores, bench_cores = loadenv.cpu_list(args.stack_cpus), loadenv.cpu_list(args.bench_cpus)
+    loadenv.pin_self(bench_cores)  # first: the threads and processes the bench starts inherit it
     env = stack_env(args)
+    services = None if args.shared_services else loadenv.Services(stack_cores)
+    dsn_base = PG_DSN
+    if services is not None:
+        print(f"starting Postgres and Redis of this run's own (cores {args.stack_cpus or 'any'})")
+        services.start()
+        env.update(services.env(DB_NAME))
+        dsn_base = f"host=127.0.0.1 port={services.postgres.port} user=postgres"
     fake = oa_peer.start_fake_wechat() if args.channel == "official_account" else None
     if fake is not None:
         env["WECHAT_OA_API_BASE_URL"] = fake.url
     os.environ.update(env)
-    redis_dbs = f"{ISOLATION['REDIS_CACHE_DB']}-{ISOLATION['REDIS_CHANNELS_DB']}"
-    print(f"preparing {DB_NAME} (migrate, empty), Redis DBs {redis_dbs}")
-    harness.database_prepare(dsn=PG_DSN, name=DB_NAME, env=env)
+    meter = loadenv.CpuMeter(services)
+    try:
+        return measure_run(args, env, fake, dsn_base, stack_cores, meter)
+    finally:
+        if services is not None:
+            services.stop()
+
+
+def measure_run(args: argparse.Namespace, env: dict[str, str], fake: FakeWeChat | None, dsn_base: str,
+                stack_cores: list[int], meter: loadenv.CpuMeter) -> int:  # fmt: skip
+    print(f"preparing {DB_NAME} (migrate, empty)")
+    harness.database_prepare(dsn=dsn_base, name=DB_NAME, env=env)
     import django
     import redis
 
-    for key in ("REDIS_CACHE_DB", "REDIS_BROKER_DB", "REDIS_CHANNELS_DB"):
-        redis.Redis(db=int(env[key])).flushdb()
+    if args.shared_services:
+        for key in ("REDIS_CACHE_DB", "REDIS_BROKER_DB", "REDIS_CHANNELS_DB"):
+            redis.Redis(db=int(env[key])).flushdb()
     django.setup()
     llm = harness.FakeLLM(latency_s=args.latency, chunk_delay_s=args.chunk_delay)
     llm.start()
@@ -183,17 +187,43 @@ def run(args: argparse.Namespace) -> int:
     seed.knowledge()
     seed.official_account(app_id=oa_peer.APP_ID, token=oa_peer.TOKEN, aes_key=oa_peer.AES_KEY)
     stack = harness.Stack(
-        env=env, llm_concurrency=args.llm_concurrency, llm_processes=args.llm_processes, worker_nice=args.worker_nice
+        env=env,
+        llm_concurrency=args.llm_concurrency,
+        llm_processes=args.llm_processes,
+        worker_nice=args.worker_nice,
+        cores=stack_cores,
     )
     ok = False
-    dsn = f"{PG_DSN} dbname={DB_NAME}"
+    dsn = f"{dsn_base} dbname={DB_NAME}"
     total = int(args.rate * args.seconds)
     cpu_before: dict[str, float] = {}
-    sampler = Sampler(stack, llm)
+    checkpoints = (*(m for m in (5, 30, 60) if m * 60 < args.seconds), args.seconds / 60)
+    redis_url = env.get("REDIS_URL", "redis://127.0.0.1:6379")
+    sampler = Sampler(stack, llm, dsn=dsn, redis_url=redis_url, meter=meter, checkpoints=checkpoints)
+
+    def cpu_now() -> dict[str, float]:
+        used = harness.cpu_seconds(stack, {"llm server": llm.proc})
+        if meter.services is not None:  # the run's own servers, not the box's shared ones
+            used.update({f"{name} (own)": value for name, value in meter.totals().items()})
+            del used["postgres"], used["redis-server"]
+        return used
+
+    recorder: profile.Recorder | None = None
+
+    sizes_before: dict[str, tuple[int, int]] = {}
 
     def connected() -> None:
         # The customers are connected: from here on, the CPU is what the messages cost.
-        cpu_before.update(harness.cpu_seconds(stack, {"llm server": llm.proc}))
+        nonlocal recorder
+        sizes_before.update(loadenv.table_sizes(dsn))
+        cpu_before.update(cpu_now())
+        sampler.mark()
+        if args.profile:
+            # A few seconds in, past the ramp-up: py-spy samples while the load is steady.
+            pids = {name: proc.popen.pid for name, proc in stack.procs.items() if proc.popen and name != "beat"}
+            seconds = max(5.0, min(args.profile_seconds, args.seconds - 6))
+            recorder = profile.Recorder(Path(args.profile), pids, seconds, gil=not args.profile_all_threads)
+            threading.Timer(3.0, recorder.start).start()
 
     def until(count: int) -> Callable[[str], None]:
         def wait(prefix: str) -> None:
@@ -213,22 +243,45 @@ def run(args: argparse.Namespace) -> int:
         print(f"stack up at {stack.url}; warm-up: {len(warm.keys)} messages answered")
         sampler.start()  # from before the customers connect: memory with 600 websockets is part of the figure
         measured = measure(total, args.rate, args.seconds, connected)
-        cpu_after = harness.cpu_seconds(stack, {"llm server": llm.proc})
+        cpu_after = cpu_now()
         sampler.done.set()
         cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / total for name in cpu_after}
         result = tally(dsn, channel=args.channel, prefix=measured.prefix, keys=measured.keys)
         errors = error_lines(stack)
+        if recorder is not None:
+            print(f"profile: {recorder.finish()}")
+        if not sampler.snapshots or sampler.snapshots[-1].minute < args.seconds / 60:
+            sampler.snapshots.append(sampler.snapshot())  # the end of the run, whatever the checkpoints caught
         ok = True
     finally:
         stack.stop(show_logs=not ok)
         llm.proc.stop()
     report(args, measured, result.rows, sampler, errors)
-    print("  CPU per message (ms)   : " + ", ".join(f"{name} {value:.1f}" for name, value in cpu_ms.items())
-          + f"; total {sum(cpu_ms.values()):.1f}")  # fmt: skip
+    bench_names = {"llm server", "bench (customers)"}
+    desk_ms = sum(v for k, v in cpu_ms.items() if k not in bench_names)
+    print("  CPU per message (ms)   : " + ", ".join(f"{name} {value:.1f}" for name, value in cpu_ms.items()))
+    print(f"    desk (processes, Postgres, Redis): {desk_ms:.1f} ms; the bench's own customers and fakes: "
+          f"{sum(v for k, v in cpu_ms.items() if k in bench_names):.1f} ms")  # fmt: skip
     print(f"  outcome                : {result.line()}")
-    failed = not result.ok or measured.http_errors or any(errors.values())
+    storage = loadenv.storage_per_million(sizes_before, loadenv.table_sizes(dsn), total)
+    growth_failed = print_soak(sampler, storage, soak=args.seconds >= 600)
+    failed = not result.ok or measured.http_errors or any(errors.values()) or growth_failed
     print("LOAD FAILED" if failed else "load: every message answered exactly once, no errors")
     return 1 if failed else 0
+
+
+def print_soak(sampler: Sampler, storage: list[str], *, soak: bool) -> bool:
+    """Memory and connections at the checkpoints, storage per million messages; True if memory grew
+    more than 10 % after the warm-up (the first checkpoint) in a run long enough to say so."""
+    print("\n".join(["", "memory and connections:", *loadenv.growth_table(sampler.snapshots)]))
+    print("\n".join(["", "storage:", *storage]))
+    if not soak or len(sampler.snapshots) < 2:
+        return False
+    first, last = sampler.snapshots[0].rss_mb, sampler.snapshots[-1].rss_mb
+    grown = {name: last[name] / first[name] - 1 for name in first if first[name] and last.get(name)}
+    over = {name: f"{value:+.0%}" for name, value in grown.items() if value > 0.10}
+    print(f"SOAK: RSS grew more than 10 % after warm-up: {over}" if over else "soak: no process grew more than 10 %")
+    return bool(over)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -246,6 +299,20 @@ def main() -> None:
     parser.add_argument("--llm-concurrency", type=int, default=128, help="threads of each llm worker process")
     parser.add_argument("--llm-processes", type=int, default=2, help="llm worker processes (one per core)")
     parser.add_argument("--worker-nice", type=int, default=10, help="nice level of the Celery workers (0: none)")
+    parser.add_argument(
+        "--stack-cpus", default="", help="cores for the desk, its Postgres and Redis (taskset), e.g. 0,1"
+    )
+    parser.add_argument("--bench-cpus", default="", help="cores for the customers and the fake servers, e.g. 2-3")
+    parser.add_argument(
+        "--shared-services",
+        action="store_true",
+        help="use the box's Postgres and Redis (their CPU then includes whatever else they serve)",
+    )
+    parser.add_argument("--profile", metavar="DIR", help="py-spy each desk process; top-N tables to DIR/top.md")
+    parser.add_argument("--profile-seconds", type=float, default=25.0, help="how long py-spy samples (--profile)")
+    parser.add_argument(
+        "--profile-all-threads", action="store_true", help="--profile: every non-idle thread, not only the GIL's"
+    )
     parser.add_argument(
         "--channel",
         choices=["official_account", "simulator"],

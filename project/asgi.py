@@ -15,11 +15,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from apps.core.metrics import WebsocketMetricsMiddleware  # noqa: E402
 from apps.core.metrics_listener import MetricsLifespan  # noqa: E402
+from project.callbacks import CallbackHandler, CallbackRouter  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # WeChat's callbacks skip the console's middleware (project/callbacks.py).
+        "http": CallbackRouter(django_asgi_app, CallbackHandler()),
         "websocket": WebsocketMetricsMiddleware(
             AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),

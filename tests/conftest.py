@@ -40,6 +40,7 @@ def _fresh_rate_limits() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_pipeline_steps() -> Iterator[None]:
     # Steps and adapters are cached per process; a test that swaps one must not leak it.
+    from apps.connectors.selectors import connector_cache_clear
     from apps.conversations.channels import get_adapter
     from apps.conversations.pipeline import (
         get_answerer,
@@ -49,7 +50,9 @@ def _fresh_pipeline_steps() -> Iterator[None]:
         get_speech_reader,
     )
 
+    connector_cache_clear()  # a row of an earlier test's (rolled back) database
     yield
+    connector_cache_clear()
     get_speech_reader.cache_clear()
     get_answerer.cache_clear()
     get_moderator.cache_clear()

@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
@@ -23,19 +24,40 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 class RequestIdMiddleware:
-    """Takes X-Request-ID from the proxy (or makes one), exposes it to the logs, echoes it back."""
+    """Takes X-Request-ID from the proxy (or makes one), exposes it to the logs, echoes it back.
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    Sync and async: in an async chain (WeChat's callbacks, project/callbacks.py) a sync-only
+    middleware would cost a hop to Django's sync thread and back on every request."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = (request.headers.get("X-Request-ID") or uuid.uuid4().hex)[:64]
-        # Not reset on the way out: Django logs the response (4xx/5xx) after the middleware returns.
-        # Every request sets its own, and under ASGI each request runs in a context of its own.
-        request_id_var.set(request_id)
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        request_id = _request_id(request)
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        request_id = _request_id(request)
+        response = await self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def _request_id(request: HttpRequest) -> str:
+    request_id = (request.headers.get("X-Request-ID") or uuid.uuid4().hex)[:64]
+    # Not reset on the way out: Django logs the response (4xx/5xx) after the middleware returns.
+    # Every request sets its own, and under ASGI each request runs in a context of its own.
+    request_id_var.set(request_id)
+    return request_id
 
 
 class JsonFormatter(logging.Formatter):

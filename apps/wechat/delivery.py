@@ -102,8 +102,9 @@ def _record_quota_error(contact: WechatContact, *, errcode: int, sent: int) -> N
     )
 
 
-def text_deliver(*, outbound: OutboundText, send: SendSegment) -> None:
-    """Plan and send ``outbound`` as segments, resuming after the last one WeChat accepted."""
+def text_deliver(*, outbound: OutboundText, send: SendSegment, contact: WechatContact | None = None) -> None:
+    """Plan and send ``outbound`` as segments, resuming after the last one WeChat accepted.
+    ``contact``: the customer's, when the caller has read it (with its account) already."""
 
     def plan(budget: int) -> list[str]:
         return reply_plan(
@@ -113,7 +114,12 @@ def text_deliver(*, outbound: OutboundText, send: SendSegment) -> None:
             notice=settings.WECHAT_TRUNCATION_NOTICE,
         )
 
-    _deliver(outbound=outbound, plan=plan, send=lambda contact, text, index: send(contact, outbound, text, index))
+    _deliver(
+        outbound=outbound,
+        plan=plan,
+        send=lambda contact, text, index: send(contact, outbound, text, index),
+        contact=contact,
+    )
 
 
 def media_deliver(*, outbound: OutboundMedia, send: SendMedia) -> None:
@@ -134,15 +140,23 @@ def media_deliver(*, outbound: OutboundMedia, send: SendMedia) -> None:
     _deliver(outbound=outbound, plan=lambda budget: [outbound.kind] if budget > 0 else [], send=send_once)
 
 
-def _deliver(*, outbound: Outbound, plan: Callable[[int], list[str]], send: _SendOne) -> None:
-    contact = selectors.contact_for_customer(channel=outbound.channel, external_id=outbound.customer_external_id)
+# What another sender may have changed while this one waited for the contact's lock.
+_COUNTERS = ["window_opened_at", "sent_in_window", "quota_error_at", "quota_error_code"]
+
+
+def _deliver(
+    *, outbound: Outbound, plan: Callable[[int], list[str]], send: _SendOne, contact: WechatContact | None = None
+) -> None:
+    if contact is None:
+        contact = selectors.contact_for_customer(channel=outbound.channel, external_id=outbound.customer_external_id)
     if contact is None:
         raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
     key = _progress_key(outbound.message_id)
     failure: PermanentDeliveryError | None = None
     with transaction.atomic():
         _lock_contact(contact.pk)
-        contact.refresh_from_db()
+        # Only the counters: a full refresh drops the cached account, and the send re-reads it.
+        contact.refresh_from_db(fields=_COUNTERS)
         progress: _Progress | None = cache.get(key)
         refusal = _refusal(contact)
         if refusal is None and progress is None:

@@ -1,6 +1,6 @@
 import time
 
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 
 from apps.conversations.channels import ChannelAccount
 from apps.wechat.models import WechatAccount, WechatContact
@@ -30,6 +30,19 @@ def contact_for_customer(*, channel: str, external_id: str) -> WechatContact | N
     return (
         WechatContact.objects.select_related("account")
         .filter(customer__channel=channel, customer__external_id=external_id)
+        .first()
+    )
+
+
+def contact_for_reply(*, channel: str, external_id: str, message_id: int) -> WechatContact | None:
+    """contact_for_customer, and in the same round trip whether the reply ``message_id`` is parked
+    for a passive reply (``parked``): an Official Account's send asks both for every reply."""
+    from apps.wechat.models import OaPassiveReply
+
+    return (
+        WechatContact.objects.select_related("account")
+        .filter(customer__channel=channel, customer__external_id=external_id)
+        .annotate(parked=Exists(OaPassiveReply.objects.filter(message_id=message_id)))
         .first()
     )
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.conversations.models import Message
 from apps.conversations.services import Received, message_receive
 from apps.wechat.models import InboundEvent, WechatAccount, WechatContact
 
@@ -35,26 +36,29 @@ def wechat_message_receive(*, inbound: WechatInbound, menu_key: str = "") -> Rec
 
     ``menu_key``: the menu item the customer clicked (a rating menu's click answers a rating)."""
     body = inbound.body[: settings.DESK_INBOUND_MAX_CHARS]
-    with transaction.atomic():
-        received = message_receive(
-            channel=inbound.channel,
-            external_user_id=inbound.external_user_id,
-            display_name="",
-            channel_message_id=inbound.channel_message_id,
-            body=body,
-            client_ip=inbound.client_ip,
-            media=inbound.media,
-            menu_key=menu_key,
+
+    def window_open(message: Message) -> None:
+        contact_window_open(
+            account=inbound.account,
+            customer_id=message.conversation.customer_id,
+            open_kfid=inbound.open_kfid,
+            user_id=inbound.user_id,
+            at=inbound.sent_at,
         )
-        if received.created:
-            contact_window_open(
-                account=inbound.account,
-                customer_id=received.message.conversation.customer_id,
-                open_kfid=inbound.open_kfid,
-                user_id=inbound.user_id,
-                at=inbound.sent_at,
-            )
-    return received
+
+    # The window opens inside message_receive's own transaction (on_stored): one BEGIN/COMMIT
+    # per callback, no savepoint, and a redelivery (created=False) opens nothing, as before.
+    return message_receive(
+        channel=inbound.channel,
+        external_user_id=inbound.external_user_id,
+        display_name="",
+        channel_message_id=inbound.channel_message_id,
+        body=body,
+        client_ip=inbound.client_ip,
+        media=inbound.media,
+        menu_key=menu_key,
+        on_stored=window_open,
+    )
 
 
 def contact_window_open(

@@ -42,6 +42,9 @@ def callback_view(view: View) -> Callable[..., Coroutine[Any, Any, HttpResponse]
     @wraps(view)
     async def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         received_at = time.monotonic()
+        # ALLOWED_HOSTS, which CommonMiddleware checks for other pages: callbacks skip it
+        # (project/callbacks.py). DisallowedHost becomes a 400, as it does there.
+        request.get_host()
         result = await sync_to_async(_guarded, thread_sensitive=False)(view, request, *args, **kwargs)
         if isinstance(result, HttpResponse):
             return result

@@ -6,6 +6,9 @@ from project.settings.data import REDIS_BROKER_DB, REDIS_URL
 from project.settings.env import env_bool, env_float, env_str
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"{REDIS_URL}/{REDIS_BROKER_DB}")
+# kombu's Redis transport with one client per channel instead of one per publish and ack
+# (project/broker.py); any other broker URL (rediss, sentinel) keeps the transport its scheme names.
+CELERY_BROKER_TRANSPORT = "project.broker:Transport" if CELERY_BROKER_URL.startswith("redis://") else None
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

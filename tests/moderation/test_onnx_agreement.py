@@ -170,7 +170,7 @@ def test_the_knowledge_search_decides_alike(
     reference = _searches(build(torch_embedder), questions)
     cascade = _searches(build(onnx_embedder), questions)
 
-    differ = []
+    differ: list[tuple[object, ...]] = []
     for question, r, c in zip(questions, reference, cascade, strict=True):
         decided = (_entry(r.direct), _entry(r.fallback)), (_entry(c.direct), _entry(c.fallback))
         if decided[0] != decided[1]:

@@ -53,6 +53,8 @@ class Prepared:
 
 
 def message_prepare(*, message: Message) -> Prepared:
+    if not getattr(message, "has_media", True):
+        return Prepared(text=message.body)  # read with an Exists(attachment) annotation: none
     attachments = {a.role: a for a in Attachment.objects.filter(message_id=message.pk)}
     main = attachments.get(Attachment.Role.MAIN)
     if main is None:

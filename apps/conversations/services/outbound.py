@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -49,28 +49,32 @@ def conversation_reply(
         reasoning=reasoning,
         reply_to=reply_to,
         status=Status.PROCESSING,
+        # The inline send right after commit is the first attempt: counted here, in the insert,
+        # instead of by an UPDATE of its own (message_deliver counts every later one).
+        attempts=1 if deliver_inline else 0,
         answer_ms=answer_ms,
         answer_meta=answer_meta or {},
     )
     if deliver_inline:
-        _deliver_on_commit(reply.pk)
+        _deliver_on_commit(reply)
     else:
         enqueue_delivery(reply.pk)
     events.conversation_changed(conversation_id=conversation.pk, message_id=reply.pk)
     return reply
 
 
-def _deliver_on_commit(message_id: int) -> None:
+def _deliver_on_commit(reply: Message) -> None:
     """Deliver in the committing thread; the deliver task (with its retries) is only the fallback.
 
     A task per reply cost a broker round trip, a second worker hop and ~180 ms at P50 under load
     (bench/load.py); the reply is committed first either way, and what a crash here leaves
     undelivered the sweeper requeues.
     """
+    message_id = reply.pk
 
     def deliver() -> None:
         try:
-            message_deliver(message_id=message_id)
+            _deliver_inline(reply)
         except Exception as exc:  # a transient failure, or anything else: the task retries it
             logger.info("inline delivery of %s failed (%r); queueing the deliver task", message_id, exc)
             from apps.conversations.tasks import deliver as deliver_task
@@ -86,7 +90,6 @@ def _deliver_on_commit(message_id: int) -> None:
 def message_deliver(*, message_id: int) -> None:
     """Hand an outbound message to its channel once. Transient errors propagate for a retry."""
     Message.objects.filter(pk=message_id, status=Status.PROCESSING).update(attempts=F("attempts") + 1)
-    hand_over: int | None = None
     with transaction.atomic():
         # The row lock is held across the send so a duplicate task waits, then sees "delivered".
         message = (
@@ -99,21 +102,46 @@ def message_deliver(*, message_id: int) -> None:
         )
         if message is None or message.status != Status.PROCESSING:
             return
-        try:
-            get_adapter(message.channel).send(_outbound(message))
-        except DeliveryDeferred as exc:
-            # Nothing went out yet: still processing; the sweeper's grace counts from ``until``.
-            Message.objects.filter(pk=message.pk).update(status_changed_at=exc.until)
-        except PermanentDeliveryError as exc:
-            status_set(message, Status.FAILED, error=str(exc)[:500])
-            metrics.delivery_failed(channel=message.channel, reason=exc.code or "permanent")
-            hand_over = message.conversation_id if exc.hand_over else None
-        else:
-            status_set(message, Status.DELIVERED, delivered_at=timezone.now())
-            metrics.stage_observe("deliver", (timezone.now() - message.created_at).total_seconds())
+        hand_over = _send_locked(message)
     if hand_over is not None:
         # After the message's lock is released: conversation locks come before message locks.
         _hand_over_undelivered(hand_over)
+
+
+def _deliver_inline(reply: Message) -> None:
+    """message_deliver for a bot or system reply its worker has just committed: the same row lock
+    and the same send, from the row in memory instead of a re-read with two joins (a third of the
+    llm worker's ORM time went to that query). Such a reply is text: no attachment to look up."""
+    table = Message._meta.db_table
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT status FROM {table} WHERE id = %s FOR UPDATE", [reply.pk])  # noqa: S608
+            row = cursor.fetchone()
+        if row is None or row[0] != Status.PROCESSING:
+            return  # a deliver task or the sweeper's requeue got there first
+        reply.has_media = False  # type: ignore[attr-defined]
+        hand_over = _send_locked(reply)
+    if hand_over is not None:
+        _hand_over_undelivered(hand_over)
+
+
+def _send_locked(message: Message) -> int | None:
+    """Send a locked outbound message and record the outcome; the conversation to hand to a person
+    when the channel refused it for good."""
+    hand_over: int | None = None
+    try:
+        get_adapter(message.channel).send(_outbound(message))
+    except DeliveryDeferred as exc:
+        # Nothing went out yet: still processing; the sweeper's grace counts from ``until``.
+        Message.objects.filter(pk=message.pk).update(status_changed_at=exc.until)
+    except PermanentDeliveryError as exc:
+        status_set(message, Status.FAILED, error=str(exc)[:500])
+        metrics.delivery_failed(channel=message.channel, reason=exc.code or "permanent")
+        hand_over = message.conversation_id if exc.hand_over else None
+    else:
+        status_set(message, Status.DELIVERED, delivered_at=timezone.now())
+        metrics.stage_observe("deliver", (timezone.now() - message.created_at).total_seconds())
+    return hand_over
 
 
 def _outbound(message: Message) -> Outbound:

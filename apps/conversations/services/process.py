@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from apps.audit.events import AuditEvent
 from apps.conversations import events, selectors
-from apps.conversations.models import Message
+from apps.conversations.models import Attachment, Message
 from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator, get_shop_step
 from apps.conversations.services.lease import lease_held
 from apps.conversations.services.modes import (
@@ -65,7 +65,12 @@ def inbound_process(*, message_id: int) -> None:
 
 
 def _claimed_process(*, message_id: int) -> None:
-    message = Message.objects.select_related("conversation").get(pk=message_id)
+    message = (
+        Message.objects.select_related("conversation")
+        # In the same round trip: media preparation looks attachments up only for a message that has one.
+        .annotate(has_media=Exists(Attachment.objects.filter(message=OuterRef("pk"))))
+        .get(pk=message_id)
+    )
     conversation = message.conversation
     moderator = get_moderator()
     # Imported here: media calls back into this package (receive).
@@ -84,7 +89,13 @@ def _claimed_process(*, message_id: int) -> None:
     audit_in: dict[str, object] = {**media_audit, "verdict_in": _verdict(verdict_in)}
     if verdict_in.action == "block":
         blocked = Answer(text=settings.DESK_MODERATION_BLOCKED_REPLY)
-        _reply_commit(message_id=message_id, answer=blocked, event=AuditEvent.BOT_BLOCKED, details=audit_in)
+        _reply_commit(
+            message_id=message_id,
+            conversation_id=conversation.pk,
+            answer=blocked,
+            event=AuditEvent.BOT_BLOCKED,
+            details=audit_in,
+        )
         return
     if verdict_in.action == "review" or conversation.mode != Mode.BOT:
         inbound_hand_over(message_id=message_id, details=audit_in)
@@ -129,19 +140,22 @@ def _claimed_process(*, message_id: int) -> None:
         inbound_fail(message_id=message_id, reason="empty answer", details=audit)
         return
     answer = Answer(text=verdict_out.text, reasoning=answer.reasoning, meta=answer.meta)
-    _reply_commit(message_id=message_id, answer=answer, answer_ms=answer_ms, details=audit)
+    _reply_commit(
+        message_id=message_id, conversation_id=conversation.pk, answer=answer, answer_ms=answer_ms, details=audit
+    )
 
 
 def _reply_commit(
     *,
     message_id: int,
+    conversation_id: int | None = None,
     answer: Answer,
     answer_ms: int = 0,
     event: AuditEvent = AuditEvent.BOT_ANSWER,
     details: dict[str, object] | None = None,
 ) -> None:
     with transaction.atomic():
-        conversation, message = lock_inbound(message_id)
+        conversation, message = lock_inbound(message_id, conversation_id)
         if message.status not in (Status.RECEIVED, Status.PROCESSING):
             return  # another worker finished it first
         if conversation.mode != Mode.BOT:

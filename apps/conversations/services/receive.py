@@ -50,6 +50,7 @@ def message_receive(
     client_ip: str | None = None,
     media: "InboundMedia | None" = None,
     menu_key: str = "",
+    on_stored: Callable[[Message], None] | None = None,
 ) -> Received:
     """Store a customer message once and schedule its processing.
 
@@ -58,6 +59,8 @@ def message_receive(
     but not answered; they are told once per window. ``media``: the image, voice note, video or
     file the message carries (its body is then the label, e.g. "[图片]"); processing fetches and
     reads it first. ``menu_key``: the channel menu item the customer clicked, if any.
+    ``on_stored``: the channel's own bookkeeping for a message stored now (WeChat's reply window),
+    in the same transaction: a caller's transaction around this one would add a savepoint.
 
     A message that answers a satisfaction request (services/satisfaction.py) is stored in the rated
     conversation and recorded there instead: no processing, no reopening.
@@ -89,6 +92,7 @@ def message_receive(
         settle=settle,
         # A file is never a rating; only a message that reads as one costs the look-up.
         rating=rating_parse(text=body, menu_key=menu_key) if media is None else None,
+        on_stored=on_stored,
     )
 
 
@@ -142,6 +146,7 @@ def _store(
     fields: dict[str, object],
     settle: Callable[[Conversation, Message], None],
     rating: Rating | None = None,
+    on_stored: Callable[[Message], None] | None = None,
 ) -> Received:
     if channel_message_id:
         existing = Message.objects.filter(channel=channel, channel_message_id=channel_message_id).first()
@@ -149,10 +154,18 @@ def _store(
             return Received(message=existing, created=False)
     try:
         with transaction.atomic():
-            customer = _customer_upsert(channel=channel, external_id=external_user_id, display_name=display_name)
-            # Before opening a conversation: the answer to a rating reopens nothing.
-            awaiting = satisfaction_awaiting(customer=customer, rating=rating)
-            conversation = awaiting.conversation if awaiting is not None else _conversation_open(customer=customer)
+            # Most messages come from a customer with an open conversation: found (and locked) with
+            # their customer row in one query. A rating's answer may belong to a closed one: the
+            # full path looks for it first.
+            conversation = _open_conversation_find(channel, external_user_id) if rating is None else None
+            awaiting = None
+            if conversation is not None:
+                _display_name_update(conversation.customer, display_name)
+            else:
+                customer = _customer_upsert(channel=channel, external_id=external_user_id, display_name=display_name)
+                # Before opening a conversation: the answer to a rating reopens nothing.
+                awaiting = satisfaction_awaiting(customer=customer, rating=rating)
+                conversation = awaiting.conversation if awaiting is not None else _conversation_open(customer=customer)
             message = Message.objects.create(
                 conversation=conversation, channel=channel, channel_message_id=channel_message_id, **fields
             )
@@ -164,6 +177,8 @@ def _store(
                 satisfaction_answer(satisfaction=awaiting, message=message, rating=rating)
             else:
                 settle(conversation, message)
+            if on_stored is not None:
+                on_stored(message)
             events.conversation_changed(conversation_id=conversation.pk, message_id=message.pk)
     except IntegrityError:
         # A concurrent delivery of the same channel message won the insert.
@@ -191,10 +206,27 @@ def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> Cu
     if created:
         # First sight of this customer: their channel is asked who they are, in a task after commit.
         customer_profile_request(customer=customer)
-    elif display_name and customer.display_name != display_name:
+    else:
+        _display_name_update(customer, display_name)
+    return customer
+
+
+def _display_name_update(customer: Customer, display_name: str) -> None:
+    if display_name and customer.display_name != display_name:
         customer.display_name = display_name
         customer.save(update_fields=["display_name", "search_index", "updated_at"])
-    return customer
+
+
+def _open_conversation_find(channel: str, external_id: str) -> Conversation | None:
+    """The customer's open conversation, locked (not the customer row, as _conversation_open's
+    steady state), with the customer; None for a new customer or one without an open conversation."""
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(customer__channel=channel, customer__external_id=external_id)
+        .exclude(mode=Mode.CLOSED)
+        .first()
+    )
 
 
 def _conversation_open(*, customer: Customer) -> Conversation:

@@ -20,7 +20,7 @@ from apps.wechat import client, selectors
 from apps.wechat.channels import OFFICIAL_ACCOUNT
 from apps.wechat.delivery import SendMedia, media_deliver, text_deliver
 from apps.wechat.media import media_fetch
-from apps.wechat.models import OaPassiveReply, WechatAccount, WechatContact
+from apps.wechat.models import WechatAccount, WechatContact
 from apps.wechat.official_account.passive import account_passive_switch, passive_reply_park
 from apps.wechat.profiles import oa_customer_profile
 from apps.wechat.tokens import with_access_token
@@ -107,14 +107,16 @@ class OfficialAccountAdapter(ChannelAdapter):
             self._media_send(outbound)
             return
         text = outbound_text(outbound)
-        contact = selectors.contact_for_customer(channel=text.channel, external_id=text.customer_external_id)
+        contact = selectors.contact_for_reply(
+            channel=text.channel, external_id=text.customer_external_id, message_id=text.message_id
+        )
         if contact is None:
             raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
         # Once parked, a reply stays passive even if the account's mode changes meanwhile.
-        if contact.account.replies_passively or OaPassiveReply.objects.filter(message_id=text.message_id).exists():
+        if contact.account.replies_passively or contact.parked:  # type: ignore[attr-defined]
             self._park(contact, text)
         try:
-            text_deliver(outbound=text, send=_send)
+            text_deliver(outbound=text, send=_send, contact=contact)
         except _CustomSendRefused as exc:
             if contact.account.reply_mode != WechatAccount.ReplyMode.AUTO:
                 raise PermanentDeliveryError(f"custom-send refused, passive replies are off: {exc}") from exc

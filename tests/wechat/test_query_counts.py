@@ -1,0 +1,67 @@
+"""SQL statements and Redis commands per Official Account message, asserted so they cannot creep
+back (issue 22): WeChat's own path, the one bench/load.py drives.
+
+Steady state: the customer's second message. The callback's work (oa_callback_accept: the view
+around it only checks the signature and decrypts), then the processing task and the custom-send
+delivery, run inline with eager tasks against the fake WeChat API."""
+
+from typing import Any
+
+import pytest
+import redis
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.conversations.models import Message
+from apps.wechat.models import WechatAccount
+from apps.wechat.official_account.services import OaCallback, oa_callback_accept
+from apps.wechat.payloads import xml_fields
+from peers.fake_wechat import FakeWeChat
+from tests.wechat.signing import oa_text_xml
+
+OPENID = "oQueryCount000000000000000001"
+
+
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"].strip().split(" ", 1)[0] for q in queries.captured_queries]
+
+
+@pytest.mark.usefixtures("eager_tasks")
+def test_an_official_account_exchange_costs_a_fixed_number_of_statements(
+    monkeypatch: pytest.MonkeyPatch, oa_account: WechatAccount, fake_wechat: FakeWeChat
+) -> None:
+    fake_wechat.user_wrote(OPENID)
+
+    def callback(number: int) -> None:
+        xml = oa_text_xml(openid=OPENID, msg_id=f"77{number:06d}", content=f"第 {number} 个问题")
+        oa_callback_accept(account=oa_account, callback=OaCallback.from_fields(xml_fields(xml.encode())))
+
+    callback(1)
+    commands: list[str] = []
+    real = redis.Redis.execute_command
+
+    def counted(self: redis.Redis, *args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    with CaptureQueriesContext(connection) as queries:
+        callback(2)
+    monkeypatch.undo()
+
+    replies = Message.objects.filter(direction=Message.Direction.OUTBOUND, status=Message.Status.DELIVERED)
+    assert replies.count() == 2
+    statements = _statements(queries)
+    # The callback: duplicate check, then one transaction (the open conversation with its customer,
+    # message insert, its recency, the reply window's upsert) = 7. Processing: claim, the message with its
+    # conversation (and whether it has media), context, then the reply's transaction (locks, reply
+    # insert, status, the audit row under the chain's lock) = 12. Delivery, inline after that
+    # commit: the reply's lock, the contact (and whether the reply is parked), the contact's lock
+    # and counters, the send's bookkeeping, delivered (savepoint around the contact's part) = 10.
+    # Before issue 22: 41 statements, 4 BEGINs.
+    assert len(statements) <= 29, statements
+    assert statements.count("BEGIN") <= 3, statements
+    # The rate-limit bucket (EVALSHA), the delivery's progress (GET, SET before and after the send,
+    # DEL) and the access token (GET); the moderation and knowledge version checks add one GET each
+    # only when their interval has passed.
+    assert len(commands) <= 8, commands
