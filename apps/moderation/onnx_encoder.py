@@ -110,6 +110,9 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No CPU arena: it keeps the peak of the largest batch for good. Five batches of 64 long texts in
+        # both sessions took a process from 333 to 744 MB with it, to 479 MB without, and no more CPU.
+        options.enable_cpu_mem_arena = False
         # Threads that spin between calls burn the cores the worker's other threads need (the torch
         # lesson in docs/benchmarks.md: 73 ms instead of 13 ms of CPU per text with 2 spinning threads).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
