@@ -212,6 +212,21 @@ class _Rules:
     fallback_lexical: float
 
 
+def configured_search(index: Index, question: str) -> Search:
+    """``index.search`` with the KNOWLEDGE_* settings, as production searches."""
+    return index.search(
+        question,
+        k=settings.KNOWLEDGE_TOP_K,
+        threshold=settings.KNOWLEDGE_DIRECT_THRESHOLD,
+        margin=settings.KNOWLEDGE_DIRECT_MARGIN,
+        lexical_weight=settings.KNOWLEDGE_LEXICAL_WEIGHT,
+        agree_threshold=settings.KNOWLEDGE_DIRECT_AGREE_THRESHOLD,
+        agree_lexical=settings.KNOWLEDGE_DIRECT_AGREE_LEXICAL,
+        fallback_threshold=settings.KNOWLEDGE_FALLBACK_MIN_SCORE,
+        fallback_lexical=settings.KNOWLEDGE_FALLBACK_MIN_LEXICAL,
+    )
+
+
 class KnowledgeBase:
     """The process's index, rebuilt lazily when the version in Redis moves."""
 
@@ -257,17 +272,7 @@ class KnowledgeBase:
             return self._index
 
     def search(self, question: str) -> Search:
-        return self.index().search(
-            question,
-            k=settings.KNOWLEDGE_TOP_K,
-            threshold=settings.KNOWLEDGE_DIRECT_THRESHOLD,
-            margin=settings.KNOWLEDGE_DIRECT_MARGIN,
-            lexical_weight=settings.KNOWLEDGE_LEXICAL_WEIGHT,
-            agree_threshold=settings.KNOWLEDGE_DIRECT_AGREE_THRESHOLD,
-            agree_lexical=settings.KNOWLEDGE_DIRECT_AGREE_LEXICAL,
-            fallback_threshold=settings.KNOWLEDGE_FALLBACK_MIN_SCORE,
-            fallback_lexical=settings.KNOWLEDGE_FALLBACK_MIN_LEXICAL,
-        )
+        return configured_search(self.index(), question)
 
     def forget(self) -> None:
         with self._lock:

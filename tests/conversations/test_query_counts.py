@@ -6,15 +6,14 @@ the test settings' answerer and the simulator channel), savepoints included; Red
 through redis-py (the channel layer's nudges go through its own async client, not counted)."""
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.conversations.models import Message
 from tests.factories import receive
+from tests.support.counting import round_trips
 
 
 def statements(queries: CaptureQueriesContext) -> list[str]:
@@ -37,17 +36,9 @@ def test_receiving_a_message_costs_a_fixed_number_of_statements(
 @pytest.mark.usefixtures("eager_tasks")
 def test_a_whole_exchange_costs_a_fixed_number_of_statements(monkeypatch: pytest.MonkeyPatch) -> None:
     receive("你好", user="cust-q")
-    commands: list[str] = []
-    real = redis.Redis.execute_command
-
-    def counted(self: redis.Redis, *args: Any, **options: Any) -> Any:
-        commands.append(str(args[0]))
-        return real(self, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
-    with CaptureQueriesContext(connection) as queries:
+    with round_trips(monkeypatch) as counted:
         asked = receive("我的快递到哪了？", user="cust-q").message
-    monkeypatch.undo()
+    queries, commands = counted.statements, counted.redis
     answer = Message.objects.get(reply_to=asked)
     assert answer.status == Message.Status.DELIVERED
     # Receive (6), then the process task (claim, the message with its conversation and whether it
@@ -57,8 +48,8 @@ def test_a_whole_exchange_costs_a_fixed_number_of_statements(monkeypatch: pytest
     # issue 22's cuts: the customer look-up apart from the conversation's, the attachment and
     # connector look-ups, the conversation id before the locks, the audit's savepoint, the attempts
     # count before delivery and the re-read of the reply).
-    assert len(queries) <= 22, statements(queries)
-    assert statements(queries).count("BEGIN") <= 3, statements(queries)
+    assert len(queries) <= 22, queries
+    assert queries.count("BEGIN") <= 3, queries
     # The customer's rate-limit bucket (one EVALSHA); the moderation rules' and the knowledge base's
     # version checks add one GET each only when their interval (DESK_MODERATION_RELOAD_SECONDS, 2 s)
     # has passed since the first message, which a slow box may see.

@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 
 from apps.knowledge.human_request import ExampleModel, phrase_forms
-from apps.knowledge.index import EntryRecord, Index, Match, Search
+from apps.knowledge.index import EntryRecord, Index, Match, Search, configured_search
 from apps.knowledge.management.commands.knowledge_demo import demo_store_rows
 from apps.moderation.demo import demo_semantic_rules
 from apps.moderation.semantic import Embedder, SemanticRules, _onnx_encoder
@@ -111,20 +111,7 @@ def test_the_same_semantic_rules_trip(torch_embedder: Embedder, onnx_embedder: E
 
 def _searches(index: Index, questions: list[str]) -> list[Search]:
     """As production searches (KnowledgeBase.search's settings)."""
-    return [
-        index.search(
-            question,
-            k=settings.KNOWLEDGE_TOP_K,
-            threshold=settings.KNOWLEDGE_DIRECT_THRESHOLD,
-            margin=settings.KNOWLEDGE_DIRECT_MARGIN,
-            lexical_weight=settings.KNOWLEDGE_LEXICAL_WEIGHT,
-            agree_threshold=settings.KNOWLEDGE_DIRECT_AGREE_THRESHOLD,
-            agree_lexical=settings.KNOWLEDGE_DIRECT_AGREE_LEXICAL,
-            fallback_threshold=settings.KNOWLEDGE_FALLBACK_MIN_SCORE,
-            fallback_lexical=settings.KNOWLEDGE_FALLBACK_MIN_LEXICAL,
-        )
-        for question in questions
-    ]
+    return [configured_search(index, question) for question in questions]
 
 
 def _entry(match: Match | None) -> int | None:

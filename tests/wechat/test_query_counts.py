@@ -5,25 +5,17 @@ Steady state: the customer's second message. The callback's work (oa_callback_ac
 around it only checks the signature and decrypts), then the processing task and the custom-send
 delivery, run inline with eager tasks against the fake WeChat API."""
 
-from typing import Any
-
 import pytest
-import redis
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from apps.conversations.models import Message
 from apps.wechat.models import WechatAccount
 from apps.wechat.official_account.services import OaCallback, oa_callback_accept
 from apps.wechat.payloads import xml_fields
 from peers.fake_wechat import FakeWeChat
+from tests.support.counting import round_trips
 from tests.wechat.signing import oa_text_xml
 
 OPENID = "oQueryCount000000000000000001"
-
-
-def _statements(queries: CaptureQueriesContext) -> list[str]:
-    return [q["sql"].strip().split(" ", 1)[0] for q in queries.captured_queries]
 
 
 @pytest.mark.usefixtures("eager_tasks")
@@ -37,21 +29,12 @@ def test_an_official_account_exchange_costs_a_fixed_number_of_statements(
         oa_callback_accept(account=oa_account, callback=OaCallback.from_fields(xml_fields(xml.encode())))
 
     callback(1)
-    commands: list[str] = []
-    real = redis.Redis.execute_command
-
-    def counted(self: redis.Redis, *args: Any, **options: Any) -> Any:
-        commands.append(str(args[0]))
-        return real(self, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
-    with CaptureQueriesContext(connection) as queries:
+    with round_trips(monkeypatch) as counted:
         callback(2)
-    monkeypatch.undo()
 
     replies = Message.objects.filter(direction=Message.Direction.OUTBOUND, status=Message.Status.DELIVERED)
     assert replies.count() == 2
-    statements = _statements(queries)
+    statements, commands = counted.statements, counted.redis
     # The callback: duplicate check, then one transaction (the open conversation with its customer,
     # message insert, its recency, the reply window's upsert) = 7. Processing: claim, the message with its
     # conversation (and whether it has media), context, then the reply's transaction (locks, reply
