@@ -34,11 +34,13 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from apps.core.filehash import progress as _progress
+from apps.core.filehash import sha256_file
 
 logger = logging.getLogger("apps.llm.embedded_model")
 
@@ -91,15 +93,6 @@ def stamp_path(path: Path) -> Path:
 
 
 # --- verification ------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path, *, progress: str | None = None) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle, _progress(path.stat().st_size, progress) as advance:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            advance(len(chunk))
-    return digest.hexdigest()
 
 
 def stamp_matches(spec: ModelSpec, path: Path) -> bool:
@@ -240,21 +233,6 @@ def _copy(part: Path, out: IO[bytes], digest: Any, advance: Any) -> None:
             out.write(chunk)
             digest.update(chunk)
             advance(len(chunk))
-
-
-@contextmanager
-def _progress(total: int, label: str | None) -> Iterator[Any]:
-    if label is None:
-        yield lambda n: None
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        print(f"{label} ({total / 1e9:.2f} GB)…", file=sys.stderr)
-        yield lambda n: None
-        return
-    with tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, mininterval=0.5) as bar:
-        yield bar.update
 
 
 # --- command line ------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ module for :func:`verify` and must stay free of torch.
 """
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -34,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from apps.core.filehash import sha256_file
+
 logger = logging.getLogger("apps.moderation.onnx_model")
 
 DEFAULT_SPEC = "embedding:m3e-small"
@@ -42,7 +43,6 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "last_hidden_state"
 # 17: LayerNormalization is one op (fewer nodes for onnxruntime to fuse); onnxruntime 1.32 runs up to 23.
 OPSET = 17
-_CHUNK = 8 << 20
 
 
 class ExportMissing(Exception):
@@ -80,14 +80,6 @@ def weights_file(model_dir: Path) -> Path:
         if (model_dir / name).is_file():
             return model_dir / name
     raise ExportMissing(f"{model_dir} holds neither model.safetensors nor pytorch_model.bin")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_record(path: Path) -> dict[str, Any]:
