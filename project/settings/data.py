@@ -28,7 +28,7 @@ REDIS_CHANNELS_DB = env_int("REDIS_CHANNELS_DB", 2)
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "project.cache.SharedRedisCache",
         "LOCATION": f"{REDIS_URL}/{REDIS_CACHE_DB}",
         "TIMEOUT": 300,
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
