@@ -49,10 +49,13 @@ def _fresh_pipeline_steps() -> Iterator[None]:
         get_moderator,
         get_speech_reader,
     )
+    from apps.llm.selectors import endpoints_cache_clear
 
     connector_cache_clear()  # a row of an earlier test's (rolled back) database
+    endpoints_cache_clear()  # the endpoints and prompt settings: rows of a rolled-back test too
     yield
     connector_cache_clear()
+    endpoints_cache_clear()
     get_speech_reader.cache_clear()
     get_answerer.cache_clear()
     get_moderator.cache_clear()

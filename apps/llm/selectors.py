@@ -14,6 +14,7 @@ from apps.llm.types import EndpointConfig
 
 _cache_lock = threading.Lock()
 _cached: tuple[float, list[EndpointConfig]] | None = None
+_prompt: tuple[float, PromptConfig] | None = None
 
 
 def endpoints_enabled() -> list[EndpointConfig]:
@@ -84,12 +85,28 @@ def endpoints_answering() -> list[EndpointConfig]:
 
 
 def endpoints_cache_clear() -> None:
-    global _cached
+    """Forget the endpoints and the prompt settings read (after an edit, in the editing process)."""
+    global _cached, _prompt
     with _cache_lock:
         _cached = None
+        _prompt = None
 
 
 def prompt_config_get() -> PromptConfig:
+    """The prompt settings, read at most every LLM_ENDPOINTS_CACHE_S per process: every first-turn
+    answer asks (the answer cache's key), and a query per answer was ~1.5 % of an llm worker."""
+    global _prompt
+    ttl = settings.LLM_ENDPOINTS_CACHE_S
+    with _cache_lock:
+        if _prompt is not None and ttl > 0 and time.monotonic() - _prompt[0] < ttl:
+            return _prompt[1]
+    config = _prompt_config_read()
+    with _cache_lock:
+        _prompt = (time.monotonic(), config)
+    return config
+
+
+def _prompt_config_read() -> PromptConfig:
     row = PromptSettings.objects.order_by("pk").first() or PromptSettings()
     return PromptConfig(
         instructions=row.instructions,
