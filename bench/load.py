@@ -72,6 +72,8 @@ class Measured:
     customer_ms: dict[int | str, float]  # inbound id or channel_message_id -> seconds from send to reply seen
     http_errors: int
     notes: str
+    first_contacts: int = 0  # messages that were their customer's first to the desk
+    run_prefix: str = ""  # official_account: whose customers a --returning run sends again
 
 
 def report(
@@ -90,6 +92,9 @@ def report(
     first, last = sampler.rss[0], sampler.rss[-1]
     print(f"\nload: {len(measured.keys)} messages via {args.channel} from {args.customers} customers at "
           f"{args.rate:g} msg/s ({args.seconds:g} s); LLM {args.latency:g} s to first token, streamed")  # fmt: skip
+    share = measured.first_contacts / max(len(measured.keys), 1)
+    print(f"  first contacts         : {measured.first_contacts} of {len(measured.keys)} messages ({share:.0%}): "
+          f"a new customer costs more (customer, conversation, profile fetch); --returning measures none")  # fmt: skip
     print(f"  sustained throughput   : {len(answered) / span:7.1f} msg/s answered and delivered "
           f"(first in -> last out {span:.1f} s)")  # fmt: skip
     print(f"  app-added latency      : P50 {pct(added_ms, 50):6.1f} ms  P95 {pct(added_ms, 95):6.1f} ms  "
@@ -126,7 +131,7 @@ def drive_simulator(args: argparse.Namespace, stack: harness.Stack, connected: C
         if inbound in sent_at and replies
     }
     notes = f"websocket reconnects {crowd.ws_reconnects}"
-    return Measured(crowd.prefix, list(crowd.sent), seen, crowd.http_errors, notes)
+    return Measured(crowd.prefix, list(crowd.sent), seen, crowd.http_errors, notes, min(args.customers, total))
 
 
 def drive_official_account(args: argparse.Namespace, stack: harness.Stack, fake: FakeWeChat,
@@ -134,8 +139,10 @@ def drive_official_account(args: argparse.Namespace, stack: harness.Stack, fake:
     prefix = f"l{uuid.uuid4().hex[:6]}"
     total = int(args.rate * args.seconds)
     keys = oa_peer.key_prefix(prefix)
+    returning = getattr(args, "customers_of", "")
     send = oa_peer.send_all(stack.url, fake, prefix=prefix, messages=total, rate=args.rate, customers=args.customers,
-                            then=lambda: until(keys), copies=(0.0,), retries=2, connected=connected)  # fmt: skip
+                            then=lambda: until(keys), copies=(0.0,), retries=2, connected=connected,
+                            customers_of=returning)  # fmt: skip
     callbacks = asyncio.run(send)
     failed = sum(n for ack, n in callbacks.acks.items() if ack != "success")
     acks = (
@@ -143,10 +150,13 @@ def drive_official_account(args: argparse.Namespace, stack: harness.Stack, fake:
         f"retried as WeChat does {callbacks.retried}, given up after 3 tries {callbacks.given_up}"
     )
     delays: dict[int | str, float] = {key: value for key, value in callbacks.reply_delays(fake).items()}
-    return Measured(keys, list(callbacks.senders), delays, failed, acks)
+    first = 0 if returning else len(set(callbacks.senders.values()))
+    return Measured(keys, list(callbacks.senders), delays, failed, acks, first, run_prefix=prefix)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.returning and args.channel != "official_account":
+        raise SystemExit("--returning needs --channel official_account")
     stack_cores, bench_cores = loadenv.cpu_list(args.stack_cpus), loadenv.cpu_list(args.bench_cpus)
     loadenv.pin_self(bench_cores)  # first: the threads and processes the bench starts inherit it
     env = stack_env(args)
@@ -241,6 +251,11 @@ def measure_run(args: argparse.Namespace, env: dict[str, str], fake: FakeWeChat 
         stack.start()
         warm = measure(40, 10, 4, lambda: None)  # loads the models and fills every pool before measuring
         print(f"stack up at {stack.url}; warm-up: {len(warm.keys)} messages answered")
+        if args.returning:
+            # Every customer writes once, unmeasured: the measured messages are all returning customers'.
+            first = measure(args.customers, args.rate, args.customers / args.rate, lambda: None)
+            args.customers_of = first.run_prefix
+            print(f"returning customers: {len(first.keys)} first messages answered before measuring")
         sampler.start()  # from before the customers connect: memory with 600 websockets is part of the figure
         measured = measure(total, args.rate, args.seconds, connected)
         cpu_after = cpu_now()
@@ -294,6 +309,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second offered")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--customers", type=int, default=600)
+    parser.add_argument(
+        "--returning",
+        action="store_true",
+        help="every customer writes once before the measured run (official_account): no first contacts measured",
+    )
     parser.add_argument("--latency", type=float, default=2.0, help="LLM seconds before the first token")
     parser.add_argument("--chunk-delay", type=float, default=0.02, help="LLM seconds between streamed chunks")
     parser.add_argument("--llm-concurrency", type=int, default=128, help="threads of each llm worker process")

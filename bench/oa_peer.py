@@ -81,12 +81,16 @@ async def send_all(
     copies: tuple[float, ...] = RETRY_DELAYS_S,
     retries: int = 0,
     connected: Callable[[], None] | None = None,
+    customers_of: str = "",
 ) -> Callback:
     """Send every callback once per delay in ``copies``, open-loop at ``rate``; then wait with ``then``.
 
     ``retries``: send a copy again when it is not acked with "success" within 5 s, as WeChat does.
+    ``customers_of``: the prefix of an earlier run whose customers write again (returning customers);
+    by default this run's customers are new.
     """
     run = _run_number(prefix)
+    customer_run = _run_number(customers_of) if customers_of else run
     result = Callback()
 
     async def deliver(session: aiohttp.ClientSession, query: str, body: bytes, delay: float) -> None:
@@ -117,7 +121,7 @@ async def send_all(
         start, tasks = time.perf_counter(), []
         for index in range(messages):
             await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
-            openid = f"o{run}{index % customers:05d}"
+            openid = f"o{customer_run}{index % customers:05d}"
             msg_id = f"{run}{index:06d}"
             key = f"{APP_ID}:{msg_id}"
             result.senders[key] = openid
