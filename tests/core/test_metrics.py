@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.conversations import services as conversation_services
@@ -95,6 +96,7 @@ def test_metrics_expose_the_named_series_after_traffic(
         )
     llm_services.endpoints_probe_all()
     assert Message.objects.filter(status=Message.Status.ANSWERED).count() == 3
+    assert Client().get("/healthz").status_code == 200  # a request through django-prometheus's middleware
 
     after = scrape()
 
@@ -122,6 +124,10 @@ def test_metrics_expose_the_named_series_after_traffic(
     assert ("desk_queue_depth", frozenset({("queue", settings.LLM_QUEUE)})) in after
     # And django-prometheus's own series are there beside ours
     assert any(key[0] == "django_http_requests_total_by_method_total" for key in after)
+    # The database series come from the project's backend (project/db/postgresql), under their names
+    db = {"alias": "default", "vendor": "postgresql"}
+    assert delta("django_db_execute_total", **db) >= 20
+    assert delta("django_db_query_duration_seconds_count", **db) >= 20
 
 
 def test_an_endpoint_failing_its_probe_reads_as_down(db: None, settings: Any, scrape: Callable[[], Samples]) -> None:
