@@ -154,8 +154,17 @@ def audit_record_many(rows: Iterable[AuditRow]) -> list[AuditLog]:
         return made
 
 
+# Raw and constant: the ORM's compile of this read was ~2 % of an llm worker (issue 22).
+_HEAD = f"SELECT hash FROM {AuditLog._meta.db_table} ORDER BY id DESC LIMIT 1"  # noqa: S608
+
+
 def _chain_head() -> str:
     """Take the chain's lock (until commit) and read the hash of its last row."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-    return AuditLog.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+        # A statement of its own, after the lock's: under READ COMMITTED a statement sees what was
+        # committed when it started, and one that waited for the lock inside itself would read the
+        # head as it was before the last holder's commit, and fork the chain.
+        cursor.execute(_HEAD)
+        row = cursor.fetchone()
+    return row[0] if row else GENESIS

@@ -41,14 +41,16 @@ def test_a_whole_exchange_costs_a_fixed_number_of_statements(monkeypatch: pytest
     queries, commands = counted.statements, counted.redis
     answer = Message.objects.get(reply_to=asked)
     assert answer.status == Message.Status.DELIVERED
-    # Receive (6), then the process task (claim, the message with its conversation and whether it
-    # has media, context, then the reply's transaction: locks, reply insert, status, the audit row
-    # under the chain's lock, no savepoint = 12), then delivery inline after that commit (the reply's
-    # lock, delivered = 4): three transactions, 22 statements with their BEGIN/COMMITs (29 before
-    # issue 22's cuts: the customer look-up apart from the conversation's, the attachment and
-    # connector look-ups, the conversation id before the locks, the audit's savepoint, the attempts
-    # count before delivery and the re-read of the reply).
-    assert len(queries) <= 22, queries
+    # Receive (6), then the process task (the claim, which reads the message with its conversation,
+    # whether it has media and whether it is the conversation's first, in one UPDATE … RETURNING; the
+    # context; then the reply's transaction: the conversation's lock, the message's compare-and-set
+    # UPDATE, the reply insert, the audit row under the chain's lock, no savepoint = 10), then
+    # delivery inline after that commit (the reply's lock, delivered = 4): three transactions, 20
+    # statements with their BEGIN/COMMITs (29 before issue 22's cuts: the customer look-up apart from
+    # the conversation's, the attachment and connector look-ups, the conversation id before the
+    # locks, the audit's savepoint, the attempts count before delivery, the re-read of the reply,
+    # the message's read apart from its claim and its locked read apart from its status UPDATE).
+    assert len(queries) <= 20, queries
     assert queries.count("BEGIN") <= 3, queries
     # The customer's rate-limit bucket (one EVALSHA); the moderation rules' and the knowledge base's
     # version checks add one GET each only when their interval (DESK_MODERATION_RELOAD_SECONDS, 2 s)

@@ -8,13 +8,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.events import AuditEvent
 from apps.conversations import events, selectors
-from apps.conversations.models import Attachment, Message
+from apps.conversations.models import Attachment, Conversation, Message
 from apps.conversations.pipeline import Answer, Verdict, get_answerer, get_moderator, get_shop_step
 from apps.conversations.services.lease import lease_held
 from apps.conversations.services.modes import (
@@ -24,19 +23,61 @@ from apps.conversations.services.modes import (
     customer_waiting_announce,
 )
 from apps.conversations.services.outbound import conversation_reply
-from apps.conversations.services.state import Mode, Status, exchange_audit, lock_inbound, status_set
+from apps.conversations.services.state import (
+    Mode,
+    Status,
+    columns_of,
+    conversation_lock,
+    exchange_audit,
+    lock_inbound,
+    row_to,
+    status_set,
+)
 from apps.core import metrics
 
 logger = logging.getLogger(__name__)
 
 
+_MESSAGE = Message._meta.db_table
+# The claim and the read of what processing needs, in one statement (issue 22: the ORM's compile
+# of the claim's UPDATE and of the read with its join and Exists was ~10 % of an llm worker).
+# Still a compare-and-set on status='received': no row back means another worker has the message
+# or it is settled. Beside the rows: whether it has an attachment (media preparation looks them up
+# only then), and whether it is its conversation's first message (no context to read: a first
+# contact, 75 % of bench/load.py's 40 s mix). The conversation row is read, not locked.
+_CLAIM = f"""
+UPDATE {_MESSAGE} AS m SET status = %s, status_changed_at = %s, processing_started_at = %s, attempts = m.attempts + 1
+FROM {Conversation._meta.db_table} AS c
+WHERE m.id = %s AND m.direction = %s AND m.status = %s AND c.id = m.conversation_id
+RETURNING {columns_of(Message, "m")}, {columns_of(Conversation, "c")},
+    EXISTS (SELECT 1 FROM {Attachment._meta.db_table} AS a WHERE a.message_id = m.id),
+    NOT EXISTS (SELECT 1 FROM {_MESSAGE} AS e WHERE e.conversation_id = m.conversation_id AND e.id < m.id)
+"""  # noqa: S608 (table and column names from _meta, values as parameters)
+_CONVERSATION_AT = len(Message._meta.concrete_fields)
+_HAS_MEDIA_AT = _CONVERSATION_AT + len(Conversation._meta.concrete_fields)
+
+
+def _claim(message_id: int) -> tuple[Message, bool] | None:
+    """Claim a received message and read it with its conversation: the message (``has_media`` set)
+    and whether it opened its conversation; None when another worker has it or it is done."""
+    # Python's clock, not the database's: the lease and the sweeper compare these with it (and
+    # tests freeze it).
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, [Status.PROCESSING, now, now, message_id, Message.Direction.INBOUND, Status.RECEIVED])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    message = row_to(Message, row[:_CONVERSATION_AT])
+    conversation = row_to(Conversation, row[_CONVERSATION_AT:_HAS_MEDIA_AT])
+    Message.conversation.field.set_cached_value(message, conversation)
+    message.has_media = row[_HAS_MEDIA_AT]  # type: ignore[attr-defined]
+    return message, row[_HAS_MEDIA_AT + 1]
+
+
 def inbound_claim(*, message_id: int) -> bool:
     """Take a received message for processing. False when another worker has it or it is done."""
-    now = timezone.now()
-    claimed = Message.objects.filter(pk=message_id, direction=Message.Direction.INBOUND, status=Status.RECEIVED).update(
-        status=Status.PROCESSING, status_changed_at=now, processing_started_at=now, attempts=F("attempts") + 1
-    )
-    return claimed == 1
+    return _claim(message_id) is not None
 
 
 def inbound_release(*, message_id: int, error: str, retry_in: float = 0) -> None:
@@ -56,21 +97,19 @@ def _verdict(verdict: Verdict) -> dict[str, object]:
 
 def inbound_process(*, message_id: int) -> None:
     """Moderate, answer and reply to one customer message. Safe to run any number of times."""
-    if not inbound_claim(message_id=message_id):
+    claimed = _claim(message_id)
+    if claimed is None:
         return
+    message, first = claimed
     # Renewed while this process works on it, however long the model takes; if the process dies,
     # the renewals stop and the sweeper reclaims the message one short lease later.
     with lease_held(message_id):
-        _claimed_process(message_id=message_id)
+        _claimed_process(message=message, first=first)
 
 
-def _claimed_process(*, message_id: int) -> None:
-    message = (
-        Message.objects.select_related("conversation")
-        # In the same round trip: media preparation looks attachments up only for a message that has one.
-        .annotate(has_media=Exists(Attachment.objects.filter(message=OuterRef("pk"))))
-        .get(pk=message_id)
-    )
+def _claimed_process(*, message: Message, first: bool) -> None:
+    """``first``: the message opened its conversation, so there are no earlier turns to read."""
+    message_id = message.pk
     conversation = message.conversation
     moderator = get_moderator()
     # Imported here: media calls back into this package (receive).
@@ -89,13 +128,7 @@ def _claimed_process(*, message_id: int) -> None:
     audit_in: dict[str, object] = {**media_audit, "verdict_in": _verdict(verdict_in)}
     if verdict_in.action == "block":
         blocked = Answer(text=settings.DESK_MODERATION_BLOCKED_REPLY)
-        _reply_commit(
-            message_id=message_id,
-            conversation_id=conversation.pk,
-            answer=blocked,
-            event=AuditEvent.BOT_BLOCKED,
-            details=audit_in,
-        )
+        _reply_commit(message=message, answer=blocked, event=AuditEvent.BOT_BLOCKED, details=audit_in)
         return
     if verdict_in.action == "review" or conversation.mode != Mode.BOT:
         inbound_hand_over(message_id=message_id, details=audit_in)
@@ -104,8 +137,12 @@ def _claimed_process(*, message_id: int) -> None:
         conversation_request_human(conversation_id=conversation.pk, message_id=message_id)
         return
 
-    context = selectors.conversation_context(
-        conversation=conversation, before_id=message.pk, turns=settings.DESK_CONTEXT_TURNS
+    context = (
+        []
+        if first
+        else selectors.conversation_context(
+            conversation=conversation, before_id=message.pk, turns=settings.DESK_CONTEXT_TURNS
+        )
     )
     started = time.monotonic()
     question = prepared.question(verdict_in.text)
@@ -140,29 +177,51 @@ def _claimed_process(*, message_id: int) -> None:
         inbound_fail(message_id=message_id, reason="empty answer", details=audit)
         return
     answer = Answer(text=verdict_out.text, reasoning=answer.reasoning, meta=answer.meta)
-    _reply_commit(
-        message_id=message_id, conversation_id=conversation.pk, answer=answer, answer_ms=answer_ms, details=audit
-    )
+    _reply_commit(message=message, answer=answer, answer_ms=answer_ms, details=audit)
+
+
+# Compare-and-set on the message's status: the UPDATE both re-checks it and locks the row, where a
+# locked read and a later UPDATE took two statements. Run under the conversation's lock, so the lock
+# order stays conversation, message, then the audit chain's.
+_SETTLE = f"UPDATE {_MESSAGE} SET status = %s, status_changed_at = %s WHERE id = %s AND status IN (%s, %s)"  # noqa: S608
+_ANSWER = (
+    f"UPDATE {_MESSAGE} SET status = %s, status_changed_at = %s, answered_at = %s, answer_ms = %s"  # noqa: S608
+    " WHERE id = %s AND status IN (%s, %s)"
+)
+_UNSETTLED = (Status.RECEIVED, Status.PROCESSING)
 
 
 def _reply_commit(
     *,
-    message_id: int,
-    conversation_id: int | None = None,
+    message: Message,
     answer: Answer,
     answer_ms: int = 0,
     event: AuditEvent = AuditEvent.BOT_ANSWER,
     details: dict[str, object] | None = None,
 ) -> None:
+    """Settle a claimed message with its reply, unless another worker settled it first.
+
+    ``message``: as claimed (its body, address and arrival do not change); its status is re-checked here.
+    """
     with transaction.atomic():
-        conversation, message = lock_inbound(message_id, conversation_id)
-        if message.status not in (Status.RECEIVED, Status.PROCESSING):
-            return  # another worker finished it first
-        if conversation.mode != Mode.BOT:
-            # An agent took over while the answer was being generated: the bot stays silent.
-            status_set(message, Status.HANDED_OVER)
+        conversation = conversation_lock(message.conversation_id)
+        Message.conversation.field.set_cached_value(message, conversation)
+        superseded = conversation.mode != Mode.BOT  # an agent took over while the answer was generated
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            if superseded:
+                cursor.execute(_SETTLE, [Status.HANDED_OVER, now, message.pk, *_UNSETTLED])
+            else:
+                cursor.execute(_ANSWER, [Status.ANSWERED, now, now, answer_ms, message.pk, *_UNSETTLED])
+            if cursor.rowcount != 1:
+                return  # another worker finished it first
+        message.status_changed_at = now
+        if superseded:
+            # The bot stays silent.
+            message.status = Status.HANDED_OVER
             exchange_audit(event=AuditEvent.BOT_SUPERSEDED_BY_AGENT, conversation=conversation, message=message)
             return
+        message.status, message.answered_at, message.answer_ms = Status.ANSWERED, now, answer_ms
         reply = conversation_reply(
             conversation=conversation,
             body=answer.text,
@@ -173,7 +232,6 @@ def _reply_commit(
             answer_meta=answer.meta,
             deliver_inline=True,
         )
-        status_set(message, Status.ANSWERED, answered_at=timezone.now(), answer_ms=answer_ms)
         # The reasoning stays on the reply row (encrypted); the audit row points at it.
         exchange_audit(
             event=event,

@@ -1,11 +1,17 @@
 """What every stage shares: status changes, row locks and after-commit enqueueing."""
 
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 
 from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.audit.services import AuditRow, audit_record_many
-from apps.conversations.models import Conversation, Message
+from apps.conversations.models import Conversation, Customer, Message
 from apps.core.side_effects import enqueue_on_commit
 
 Status = Message.Status
@@ -20,17 +26,75 @@ def status_set(message: Message, status: str, **fields: object) -> None:
     message.save(update_fields=["status", "status_changed_at", *fields.keys()])
 
 
+M = TypeVar("M", bound=Model)
+
+
+def columns_of(model: type[Model], alias: str) -> str:
+    """A model's columns for a raw SELECT or RETURNING, in the order row_to reads them."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+@cache
+def _converters(model: type[Model]) -> tuple[list[str], list[tuple[int, Callable[..., Any]]]]:
+    fields = model._meta.concrete_fields
+    # What the ORM's compiler would apply: a field's from_db_value (decryption, JSON, arrays of them).
+    return [f.attname for f in fields], [
+        (i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")
+    ]
+
+
+def row_to(model: type[M], values: Sequence[Any]) -> M:
+    """A model instance from a raw row of columns_of's columns, as the ORM would have built it."""
+    names, converters = _converters(model)
+    row = list(values)
+    for index, convert in converters:
+        row[index] = convert(row[index], None, connection)
+    return model.from_db(connection.alias, names, row)
+
+
+# Raw, constant statements for the spine's locks (issue 22: the ORM's compile of a locked
+# select_related read cost more than the lock itself). Table and column names come from _meta.
+_CONVERSATION_COLUMNS = len(Conversation._meta.concrete_fields)
+_CONVERSATION_LOCK = (
+    f"SELECT {columns_of(Conversation, 'c')}, {columns_of(Customer, 'u')}"  # noqa: S608
+    f" FROM {Conversation._meta.db_table} AS c JOIN {Customer._meta.db_table} AS u ON u.id = c.customer_id"
+    " WHERE c.id = %s FOR UPDATE OF c"
+)
+_MESSAGE_LOCK = f"SELECT {columns_of(Message, 'm')} FROM {Message._meta.db_table} AS m WHERE m.id = %s FOR UPDATE"  # noqa: S608
+_MESSAGE_CONVERSATION = f"SELECT conversation_id FROM {Message._meta.db_table} WHERE id = %s"  # noqa: S608
+
+
+def conversation_lock(conversation_id: int) -> Conversation:
+    """Lock a conversation (until commit) and read it, with its customer, as the lock found it."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CONVERSATION_LOCK, [conversation_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist(f"conversation {conversation_id}")
+    conversation = row_to(Conversation, row[:_CONVERSATION_COLUMNS])
+    Conversation.customer.field.set_cached_value(conversation, row_to(Customer, row[_CONVERSATION_COLUMNS:]))
+    return conversation
+
+
 def lock_inbound(message_id: int, conversation_id: int | None = None) -> tuple[Conversation, Message]:
     """Lock a customer message and its conversation, in the project's lock order.
 
     ``conversation_id``: the message's, when the caller has read it already (a message never
     moves to another conversation), which saves the look-up."""
-    if conversation_id is None:
-        conversation_id = Message.objects.values_list("conversation_id", flat=True).get(pk=message_id)
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",)).select_related("customer").get(pk=conversation_id)
-    )
-    message = Message.objects.select_for_update().get(pk=message_id)
+    with connection.cursor() as cursor:
+        if conversation_id is None:
+            cursor.execute(_MESSAGE_CONVERSATION, [message_id])
+            found = cursor.fetchone()
+            if found is None:
+                raise Message.DoesNotExist(f"message {message_id}")
+            conversation_id = found[0]
+        conversation = conversation_lock(conversation_id)
+        cursor.execute(_MESSAGE_LOCK, [message_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Message.DoesNotExist(f"message {message_id}")
+    message = row_to(Message, row)
+    Message.conversation.field.set_cached_value(message, conversation)
     return conversation, message
 
 
