@@ -3,13 +3,14 @@
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.audit.events import AuditEvent
@@ -158,21 +159,31 @@ def _store(
             # their customer row in one query. A rating's answer may belong to a closed one: the
             # full path looks for it first.
             conversation = _open_conversation_find(channel, external_user_id) if rating is None else None
-            awaiting = None
+            awaiting, fresh = None, False
             if conversation is not None:
                 _display_name_update(conversation.customer, display_name)
             else:
-                customer = _customer_upsert(channel=channel, external_id=external_user_id, display_name=display_name)
-                # Before opening a conversation: the answer to a rating reopens nothing.
-                awaiting = satisfaction_awaiting(customer=customer, rating=rating)
-                conversation = awaiting.conversation if awaiting is not None else _conversation_open(customer=customer)
+                customer, created = _customer_upsert(
+                    channel=channel, external_id=external_user_id, display_name=display_name
+                )
+                if created:
+                    # A new customer has no rating to answer; their conversation starts with this
+                    # message, its recency set in the insert rather than by an UPDATE after it.
+                    conversation, fresh = _conversation_create(customer=customer, last_message_at=clock.now()), True
+                else:
+                    # Before opening a conversation: the answer to a rating reopens nothing.
+                    awaiting = satisfaction_awaiting(customer=customer, rating=rating)
+                    conversation = (
+                        awaiting.conversation if awaiting is not None else _conversation_open(customer=customer)
+                    )
             message = Message.objects.create(
                 conversation=conversation, channel=channel, channel_message_id=channel_message_id, **fields
             )
-            # The desk's clock (apps/core/clock.py), so the timers that read it (idle close, queue
-            # abandonment) can be tested with moved time; the same instant as created_at otherwise.
-            conversation.last_message_at = clock.now()
-            conversation.save(update_fields=["last_message_at", "updated_at"])
+            if not fresh:
+                # The desk's clock (apps/core/clock.py), so the timers that read it (idle close, queue
+                # abandonment) can be tested with moved time; the same instant as created_at otherwise.
+                conversation.last_message_at = clock.now()
+                conversation.save(update_fields=["last_message_at", "updated_at"])
             if awaiting is not None and rating is not None:
                 satisfaction_answer(satisfaction=awaiting, message=message, rating=rating)
             else:
@@ -195,20 +206,56 @@ def conversation_open(*, channel: str, external_id: str, display_name: str = "")
     For a channel event that is not a message (a subscription, say). Call inside a transaction: it
     takes the same locks, in the same order, as receiving a message.
     """
-    customer = _customer_upsert(channel=channel, external_id=external_id, display_name=display_name)
-    return _conversation_open(customer=customer)
+    customer, created = _customer_upsert(channel=channel, external_id=external_id, display_name=display_name)
+    return _conversation_create(customer=customer) if created else _conversation_open(customer=customer)
 
 
-def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> Customer:
-    customer, created = Customer.objects.get_or_create(
-        channel=channel, external_id=external_id, defaults={"display_name": display_name}
-    )
-    if created:
+def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> tuple[Customer, bool]:
+    """The customer, and whether this transaction created them (one INSERT; a SELECT only for a
+    known customer, which the steady state finds with its open conversation instead)."""
+    customer = Customer(channel=channel, external_id=external_id, display_name=display_name)
+    if _customer_insert(customer):
         # First sight of this customer: their channel is asked who they are, in a task after commit.
         customer_profile_request(customer=customer)
-    else:
-        _display_name_update(customer, display_name)
-    return customer
+        return customer, True
+    # Known, or a concurrent first message inserted them: ON CONFLICT waited for its commit, and
+    # this new statement sees the row.
+    customer = Customer.objects.get(channel=channel, external_id=external_id)
+    _display_name_update(customer, display_name)
+    return customer, False
+
+
+@cache
+def _customer_insert_sql() -> tuple[str, tuple[Field[Any, Any], ...]]:
+    fields = tuple(f for f in Customer._meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    table = quote(Customer._meta.db_table)
+    # Names come from the model, values are parameters. RETURNING gives no row on a conflict.
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"  # noqa: S608
+    )
+    return sql, fields
+
+
+def _customer_insert(customer: Customer) -> bool:
+    """Insert ``customer`` unless their (channel, external_id) exists; True (and its pk set) if inserted.
+
+    Not get_or_create: its look-up, savepoint and retry cost three statements more on every first
+    contact. The values go through each field's pre_save and get_db_prep_save, as the ORM's insert
+    does (timestamps, the name's blind index)."""
+    sql, fields = _customer_insert_sql()
+    params = [f.get_db_prep_save(f.pre_save(customer, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    customer.pk = row[0]
+    customer._state.adding = False
+    customer._state.db = connection.alias
+    return True
 
 
 def _display_name_update(customer: Customer, display_name: str) -> None:
@@ -250,6 +297,15 @@ def _conversation_open(*, customer: Customer) -> Conversation:
     except IntegrityError:
         # Two first messages of a new customer raced; join the one that won.
         return Conversation.objects.select_for_update().filter(customer=customer).exclude(mode=Mode.CLOSED).get()
+
+
+def _conversation_create(*, customer: Customer, last_message_at: datetime | None = None) -> Conversation:
+    """The first conversation of a customer this transaction created. Until it commits no other
+    transaction sees that customer, so none can hold or insert a conversation for them, and none of
+    _conversation_open's locks, re-reads, reopen look-up or savepoint is needed. A concurrent first
+    message waits in _customer_insert (the unique index) and then takes _conversation_open's path;
+    conversation_one_open_per_customer remains the last guard."""
+    return Conversation.objects.create(customer=customer, channel=customer.channel, last_message_at=last_message_at)
 
 
 def _recently_closed(customer: Customer) -> Conversation | None:
