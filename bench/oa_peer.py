@@ -27,6 +27,8 @@ RETRY_DELAYS_S = (0.0, 0.0, 1.0)  # two copies race each other, a third comes a 
 
 def start_fake_wechat() -> FakeWeChat:
     fake = FakeWeChat()
+    # WeChat only takes messages from an account's followers: every openid the bench invents follows.
+    fake.users.follow_everyone = True
     serve(fake)
     return fake
 

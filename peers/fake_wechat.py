@@ -5,8 +5,8 @@ access_token invalidates the old one, replies need an open 48 h window and stop 
 customer message (45015 / 45047), custom-send needs a verified Official Account (48001),
 sync_msg pages by cursor with limit <= 1000, WeCom 客服's session states and single-use event
 codes (peers/fake_wecom_kf.py), temporary media: media/get, media/upload and messages that carry
-a media_id (peers/fake_wechat_media.py), and who users are: user/info and kf/customer/batchget for
-known users only (peers/fake_wechat_users.py). A secret set in ``secrets`` must match to get a token.
+a media_id (peers/fake_wechat_media.py), and who users are: user/info(/batchget) and kf/customer/batchget
+for known users only (peers/fake_wechat_users.py). A secret set in ``secrets`` must match to get a token.
 """
 
 import json
@@ -141,6 +141,11 @@ class FakeWeChat:
                 return 200, {"errcode": 48001, "errmsg": "api unauthorized"}
             with self._lock:
                 return 200, self.users.user_info(api, app_id, query)
+        if path == "/cgi-bin/user/info/batchget":
+            if api == "oa" and app_id in self.unverified:
+                return 200, {"errcode": 48001, "errmsg": "api unauthorized"}
+            with self._lock:
+                return 200, self.users.user_info_batchget(api, app_id, body)
         if path == "/cgi-bin/kf/customer/batchget":
             with self._lock:
                 return 200, self.users.batchget(api, app_id, body)

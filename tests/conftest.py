@@ -29,12 +29,16 @@ def clock() -> Iterator[ModuleType]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
+def _fresh_redis_keys() -> None:
     # Buckets live in Redis across tests; a test customer must not inherit another test's burst.
     client = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}")
     keys = list(client.scan_iter("ratelimit:*", count=1000))
     if keys:
         client.delete(*keys)
+    # Nor a profile batch another test scheduled (the debounce would swallow this test's).
+    from apps.conversations.services.profile import BATCH_KEY
+
+    client.delete(BATCH_KEY)
 
 
 @pytest.fixture(autouse=True)

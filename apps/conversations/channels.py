@@ -134,6 +134,10 @@ class CustomerProfile:
     unionid: str = ""
 
 
+# One customer's part of a batched profile look-up (ChannelAdapter.customer_profiles).
+ProfileAnswer = CustomerProfile | DeliveryError | None
+
+
 @dataclass(frozen=True)
 class ChannelAccount:
     """One of a channel's own accounts a customer writes to (an Official Account, a WeCom corp), for the
@@ -185,6 +189,26 @@ class ChannelAdapter:
         received it. Raise TransientDeliveryError to be retried, PermanentDeliveryError to give up.
         """
         return None
+
+    def customer_profiles(self, *, external_ids: Sequence[str]) -> dict[str, ProfileAnswer]:
+        """Ask the channel about several customers at once (services/profile.py batches new customers).
+
+        The answer per external id: a CustomerProfile, None (nothing to say), or the DeliveryError
+        for that one customer (transient: asked again later; permanent: given up). An id left out is
+        nothing to say. Raise TransientDeliveryError to have them all asked again. This default asks
+        ``customer_profile`` one at a time; a channel with a batch API overrides it.
+        """
+        answers: dict[str, ProfileAnswer] = {}
+        for external_id in external_ids:
+            try:
+                answers[external_id] = self.customer_profile(external_id=external_id)
+            except TransientDeliveryError as exc:
+                # The channel is failing now: the rest are asked again with this one, not each into it.
+                answers.update((later, exc) for later in external_ids if later not in answers)
+                break
+            except PermanentDeliveryError as exc:
+                answers[external_id] = exc
+        return answers
 
     def state(self, *, conversation_id: int) -> ChannelState:
         return ChannelState()

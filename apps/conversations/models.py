@@ -17,6 +17,9 @@ class Customer(models.Model):
     search_index = BlindIndexField(verbose_name=_("search index"), source="display_name")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # When the channel is next to be asked who the customer is (services/profile.py); null once asked.
+    # Batched: one task asks the channel about up to 100 of them at a time.
+    profile_due_at = models.DateTimeField(_("profile due at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -24,7 +27,15 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="customer_unique_per_channel"),
         ]
-        indexes = [GinIndex(fields=["search_index"], name="customer_search_index")]
+        indexes = [
+            GinIndex(fields=["search_index"], name="customer_search_index"),
+            # The profile batch's pick: only the few customers still to be asked are in it.
+            models.Index(
+                fields=["channel", "profile_due_at"],
+                name="customer_profile_due",
+                condition=models.Q(profile_due_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.external_id

@@ -7,7 +7,12 @@ from celery import Task, shared_task
 from apps.conversations import services
 from apps.conversations.channels import TransientDeliveryError
 from apps.conversations.pipeline import AnswerUnavailable
-from apps.conversations.services.profile import customer_profile_apply
+from apps.conversations.services.profile import (
+    customer_profile_mark_due,
+    customer_profiles_ask,
+    customer_profiles_give_up,
+)
+from apps.core.side_effects import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +58,29 @@ def channel_conversation_changed(self: Task, conversation_id: int, mode: str, as
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
 
 
-# A profile is a nicety: after the retries (2 s ... 64 s) the customer simply stays unlinked.
+# A profile is a nicety: after the retries (2 s ... 64 s) the customers simply stay unlinked. Without
+# ids: the debounced batch of new customers (services/profile.py); with ids: the retry of those the
+# channel failed for, so a retry never drags a later batch's customers into its backoff.
 @shared_task(bind=True, max_retries=6)
-def customer_profile_fetch(self: Task, customer_id: int) -> None:
-    try:
-        customer_profile_apply(customer_id=customer_id)
-    except TransientDeliveryError as exc:
-        if self.request.retries >= (self.max_retries or 0):
-            logger.warning("customer %s: no profile after %s tries: %s", customer_id, self.request.retries + 1, exc)
-            return
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+def customer_profiles_fetch(self: Task, customer_ids: list[int] | None = None) -> None:
+    round_ = customer_profiles_ask(customer_ids=customer_ids)
+    if round_.more:  # more were due than one batch takes: the next batch now, not after a window
+        enqueue_on_commit(customer_profiles_fetch)
+    if not round_.retry_ids:
+        return
+    if self.request.retries >= (self.max_retries or 0):
+        customer_profiles_give_up(customer_ids=round_.retry_ids)
+        logger.warning(
+            "customers %s: no profile after %s tries: %s", round_.retry_ids, self.request.retries + 1, round_.error
+        )
+        return
+    raise self.retry(args=(round_.retry_ids,), countdown=2 ** (self.request.retries + 1))
+
+
+# Enqueued by releases before the batches; kept so tasks already queued at the upgrade still run.
+@shared_task
+def customer_profile_fetch(customer_id: int) -> None:
+    customer_profile_mark_due(customer_id=customer_id)
 
 
 @shared_task

@@ -1,8 +1,9 @@
 """One person across the Official Account and WeCom 客服, linked by WeChat's unionid.
 
-The fake WeChat API answers user/info and kf/customer/batchget only for users the test made known
-(peers/fake_wechat_users.py), refuses bad tokens, secrets and over-long batches; the desk asks in a
-task after the first message committed, never in the callback's request.
+The fake WeChat API answers user/info(/batchget) and kf/customer/batchget only for users the test made
+known (peers/fake_wechat_users.py), refuses bad tokens, secrets and over-long batches; the desk asks in
+a batched task after the first message committed, never in the callback's request (the batches
+themselves: tests/wechat/test_profile_batches.py).
 """
 
 import logging
@@ -13,12 +14,14 @@ import pytest
 from celery.exceptions import Retry
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.services import message_receive
-from apps.conversations.tasks import customer_profile_fetch
+from apps.conversations.services import profile as profile_service
+from apps.conversations.tasks import customer_profiles_fetch
 from apps.customers import selectors
 from apps.customers.models import Identity, Person
 from apps.wechat import client as wechat_client
@@ -50,15 +53,22 @@ def kf_writes(client: Client, fake: FakeWeChat, *, user: str = KF_USER) -> Custo
     return Customer.objects.get(channel="wecom_kf", external_id=f"{OPEN_KFID}:{user}")
 
 
+@pytest.fixture(autouse=True)
+def _no_batch_waiting() -> None:
+    # The debounce key lives in Redis across tests: an earlier test's recorded (never run) batch must
+    # not make this test's first new customer wait for it.
+    profile_service._redis().delete(profile_service.BATCH_KEY)
+
+
 @pytest.fixture
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, bool]]:
-    """Profile tasks recorded instead of run: (args, whether a transaction was still open)."""
+    """Profile batches recorded instead of run: (args, whether a transaction was still open)."""
     calls: list[tuple[Any, bool]] = []
 
     def record(args: Any = None, **options: Any) -> None:
         calls.append((tuple(args or ()), connection.in_atomic_block))
 
-    monkeypatch.setattr(customer_profile_fetch, "apply_async", record)
+    monkeypatch.setattr(customer_profiles_fetch, "apply_async", record)
     return calls
 
 
@@ -71,7 +81,7 @@ def test_an_oa_and_a_kf_customer_with_one_unionid_end_up_as_one_person(
     oa = oa_writes(client, fake_wechat)
     kf = kf_writes(client, fake_wechat)
 
-    assert fake_wechat.users.calls == [("user/info", OPENID), ("kf/customer/batchget", [KF_USER])]
+    assert fake_wechat.users.calls == [("user/info/batchget", [OPENID]), ("kf/customer/batchget", [KF_USER])]
     person = Person.objects.get(merged_into=None)  # the kf customer's own Person was merged into it
     assert person.unionid == UNIONID
     assert sorted(Identity.objects.filter(person=person).values_list("customer_id", flat=True)) == [oa.pk, kf.pk]
@@ -99,7 +109,7 @@ def test_a_customer_without_a_unionid_stays_a_person_of_their_own(
     oa = oa_writes(client, fake_wechat)
     kf = kf_writes(client, fake_wechat)
 
-    assert fake_wechat.users.calls == [("user/info", OPENID), ("kf/customer/batchget", [KF_USER])]
+    assert fake_wechat.users.calls == [("user/info/batchget", [OPENID]), ("kf/customer/batchget", [KF_USER])]
     assert not Identity.objects.filter(customer=oa).exists()  # made lazily, when someone looks
     assert Identity.objects.get(customer=kf).person.unionid == UNIONID
     assert selectors.person_id_of(oa.pk) != selectors.person_id_of(kf.pk)
@@ -114,13 +124,16 @@ def test_the_callback_request_asks_wechat_nothing_and_the_task_is_enqueued_after
     oa_writes(client, fake_wechat, msg_id="1002")  # a known customer is not asked about again
 
     assert fake_wechat.users.calls == []
-    assert enqueued == [((customer.pk,), False)]  # once, and outside the transaction
+    assert enqueued == [((), False)]  # a batch, once, and outside the transaction
+    assert customer.profile_due_at is not None  # marked in the transaction that created them
     assert not Person.objects.exists()
 
-    customer_profile_fetch.apply(args=enqueued[0][0])
+    customer_profiles_fetch.apply(args=enqueued[0][0])
 
-    assert fake_wechat.users.calls == [("user/info", OPENID)]
+    assert fake_wechat.users.calls == [("user/info/batchget", [OPENID])]
     assert Identity.objects.get(customer=customer).person.unionid == UNIONID
+    customer.refresh_from_db()
+    assert customer.profile_due_at is None
 
 
 def test_channels_without_profiles_get_no_task(enqueued: list[tuple[Any, bool]]) -> None:
@@ -129,6 +142,7 @@ def test_channels_without_profiles_get_no_task(enqueued: list[tuple[Any, bool]])
     )
 
     assert enqueued == []
+    assert Customer.objects.get().profile_due_at is None
 
 
 def test_the_task_is_idempotent_and_keeps_a_name_the_customer_already_has(
@@ -138,9 +152,12 @@ def test_the_task_is_idempotent_and_keeps_a_name_the_customer_already_has(
     customer = kf_writes(client, fake_wechat)
     Customer.objects.filter(pk=customer.pk).update(display_name="张三（会员）")
 
-    customer_profile_fetch.apply(args=(customer.pk,))
-    customer_profile_fetch.apply(args=(customer.pk,))
+    customer_profiles_fetch.apply()
+    # Due again, as if the worker was lost before it cleared the mark: asked again, linked once.
+    Customer.objects.filter(pk=customer.pk).update(profile_due_at=timezone.now())
+    customer_profiles_fetch.apply()
 
+    assert fake_wechat.users.calls == [("kf/customer/batchget", [KF_USER])] * 2
     customer.refresh_from_db()
     assert customer.display_name == "张三（会员）"
     assert Person.objects.get().unionid == UNIONID
@@ -154,7 +171,7 @@ def test_an_unknown_openid_is_logged_and_the_customer_is_still_served(
     with caplog.at_level(logging.WARNING, logger="apps.conversations.services.profile"):
         customer = oa_writes(client, fake_wechat)  # never followed, as far as the fake knows
 
-    assert fake_wechat.users.calls == [("user/info", OPENID)]
+    assert fake_wechat.users.calls == [("user/info/batchget", [OPENID])]
     assert "40003" in caplog.text
     assert not Identity.objects.filter(customer=customer).exists()
     assert Message.objects.get(direction=Message.Direction.INBOUND).status == Message.Status.ANSWERED
@@ -187,10 +204,11 @@ def test_an_unfollowed_user_has_no_profile(
     customer = oa_writes(client, fake_wechat)
     fake_wechat.users.unfollow(OA_APP_ID, OPENID)
 
-    customer_profile_fetch.apply(args=(customer.pk,))
+    customer_profiles_fetch.apply()
 
-    assert fake_wechat.users.calls == [("user/info", OPENID)]
+    assert fake_wechat.users.calls == [("user/info/batchget", [OPENID])]
     assert not Person.objects.exists()
+    assert Customer.objects.get(pk=customer.pk).profile_due_at is None  # settled: not asked again
 
 
 def test_a_revoked_token_is_refreshed_once_and_the_link_is_made(
@@ -201,11 +219,11 @@ def test_a_revoked_token_is_refreshed_once_and_the_link_is_made(
     fake_wechat.revoke_tokens()
     fetches = fake_wechat.token_fetches[OA_APP_ID]
 
-    customer_profile_fetch.apply(args=(customer.pk,))
+    customer_profiles_fetch.apply()
 
-    assert fake_wechat.users.calls == [("user/info", OPENID)]  # after the revoked token's 40001
+    assert fake_wechat.users.calls == [("user/info/batchget", [OPENID])]  # after the revoked token's 40001
     assert fake_wechat.token_fetches[OA_APP_ID] == fetches + 1
-    assert Person.objects.get().unionid == UNIONID
+    assert Identity.objects.get(customer=customer).person.unionid == UNIONID
 
 
 def test_a_token_wechat_keeps_refusing_is_retried_with_backoff_then_given_up_without_a_crash(
@@ -221,15 +239,19 @@ def test_a_token_wechat_keeps_refusing_is_retried_with_backoff_then_given_up_wit
     fake_wechat.revoke_tokens()
 
     with pytest.raises(Retry) as retry:
-        customer_profile_fetch.apply(args=(customer.pk,), throw=True)
+        customer_profiles_fetch.apply(throw=True)
+    # The retry asks about this batch's customers only (celery's stubs lack the signature).
+    assert retry.value.sig.args == ([customer.pk],)  # type: ignore[attr-defined]
     with caplog.at_level(logging.WARNING, logger="apps.conversations.tasks"):
-        customer_profile_fetch.apply(args=(customer.pk,), retries=customer_profile_fetch.max_retries, throw=True)
+        customer_profiles_fetch.apply(args=([customer.pk],), retries=customer_profiles_fetch.max_retries, throw=True)
 
     assert retry.value.when == 2  # seconds, doubling with each try
     assert "no profile after 7 tries" in caplog.text
     assert "40001" in caplog.text
     assert fake_wechat.users.calls == []  # refused at the door: no token WeChat accepts
     assert not Person.objects.exists()
+    customer.refresh_from_db()
+    assert customer.profile_due_at is None  # given up: not asked again by a later batch
 
 
 def test_a_kf_customer_wecom_does_not_know_is_dropped(
@@ -261,3 +283,27 @@ def test_the_fake_refuses_what_wecom_refuses_in_a_batchget(fake_wechat: FakeWeCh
     oa_token = httpx.get(f"{fake_wechat.url}/cgi-bin/token", params={"appid": OA_APP_ID, "secret": "s"}).json()
     with pytest.raises(wechat_client.InvalidTokenError):  # an Official Account's token is not WeCom's
         wechat_client.kf_customer_batchget(access_token=oa_token["access_token"], external_userids=ids[:1])
+
+
+@pytest.mark.usefixtures("oa_account")
+def test_the_fake_refuses_what_wechat_refuses_in_a_user_info_batchget(fake_wechat: FakeWeChat) -> None:
+    fake_wechat.users.follow(OA_APP_ID, OPENID, nickname="小红")
+    token = httpx.get(f"{fake_wechat.url}/cgi-bin/token", params={"appid": OA_APP_ID, "secret": "s"}).json()
+    url = f"{fake_wechat.url}/cgi-bin/user/info/batchget"
+    users = [{"openid": f"o{n:04d}", "lang": "zh_CN"} for n in range(101)]
+
+    def post(access_token: str, user_list: list[dict[str, str]]) -> dict[str, Any]:
+        return httpx.post(url, params={"access_token": access_token}, json={"user_list": user_list}).json()
+
+    assert post(token["access_token"], users)["errcode"] == 40032  # more than 100
+    assert post(token["access_token"], [])["errcode"] == 40032
+    assert post("forged", users[:1])["errcode"] == 40001
+    # One openid that is not the account's refuses the whole call.
+    assert post(token["access_token"], [{"openid": OPENID}, users[0]])["errcode"] == 40003
+    answer = wechat_client.oa_user_info_batchget(access_token=token["access_token"], openids=[OPENID])
+    assert [(u.openid, u.subscribe, u.nickname, u.unionid) for u in answer.user_info_list] == [(OPENID, 1, "小红", "")]
+    with pytest.raises(ValueError, match="1 to 100"):
+        wechat_client.oa_user_info_batchget(access_token=token["access_token"], openids=[u["openid"] for u in users])
+    kf_token = httpx.get(f"{fake_wechat.url}/cgi-bin/gettoken", params={"corpid": CORP_ID, "corpsecret": "s"}).json()
+    with pytest.raises(wechat_client.InvalidTokenError):  # a WeCom token is not an Official Account's
+        wechat_client.oa_user_info_batchget(access_token=kf_token["access_token"], openids=[OPENID])

@@ -18,7 +18,7 @@ from apps.conversations import events
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.services.modes import conversation_reopen
 from apps.conversations.services.outbound import conversation_reply
-from apps.conversations.services.profile import customer_profile_request
+from apps.conversations.services.profile import customer_profile_due_at, customer_profile_request
 from apps.conversations.services.satisfaction import (
     Rating,
     rating_parse,
@@ -213,7 +213,9 @@ def conversation_open(*, channel: str, external_id: str, display_name: str = "")
 def _customer_upsert(*, channel: str, external_id: str, display_name: str) -> tuple[Customer, bool]:
     """The customer, and whether this transaction created them (one INSERT; a SELECT only for a
     known customer, which the steady state finds with its open conversation instead)."""
-    customer = Customer(channel=channel, external_id=external_id, display_name=display_name)
+    # Inserted already due for a profile where the channel can tell one (no UPDATE after the insert).
+    due = customer_profile_due_at(channel=channel)
+    customer = Customer(channel=channel, external_id=external_id, display_name=display_name, profile_due_at=due)
     if _customer_insert(customer):
         # First sight of this customer: their channel is asked who they are, in a task after commit.
         customer_profile_request(customer=customer)

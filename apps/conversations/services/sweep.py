@@ -9,8 +9,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.conversations.models import Message
+from apps.conversations.models import Customer, Message
 from apps.conversations.services.process import inbound_fail
+from apps.conversations.services.profile import customer_profiles_schedule
 from apps.conversations.services.state import Status, enqueue_delivery, enqueue_processing
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ def messages_sweep(*, now: datetime | None = None) -> SweepReport:
                 if reset:
                     enqueue_processing(pk)
             inbound += reset
+    # A profile batch lost with its task (or its worker) is picked up by the next new customer's,
+    # or here when no new customer comes: one probe of the partial index of customers still due.
+    if Customer.objects.filter(profile_due_at__lt=received_cutoff).exists():
+        customer_profiles_schedule()
     if inbound or outbound or given_up:
         logger.warning("sweeper: requeued %d inbound, %d outbound, gave up on %d", inbound, outbound, given_up)
     return SweepReport(requeued_inbound=inbound, requeued_outbound=outbound, given_up=given_up)

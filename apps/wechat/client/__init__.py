@@ -47,17 +47,21 @@ from apps.wechat.client.media import (
 )
 from apps.wechat.client.users import (
     KF_BATCHGET_MAX,
+    OA_BATCHGET_MAX,
     KfCustomer,
     KfCustomers,
     OaUserInfo,
+    OaUserInfoList,
     kf_customer_batchget,
     oa_user_info,
+    oa_user_info_batchget,
 )
 
 __all__ = [
     "INVALID_MEDIA_ID",
     "INVALID_TOKEN_ERRCODES",
     "KF_BATCHGET_MAX",
+    "OA_BATCHGET_MAX",
     "OUTCOME_GIVE_UP",
     "OUTCOME_HAND_OVER",
     "OUTCOME_REFRESH",
@@ -74,6 +78,7 @@ __all__ = [
     "KfServiceState",
     "KfSyncPage",
     "OaUserInfo",
+    "OaUserInfoList",
     "PermanentApiError",
     "QuotaApiError",
     "StateApiError",
@@ -94,6 +99,7 @@ __all__ = [
     "oa_custom_send_text",
     "oa_token_fetch",
     "oa_user_info",
+    "oa_user_info_batchget",
     "url_get",
     "wecom_token_fetch",
 ]

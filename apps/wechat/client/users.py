@@ -1,10 +1,11 @@
-"""Who a customer is: Official Account cgi-bin/user/info, WeCom 客服 kf/customer/batchget."""
+"""Who a customer is: Official Account cgi-bin/user/info (and its batchget), WeCom 客服 kf/customer/batchget."""
 
 from pydantic import BaseModel
 
 from apps.wechat.client.http import _oa, _parse, _request, _wecom
 
 KF_BATCHGET_MAX = 100  # external_userids per kf/customer/batchget
+OA_BATCHGET_MAX = 100  # openids per cgi-bin/user/info/batchget
 
 
 class OaUserInfo(BaseModel):
@@ -15,6 +16,12 @@ class OaUserInfo(BaseModel):
     openid: str
     nickname: str = ""
     unionid: str = ""
+
+
+class OaUserInfoList(BaseModel):
+    """user/info/batchget: one entry per openid asked, each shaped like user/info's answer."""
+
+    user_info_list: list[OaUserInfo] = []
 
 
 class KfCustomer(BaseModel):
@@ -31,6 +38,15 @@ class KfCustomers(BaseModel):
 def oa_user_info(*, access_token: str, openid: str) -> OaUserInfo:
     params = {"access_token": access_token, "openid": openid, "lang": "zh_CN"}
     return _parse(OaUserInfo, _request("GET", _oa("user/info"), params=params))
+
+
+def oa_user_info_batchget(*, access_token: str, openids: list[str]) -> OaUserInfoList:
+    """Several users in one call. WeChat refuses the whole call (40003) if one openid is not the account's."""
+    if not 1 <= len(openids) <= OA_BATCHGET_MAX:
+        raise ValueError(f"user/info/batchget takes 1 to {OA_BATCHGET_MAX} openids, not {len(openids)}")
+    payload = {"user_list": [{"openid": openid, "lang": "zh_CN"} for openid in openids]}
+    data = _request("POST", _oa("user/info/batchget"), params={"access_token": access_token}, json=payload)
+    return _parse(OaUserInfoList, data)
 
 
 def kf_customer_batchget(*, access_token: str, external_userids: list[str]) -> KfCustomers:

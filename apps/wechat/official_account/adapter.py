@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -14,6 +15,7 @@ from apps.conversations.channels import (
     OutboundMedia,
     OutboundText,
     PermanentDeliveryError,
+    ProfileAnswer,
     outbound_text,
 )
 from apps.wechat import client, selectors
@@ -22,7 +24,7 @@ from apps.wechat.delivery import SendMedia, media_deliver, text_deliver
 from apps.wechat.media import media_fetch
 from apps.wechat.models import WechatAccount, WechatContact
 from apps.wechat.official_account.passive import account_passive_switch, passive_reply_park
-from apps.wechat.profiles import oa_customer_profile
+from apps.wechat.profiles import oa_customer_profile, oa_customer_profiles
 from apps.wechat.tokens import with_access_token
 
 # "api unauthorized": this account may not call custom-send (an unverified subscription account).
@@ -101,6 +103,10 @@ class OfficialAccountAdapter(ChannelAdapter):
     def customer_profile(self, *, external_id: str) -> CustomerProfile | None:
         """cgi-bin/user/info: the unionid when the account is bound to an Open Platform account."""
         return oa_customer_profile(channel=self.channel, external_id=external_id)
+
+    def customer_profiles(self, *, external_ids: Sequence[str]) -> dict[str, ProfileAnswer]:
+        """cgi-bin/user/info/batchget: up to 100 customers of an account in one call."""
+        return oa_customer_profiles(channel=self.channel, external_ids=external_ids)
 
     def send(self, outbound: Outbound) -> None:
         if isinstance(outbound, OutboundMedia):
