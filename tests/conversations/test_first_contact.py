@@ -5,7 +5,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from apps.conversations.models import Conversation, Customer, Message
 from apps.core import blind_index
@@ -29,13 +29,13 @@ def test_a_first_contact_costs_a_fixed_number_of_statements(
     assert customer.created_at is not None
     assert customer.updated_at is not None
     assert conversation.last_message_at is not None
-    # The duplicate check, then in one transaction (a savepoint here, inside the test's): the open
+    # One transaction (a savepoint here, inside the test's; no duplicate check before it): the open
     # conversation look-up (none), the customer insert that tells a new customer from a known one,
     # the conversation insert (its recency set there), the message insert. A customer created in this
     # transaction cannot have a conversation another one could see, so no lock, re-read, reopen
     # look-up or savepoint. 17 before issue 22's item 5 (get_or_create's savepoint and
     # look-ups, the customer lock, the conversation read twice, the recently closed one).
-    assert len(queries) <= 7, queries
+    assert len(queries) <= 6, queries
     assert queries.count("SAVEPOINT") <= 1, queries
     # The customer's rate-limit bucket.
     assert len(counted.redis) <= 1, counted.redis
@@ -77,3 +77,29 @@ def test_concurrent_first_messages_of_a_new_customer_share_one_conversation() ->
     assert Conversation.objects.count() == 1
     assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == senders
     assert {m.conversation_id for m in results} == {Conversation.objects.get().pk}
+
+
+@pytest.mark.django_db
+def test_a_redelivery_is_turned_away_by_the_index_and_leaves_the_callers_transaction_usable(
+    django_capture_on_commit_callbacks: Callable[..., object],
+) -> None:
+    # No look-up before the insert: the unique index turns the copy away and rolls back its part.
+    with django_capture_on_commit_callbacks(execute=False) as first_hooks:  # type: ignore[attr-defined]
+        first = receive("你好", message_id="wx-again", user="cust-again", display_name="小李")
+    with transaction.atomic(), django_capture_on_commit_callbacks(execute=False) as again_hooks:  # type: ignore[attr-defined]
+        again = receive("你好", message_id="wx-again", user="cust-again", display_name="李四")
+        # The caller's own transaction goes on (a kf page of several messages is one).
+        later = receive("还有一个问题", message_id="wx-later", user="cust-again")
+
+    assert first.created
+    assert not again.created
+    assert again.message.pk == first.message.pk
+    assert later.created
+    assert later.message.conversation_id == first.message.conversation_id
+    assert Customer.objects.get().display_name == "小李"  # the copy's name was rolled back with it
+    assert Message.objects.filter(channel_message_id="wx-again").count() == 1
+    # What the copy scheduled was rolled back with it: only the later message's processing and its
+    # two websocket nudges remain, as many as the first message scheduled.
+    scheduled = [hook.__qualname__.split(".")[0] for hook in again_hooks]
+    assert scheduled == ["enqueue_on_commit", "publish_on_commit", "publish_on_commit"]
+    assert len(first_hooks) == 3

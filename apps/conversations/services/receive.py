@@ -25,7 +25,13 @@ from apps.conversations.services.satisfaction import (
     satisfaction_answer,
     satisfaction_awaiting,
 )
-from apps.conversations.services.state import Mode, Status, enqueue_processing, exchange_audit
+from apps.conversations.services.state import (
+    Mode,
+    Status,
+    enqueue_processing,
+    exchange_audit,
+    open_conversation_lock,
+)
 from apps.core import clock
 from apps.core.ratelimit import TokenBucket
 
@@ -149,16 +155,17 @@ def _store(
     rating: Rating | None = None,
     on_stored: Callable[[Message], None] | None = None,
 ) -> Received:
-    if channel_message_id:
-        existing = Message.objects.filter(channel=channel, channel_message_id=channel_message_id).first()
-        if existing is not None:
-            return Received(message=existing, created=False)
+    # No look-up for a redelivery first: the unique (channel, channel_message_id) index turns one
+    # away at the insert, and rolls back what this transaction did before it. WeChat resends only a
+    # callback it had no ack for, so a statement spent on every message would buy little.
     try:
         with transaction.atomic():
             # Most messages come from a customer with an open conversation: found (and locked) with
             # their customer row in one query. A rating's answer may belong to a closed one: the
             # full path looks for it first.
-            conversation = _open_conversation_find(channel, external_user_id) if rating is None else None
+            conversation = (
+                None if rating is not None else open_conversation_lock(channel=channel, external_id=external_user_id)
+            )
             awaiting, fresh = None, False
             if conversation is not None:
                 _display_name_update(conversation.customer, display_name)
@@ -182,8 +189,7 @@ def _store(
             if not fresh:
                 # The desk's clock (apps/core/clock.py), so the timers that read it (idle close, queue
                 # abandonment) can be tested with moved time; the same instant as created_at otherwise.
-                conversation.last_message_at = clock.now()
-                conversation.save(update_fields=["last_message_at", "updated_at"])
+                _recency_set(conversation, clock.now())
             if awaiting is not None and rating is not None:
                 satisfaction_answer(satisfaction=awaiting, message=message, rating=rating)
             else:
@@ -192,12 +198,26 @@ def _store(
                 on_stored(message)
             events.conversation_changed(conversation_id=conversation.pk, message_id=message.pk)
     except IntegrityError:
-        # A concurrent delivery of the same channel message won the insert.
-        if not channel_message_id:
-            raise
-        existing = Message.objects.get(channel=channel, channel_message_id=channel_message_id)
+        # A redelivery, or a concurrent delivery of the same channel message that won the insert.
+        existing = (
+            Message.objects.filter(channel=channel, channel_message_id=channel_message_id).first()
+            if channel_message_id
+            else None
+        )
+        if existing is None:
+            raise  # another constraint: not a duplicate
         return Received(message=existing, created=False)
     return Received(message=message, created=True)
+
+
+_RECENCY = f"UPDATE {Conversation._meta.db_table} SET last_message_at = %s, updated_at = %s WHERE id = %s"  # noqa: S608
+
+
+def _recency_set(conversation: Conversation, at: datetime) -> None:
+    """conversation.save(update_fields=["last_message_at", "updated_at"]) as one constant statement."""
+    conversation.last_message_at, conversation.updated_at = at, timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_RECENCY, [conversation.last_message_at, conversation.updated_at, conversation.pk])
 
 
 def conversation_open(*, channel: str, external_id: str, display_name: str = "") -> Conversation:
@@ -264,18 +284,6 @@ def _display_name_update(customer: Customer, display_name: str) -> None:
     if display_name and customer.display_name != display_name:
         customer.display_name = display_name
         customer.save(update_fields=["display_name", "search_index", "updated_at"])
-
-
-def _open_conversation_find(channel: str, external_id: str) -> Conversation | None:
-    """The customer's open conversation, locked (not the customer row, as _conversation_open's
-    steady state), with the customer; None for a new customer or one without an open conversation."""
-    return (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .filter(customer__channel=channel, customer__external_id=external_id)
-        .exclude(mode=Mode.CLOSED)
-        .first()
-    )
 
 
 def _conversation_open(*, customer: Customer) -> Conversation:

@@ -64,6 +64,26 @@ _MESSAGE_LOCK = f"SELECT {columns_of(Message, 'm')} FROM {Message._meta.db_table
 _MESSAGE_CONVERSATION = f"SELECT conversation_id FROM {Message._meta.db_table} WHERE id = %s"  # noqa: S608
 
 
+_OPEN_CONVERSATION_LOCK = (
+    f"SELECT {columns_of(Conversation, 'c')}, {columns_of(Customer, 'u')}"  # noqa: S608
+    f" FROM {Conversation._meta.db_table} AS c JOIN {Customer._meta.db_table} AS u ON u.id = c.customer_id"
+    " WHERE u.channel = %s AND u.external_id = %s AND c.mode <> %s ORDER BY c.id LIMIT 1 FOR UPDATE OF c"
+)
+
+
+def open_conversation_lock(*, channel: str, external_id: str) -> Conversation | None:
+    """The customer's open conversation, locked (not the customer row), read with its customer;
+    None for a new customer or one without an open conversation. Every steady-state message asks."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_CONVERSATION_LOCK, [channel, external_id, Mode.CLOSED])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    conversation = row_to(Conversation, row[:_CONVERSATION_COLUMNS])
+    Conversation.customer.field.set_cached_value(conversation, row_to(Customer, row[_CONVERSATION_COLUMNS:]))
+    return conversation
+
+
 def conversation_lock(conversation_id: int) -> Conversation:
     """Lock a conversation (until commit) and read it, with its customer, as the lock found it."""
     with connection.cursor() as cursor:
