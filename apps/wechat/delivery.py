@@ -6,11 +6,16 @@ sent again on the retry, so the plan and its progress live in Redis (which a rol
 not undo); the contact's counters are written in Postgres when the attempt ends.
 """
 
-from collections.abc import Callable
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache as memoize
 from typing import TypedDict
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -39,6 +44,10 @@ from apps.wechat.planner import reply_plan
 # (contact, outbound, segment text, segment index)
 SendSegment = Callable[[WechatContact, OutboundText, str, int], None]
 _SendOne = Callable[[WechatContact, str, int], None]
+# A channel's last word before anything is planned or sent, under the customer's lock, with the
+# contact just read and whether the reply is parked for a passive reply: it may raise
+# DeliveryDeferred or PermanentDeliveryError to stop, and nothing of the delivery is written then.
+Gate = Callable[[WechatContact, bool], None]
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,10 @@ class SendMedia:
 WINDOW_CLOSED = 45015
 BUDGET_USED = 45047
 _LOCK_NAMESPACE = 0x7765  # "we": keeps our advisory locks apart from any other user's
-_PROGRESS_TTL = 3 * 24 * 3600
+# Progress is only read while the message is still processing, and delivery gives up within minutes
+# (the task's retries, then the sweeper's DESK_MAX_ATTEMPTS); nothing deletes it, so this TTL is
+# what bounds the keys (millions a day at 3 days).
+_PROGRESS_TTL = 6 * 3600
 # Temporary media lives 3 days at WeChat; the desk reuses a media_id for a little less.
 _UPLOAD_TTL = 2 * 24 * 3600
 
@@ -63,14 +75,55 @@ class _Progress(TypedDict):
     done: int
 
 
+@memoize
+def _redis() -> redis.Redis:
+    # One client (and pool) per process: django.core.cache builds a redis.Redis per command.
+    return redis.Redis.from_url(
+        f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}", socket_timeout=2, socket_connect_timeout=2
+    )
+
+
 def _progress_key(message_id: int) -> str:
     return f"wechat:delivery:{message_id}"
 
 
-def _lock_contact(contact_id: int) -> None:
-    # Serialises sends to one customer without a row lock, so inbound webhooks never wait on HTTP.
+def _progress_get(key: str) -> _Progress | None:
+    raw = _redis().get(key)
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return {"segments": list(data["segments"]), "done": int(data["done"])}
+
+
+def _progress_set(key: str, progress: _Progress) -> None:
+    _redis().set(key, json.dumps(progress, ensure_ascii=False), ex=_PROGRESS_TTL)
+
+
+def _lock_customer(channel: str, external_id: str) -> None:
+    """Serialises sends to one customer without a row lock, so inbound webhooks never wait on HTTP.
+
+    Keyed on the customer's natural key, which every sender (text or file, OA or kf) has before
+    reading anything: the contact is then read once, after the lock. A collision of the 32-bit
+    hash only makes two customers' sends wait for each other."""
+    key = zlib.crc32(f"{channel}:{external_id}".encode())
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, contact_id % 2**31])
+        # pg_advisory_xact_lock(int, int) takes signed 32-bit keys.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, key - 2**32 if key >= 2**31 else key])
+
+
+@contextmanager
+def _transaction() -> Iterator[None]:
+    """The caller's transaction (message_deliver's, which holds the message's row lock), without a
+    savepoint of its own: two statements fewer per send. Nothing here is written before the last
+    step, so an exception leaves nothing of ours behind, and one that escapes the caller rolls its
+    transaction back anyway; one the caller handles (a channel's gate parking or refusing the
+    reply, a custom-send the adapter turns into a passive reply) must not doom the caller's
+    transaction, which atomic(savepoint=False) would. Alone (no caller's transaction), its own."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        yield
 
 
 def _refusal(contact: WechatContact) -> int | None:
@@ -84,11 +137,17 @@ def _refusal(contact: WechatContact) -> int | None:
     return None
 
 
+@memoize
+def _record_sent_sql() -> str:
+    table = WechatContact._meta.db_table
+    return f"UPDATE {table} SET sent_in_window = sent_in_window + %s, last_sent_at = %s, updated_at = %s WHERE id = %s"  # noqa: S608
+
+
 def _record_sent(contact: WechatContact, count: int) -> None:
     if count:
-        WechatContact.objects.filter(pk=contact.pk).update(
-            sent_in_window=F("sent_in_window") + count, last_sent_at=timezone.now(), updated_at=timezone.now()
-        )
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(_record_sent_sql(), [count, now, now, contact.pk])
 
 
 def _record_quota_error(contact: WechatContact, *, errcode: int, sent: int) -> None:
@@ -102,9 +161,8 @@ def _record_quota_error(contact: WechatContact, *, errcode: int, sent: int) -> N
     )
 
 
-def text_deliver(*, outbound: OutboundText, send: SendSegment, contact: WechatContact | None = None) -> None:
-    """Plan and send ``outbound`` as segments, resuming after the last one WeChat accepted.
-    ``contact``: the customer's, when the caller has read it (with its account) already."""
+def text_deliver(*, outbound: OutboundText, send: SendSegment, gate: Gate | None = None) -> None:
+    """Plan and send ``outbound`` as segments, resuming after the last one WeChat accepted."""
 
     def plan(budget: int) -> list[str]:
         return reply_plan(
@@ -118,11 +176,11 @@ def text_deliver(*, outbound: OutboundText, send: SendSegment, contact: WechatCo
         outbound=outbound,
         plan=plan,
         send=lambda contact, text, index: send(contact, outbound, text, index),
-        contact=contact,
+        gate=gate,
     )
 
 
-def media_deliver(*, outbound: OutboundMedia, send: SendMedia) -> None:
+def media_deliver(*, outbound: OutboundMedia, send: SendMedia, gate: Gate | None = None) -> None:
     """Send one image, voice note, video or file: one message of the window's budget, like a segment.
 
     The upload's media_id is kept (temporary media lives 3 days), so a retry after a failed send
@@ -137,34 +195,37 @@ def media_deliver(*, outbound: OutboundMedia, send: SendMedia) -> None:
             cache.set(key, media_id, _UPLOAD_TTL)
         send.send(contact, outbound, media_id)
 
-    _deliver(outbound=outbound, plan=lambda budget: [outbound.kind] if budget > 0 else [], send=send_once)
+    _deliver(outbound=outbound, plan=lambda budget: [outbound.kind] if budget > 0 else [], send=send_once, gate=gate)
 
 
-# What another sender may have changed while this one waited for the contact's lock.
-_COUNTERS = ["window_opened_at", "sent_in_window", "quota_error_at", "quota_error_code"]
-
-
-def _deliver(
-    *, outbound: Outbound, plan: Callable[[int], list[str]], send: _SendOne, contact: WechatContact | None = None
-) -> None:
-    if contact is None:
-        contact = selectors.contact_for_customer(channel=outbound.channel, external_id=outbound.customer_external_id)
-    if contact is None:
-        raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
+def _deliver(*, outbound: Outbound, plan: Callable[[int], list[str]], send: _SendOne, gate: Gate | None = None) -> None:
     key = _progress_key(outbound.message_id)
     failure: PermanentDeliveryError | None = None
-    with transaction.atomic():
-        _lock_contact(contact.pk)
-        # Only the counters: a full refresh drops the cached account, and the send re-reads it.
-        contact.refresh_from_db(fields=_COUNTERS)
-        progress: _Progress | None = cache.get(key)
+    with _transaction():
+        _lock_customer(outbound.channel, outbound.customer_external_id)
+        # After the lock, in a statement of its own: one started before the lock was granted would
+        # read the counters as they were before the previous sender committed.
+        found = selectors.contact_for_reply(
+            channel=outbound.channel, external_id=outbound.customer_external_id, message_id=outbound.message_id
+        )
+        if found is None:
+            raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
+        contact = found.contact
+        if gate is not None:
+            gate(contact, found.parked)
+        # Every attempt counts itself (committed) before it sends, and the message's row lock lets
+        # one attempt run at a time: at 1, no attempt before this one can have sent anything.
+        progress = None if found.attempts == 1 else _progress_get(key)
         refusal = _refusal(contact)
         if refusal is None and progress is None:
             segments = plan(settings.WECHAT_REPLY_BUDGET - contact.sent_in_window)
             if not segments:
                 refusal = BUDGET_USED
             progress = {"segments": segments, "done": 0}
-            cache.set(key, progress, _PROGRESS_TTL)
+            if len(segments) > 1:
+                # A retry must resend this plan, not a new one cut to a smaller budget. One segment
+                # needs no plan kept: a crash before its send leaves nothing to resume.
+                _progress_set(key, progress)
         if refusal is not None or progress is None:
             _record_quota_error(contact, errcode=refusal or BUDGET_USED, sent=0)
             failure = PermanentDeliveryError(
@@ -174,10 +235,10 @@ def _deliver(
             )
         else:
             failure = _send_remaining(contact, progress, key, send)
+    # No DEL of the progress: it is read only while the message is processing, and a DEL before
+    # the caller's COMMIT would let a crash between the two send everything again.
     if failure is not None:
-        cache.delete(key)
         raise failure
-    cache.delete(key)
 
 
 def _send_remaining(
@@ -187,8 +248,13 @@ def _send_remaining(
     try:
         for index in range(progress["done"], len(segments)):
             send(contact, segments[index], index)
+            # What stops a resend after a crash between this send and the caller's COMMIT.
             progress["done"] = index + 1
-            cache.set(key, progress, _PROGRESS_TTL)
+            if progress["done"] < len(segments):
+                _progress_set(key, progress)
+            else:
+                # All sent: a retry needs only their count, so the texts do not stay for the TTL.
+                _progress_set(key, {"segments": [""] * len(segments), "done": len(segments)})
     except QuotaApiError as exc:
         _record_quota_error(contact, errcode=exc.errcode or BUDGET_USED, sent=progress["done"])
         return PermanentDeliveryError(str(exc), code=str(exc.errcode or BUDGET_USED), hand_over=True)

@@ -95,10 +95,18 @@ class KfSyncPage(BaseModel):
     msg_list: list[KfMessage] = []
 
 
+# The llm worker's threads (DESK_LLM_CONCURRENCY, 256 by default) each send their replies inline:
+# httpx's default pool keeps 20 idle connections, so with 40-60 sends in flight most of them opened
+# a new connection (getaddrinfo, TCP, TLS). Every sender gets a connection without waiting for one.
+_MAX_CONNECTIONS = 256
+_MAX_KEEPALIVE = 128
+
+
 @cache
 def _http() -> httpx.Client:
     timeout = httpx.Timeout(settings.WECHAT_HTTP_READ_TIMEOUT, connect=settings.WECHAT_HTTP_CONNECT_TIMEOUT)
-    return httpx.Client(timeout=timeout, headers={"User-Agent": "wechat-ai-desk"})
+    limits = httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_KEEPALIVE)
+    return httpx.Client(timeout=timeout, limits=limits, headers={"User-Agent": "wechat-ai-desk"})
 
 
 def _raise_for_errcode(data: dict[str, Any]) -> None:

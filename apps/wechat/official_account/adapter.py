@@ -34,6 +34,10 @@ API_UNAUTHORIZED = 48001
 class _CustomSendRefused(Exception):
     """Not a WeChatApiError, so text_deliver lets it through to the adapter instead of failing the reply."""
 
+    def __init__(self, message: str, *, contact: WechatContact) -> None:
+        super().__init__(message)
+        self.contact = contact  # as the delivery read it, under the customer's lock
+
 
 def _send(contact: WechatContact, outbound: OutboundText, text: str, index: int) -> None:
     try:
@@ -43,7 +47,7 @@ def _send(contact: WechatContact, outbound: OutboundText, text: str, index: int)
         )
     except client.WeChatApiError as exc:
         if exc.errcode == API_UNAUTHORIZED:
-            raise _CustomSendRefused(str(exc)) from exc
+            raise _CustomSendRefused(str(exc), contact=contact) from exc
         raise
 
 
@@ -71,7 +75,7 @@ def _send_media(contact: WechatContact, outbound: OutboundMedia, media_id: str) 
         )
     except client.WeChatApiError as exc:
         if exc.errcode == API_UNAUTHORIZED:
-            raise _CustomSendRefused(str(exc)) from exc
+            raise _CustomSendRefused(str(exc), contact=contact) from exc
         raise
 
 
@@ -113,17 +117,16 @@ class OfficialAccountAdapter(ChannelAdapter):
             self._media_send(outbound)
             return
         text = outbound_text(outbound)
-        contact = selectors.contact_for_reply(
-            channel=text.channel, external_id=text.customer_external_id, message_id=text.message_id
-        )
-        if contact is None:
-            raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
-        # Once parked, a reply stays passive even if the account's mode changes meanwhile.
-        if contact.account.replies_passively or contact.parked:  # type: ignore[attr-defined]
-            self._park(contact, text)
+
+        def gate(contact: WechatContact, parked: bool) -> None:
+            # Once parked, a reply stays passive even if the account's mode changes meanwhile.
+            if contact.account.replies_passively or parked:
+                self._park(contact, text)
+
         try:
-            text_deliver(outbound=text, send=_send, contact=contact)
+            text_deliver(outbound=text, send=_send, gate=gate)
         except _CustomSendRefused as exc:
+            contact = exc.contact
             if contact.account.reply_mode != WechatAccount.ReplyMode.AUTO:
                 raise PermanentDeliveryError(f"custom-send refused, passive replies are off: {exc}") from exc
             # Nothing was sent: the reply is not lost, it waits for the customer's next callback.
@@ -137,19 +140,19 @@ class OfficialAccountAdapter(ChannelAdapter):
     def _media_send(self, outbound: OutboundMedia) -> None:
         if outbound.kind not in self.media_kinds:
             raise PermanentDeliveryError(f"an Official Account cannot send a {outbound.kind}", code="media_unsupported")
-        contact = selectors.contact_for_customer(channel=outbound.channel, external_id=outbound.customer_external_id)
-        if contact is None:
-            raise PermanentDeliveryError("this customer has no WeChat contact to reply to")
-        # A passive reply would have to upload and answer within the callback's 5 s: text only.
-        if contact.account.replies_passively:
-            raise PermanentDeliveryError(
-                "this Official Account replies passively, which carries text only", code="media_unsupported"
-            )
+
+        def gate(contact: WechatContact, _parked: bool) -> None:
+            # A passive reply would have to upload and answer within the callback's 5 s: text only.
+            if contact.account.replies_passively:
+                raise PermanentDeliveryError(
+                    "this Official Account replies passively, which carries text only", code="media_unsupported"
+                )
+
         try:
-            media_deliver(outbound=outbound, send=SendMedia(upload=_upload, send=_send_media))
+            media_deliver(outbound=outbound, send=SendMedia(upload=_upload, send=_send_media), gate=gate)
         except _CustomSendRefused as exc:
-            if contact.account.reply_mode == WechatAccount.ReplyMode.AUTO:
-                account_passive_switch(account=contact.account, reason=f"custom-send refused: {exc}")
+            if exc.contact.account.reply_mode == WechatAccount.ReplyMode.AUTO:
+                account_passive_switch(account=exc.contact.account, reason=f"custom-send refused: {exc}")
             raise PermanentDeliveryError(
                 f"custom-send refused, and passive replies carry text only: {exc}", code="media_unsupported"
             ) from exc
