@@ -50,6 +50,11 @@ WECHAT_KF_CLOSING_TEXT = env_str(
     "WECHAT_KF_CLOSING_TEXT", "感谢您的咨询，本次服务已结束。如有其他问题，欢迎随时联系我们。"
 )
 
+# Threads kept for the callbacks' sync code (project/callbacks.py): reused, not one started per
+# callback. Past this many callbacks at once, each extra one gets a thread of its own. Keep it under
+# DATABASE_POOL_MAX_SIZE.
+DESK_CALLBACK_THREADS = env_int("DESK_CALLBACK_THREADS", 16)
+
 CELERY_BEAT_SCHEDULE["wechat-kf-sync-sweep"] = {
     "task": "apps.wechat.tasks.kf_sync_sweep",
     "schedule": env_float("WECHAT_KF_SWEEP_INTERVAL_SECONDS", 60.0),
