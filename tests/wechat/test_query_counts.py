@@ -35,14 +35,15 @@ def test_an_official_account_exchange_costs_a_fixed_number_of_statements(
     replies = Message.objects.filter(direction=Message.Direction.OUTBOUND, status=Message.Status.DELIVERED)
     assert replies.count() == 2
     statements, commands = counted.statements, counted.redis
-    # The callback: duplicate check, then one transaction (the open conversation with its customer,
-    # message insert, its recency, the reply window's upsert) = 7. Processing: claim, the message with its
-    # conversation (and whether it has media), context, then the reply's transaction (locks, reply
-    # insert, status, the audit row under the chain's lock) = 12 at most. Delivery, inline after that
-    # commit, no savepoint: the reply's lock, the customer's lock, the contact with its account (whether
-    # the reply is parked, its attempts), the counters' UPDATE and delivered = 7.
-    # Before issue 22: 41 statements, 4 BEGINs; before the delivery's cut (docs/performance-plan.md 1): 29.
-    assert len(statements) <= 26, statements
+    # The callback: one transaction (the open conversation with its customer, the message insert, whose
+    # unique index turns a redelivery away, its recency, the reply window's upsert) = 6. Processing: the
+    # claim that reads the message with its conversation (whether it has media, whether it is the
+    # first), the context, then the reply's transaction (the conversation's lock, the message's
+    # compare-and-set, the reply insert, the audit row under the chain's lock) = 10. Delivery, inline
+    # after that commit, no savepoint: the reply's lock, the customer's lock, the contact with its
+    # account (whether the reply is parked, its attempts), the counters' UPDATE and delivered = 7.
+    # Before issue 22: 41 statements, 4 BEGINs; 29 before the cuts of docs/performance-plan.md.
+    assert len(statements) <= 23, statements
     assert statements.count("BEGIN") <= 3, statements
     delivery = statements[len(statements) - 1 - statements[::-1].index("BEGIN") :]
     assert delivery == ["BEGIN", "SELECT", "SELECT", "SELECT", "UPDATE", "UPDATE", "COMMIT"], statements
