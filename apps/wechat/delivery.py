@@ -15,7 +15,6 @@ from datetime import timedelta
 from functools import cache as memoize
 from typing import TypedDict
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -29,6 +28,7 @@ from apps.conversations.channels import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from apps.core.redis import cache_redis
 from apps.wechat import selectors
 from apps.wechat.client import (
     OUTCOME_GIVE_UP,
@@ -75,20 +75,12 @@ class _Progress(TypedDict):
     done: int
 
 
-@memoize
-def _redis() -> redis.Redis:
-    # One client (and pool) per process: django.core.cache builds a redis.Redis per command.
-    return redis.Redis.from_url(
-        f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}", socket_timeout=2, socket_connect_timeout=2
-    )
-
-
 def _progress_key(message_id: int) -> str:
     return f"wechat:delivery:{message_id}"
 
 
 def _progress_get(key: str) -> _Progress | None:
-    raw = _redis().get(key)
+    raw = cache_redis().get(key)
     if raw is None:
         return None
     data = json.loads(raw)
@@ -96,7 +88,7 @@ def _progress_get(key: str) -> _Progress | None:
 
 
 def _progress_set(key: str, progress: _Progress) -> None:
-    _redis().set(key, json.dumps(progress, ensure_ascii=False), ex=_PROGRESS_TTL)
+    cache_redis().set(key, json.dumps(progress, ensure_ascii=False), ex=_PROGRESS_TTL)
 
 
 def _lock_customer(channel: str, external_id: str) -> None:

@@ -10,12 +10,12 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import TypeVar
 
 import redis
 from django.conf import settings
 
+from apps.core.redis import cache_redis
 from apps.wechat import client
 from apps.wechat.client import InvalidTokenError, TransientApiError
 from apps.wechat.models import WechatAccount
@@ -24,13 +24,6 @@ _T = TypeVar("_T")
 _LOCAL_SECONDS = 60.0
 # (Redis key, the API that issued the token) -> (token, use it until): this process's copies.
 _local: dict[tuple[str, str], tuple[str, float]] = {}
-
-
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(
-        f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}", socket_timeout=2, socket_connect_timeout=2
-    )
 
 
 def _key(account: WechatAccount) -> str:
@@ -51,13 +44,8 @@ def _remember(local_key: tuple[str, str], token: str, expires_at: float, margin:
     _local[local_key] = (token, min(expires_at - margin, time.time() + _LOCAL_SECONDS))
 
 
-def local_tokens_clear() -> None:
-    """Forget this process's copies (a test that replaces WeChat's API, or its tokens, mid-process)."""
-    _local.clear()
-
-
 def _cached(key: str) -> tuple[str, float] | None:
-    raw = _redis().get(key)
+    raw = cache_redis().get(key)
     if raw is None:
         return None
     data = json.loads(raw)
@@ -84,7 +72,7 @@ def access_token_get(*, account: WechatAccount, rejected: str = "") -> str:
     if cached and cached[0] != rejected and cached[1] - margin > time.time():
         _remember(local_key, cached[0], cached[1], margin)
         return cached[0]
-    lock = _redis().lock(f"{key}:refresh", timeout=30, blocking_timeout=10)
+    lock = cache_redis().lock(f"{key}:refresh", timeout=30, blocking_timeout=10)
     if not lock.acquire():
         # Someone else is refreshing; a token that has not expired yet still works meanwhile.
         if cached and cached[0] != rejected and cached[1] > time.time():
@@ -98,7 +86,7 @@ def access_token_get(*, account: WechatAccount, rejected: str = "") -> str:
         grant = _fetch(account)
         expires_in = max(grant.expires_in, 60)
         expires_at = time.time() + expires_in
-        _redis().set(key, json.dumps({"token": grant.access_token, "expires_at": expires_at}), ex=expires_in)
+        cache_redis().set(key, json.dumps({"token": grant.access_token, "expires_at": expires_at}), ex=expires_in)
         _remember(local_key, grant.access_token, expires_at, margin)
         return grant.access_token
     finally:
@@ -109,7 +97,7 @@ def access_token_get(*, account: WechatAccount, rejected: str = "") -> str:
 
 def access_token_forget(*, account: WechatAccount) -> None:
     _local.pop(_local_key(account), None)
-    _redis().delete(_key(account))
+    cache_redis().delete(_key(account))
 
 
 def with_access_token(*, account: WechatAccount, call: Callable[[str], _T]) -> _T:

@@ -22,10 +22,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 
 import redis
-from django.conf import settings
 from django.db import transaction
 
 from apps.conversations.channels import (
@@ -40,6 +38,7 @@ from apps.conversations.channels import (
 from apps.conversations.models import Customer
 from apps.conversations.signals import customer_identified
 from apps.core import clock
+from apps.core.redis import cache_redis
 from apps.core.side_effects import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -65,13 +64,6 @@ class ProfileRound:
     more: bool = False
 
 
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(
-        f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}", socket_timeout=2, socket_connect_timeout=2
-    )
-
-
 def _asks_profiles(channel: str) -> bool:
     return any(overrides_hook(channel, hook) for hook in _HOOKS)
 
@@ -84,9 +76,9 @@ def customer_profile_due_at(*, channel: str) -> datetime | None:
 
 def customer_profile_request(*, customer: Customer) -> None:
     """A customer row was just created: mark them due, and schedule a batch once this commits."""
-    if not _asks_profiles(customer.channel):
-        return
     if customer.profile_due_at is None:  # not already inserted with the mark (customer_profile_due_at)
+        if not _asks_profiles(customer.channel):
+            return
         customer.profile_due_at = clock.now()
         Customer.objects.filter(pk=customer.pk).update(profile_due_at=customer.profile_due_at)
     transaction.on_commit(customer_profiles_schedule)
@@ -100,7 +92,7 @@ def customer_profiles_schedule() -> None:
     from apps.conversations.tasks import customer_profiles_fetch
 
     try:
-        first = bool(_redis().set(BATCH_KEY, 1, nx=True, ex=_BATCH_WINDOW_S))
+        first = bool(cache_redis().set(BATCH_KEY, 1, nx=True, ex=_BATCH_WINDOW_S))
     except redis.RedisError:
         logger.warning("profile batch: Redis unavailable; enqueueing a batch without the debounce")
         first = True
@@ -110,7 +102,7 @@ def customer_profiles_schedule() -> None:
 
 def _schedule_released() -> None:
     try:
-        _redis().delete(BATCH_KEY)
+        cache_redis().delete(BATCH_KEY)
     except redis.RedisError:
         logger.warning("profile batch: Redis unavailable; the debounce key expires by itself")
 

@@ -4,7 +4,6 @@ Going offline hands their open conversations back (DESK_ROUTING_ON_OFFLINE: the 
 """
 
 import logging
-from functools import cache
 
 import redis
 from django.conf import settings
@@ -16,6 +15,7 @@ from apps.audit.services import audit_record
 from apps.conversations.models import Conversation, ConversationEvent
 from apps.conversations.services import conversation_lock, conversation_mode_record, conversation_queue_announce
 from apps.core import clock
+from apps.core.redis import cache_redis
 from apps.core.side_effects import enqueue_on_commit
 from apps.routing.models import AgentStatus, QueueTicket
 from apps.routing.services.assign import agent_lock, ticket_give
@@ -90,13 +90,6 @@ def _release(*, conversation_id: int, user_id: int) -> bool:
     return True
 
 
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(
-        f"{settings.REDIS_URL}/{settings.REDIS_CACHE_DB}", socket_timeout=2, socket_connect_timeout=2
-    )
-
-
 def _key(user_id: int) -> str:
     return f"routing:presence:{user_id}"
 
@@ -114,7 +107,7 @@ return n
 def presence_connect(*, user_id: int) -> None:
     """A console tab of the agent connected; an agent marked away by the sweep is online again."""
     try:
-        pipe = _redis().pipeline()
+        pipe = cache_redis().pipeline()
         pipe.hincrby(_key(user_id), "tabs", 1)
         pipe.hset(_key(user_id), "seen", str(clock.now().timestamp()))
         pipe.execute()
@@ -126,7 +119,7 @@ def presence_connect(*, user_id: int) -> None:
 
 def presence_disconnect(*, user_id: int) -> None:
     try:
-        _redis().eval(_DISCONNECT, 1, _key(user_id), str(clock.now().timestamp()))
+        cache_redis().eval(_DISCONNECT, 1, _key(user_id), str(clock.now().timestamp()))
     except redis.RedisError:
         logger.warning("presence of agent %s not recorded", user_id, exc_info=True)
 
@@ -138,7 +131,7 @@ def presence_sweep() -> int:
     online = list(AgentStatus.objects.filter(status=Status.ONLINE).values_list("user_id", "changed_at"))
     if not online:
         return 0
-    pipe = _redis().pipeline()
+    pipe = cache_redis().pipeline()
     for user_id, _ in online:
         pipe.hmget(_key(user_id), "tabs", "seen")
     marked = 0
