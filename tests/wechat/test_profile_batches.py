@@ -29,11 +29,6 @@ pytestmark = pytest.mark.usefixtures("eager_tasks")
 BATCHGET = "/cgi-bin/user/info/batchget"
 
 
-@pytest.fixture(autouse=True)
-def _no_batch_waiting() -> None:
-    profile_service._redis().delete(profile_service.BATCH_KEY)
-
-
 def due_customers(account: WechatAccount, fake: FakeWeChat, count: int, *, named: bool = True) -> list[Customer]:
     """``count`` Official Account customers as their first messages leave them: a contact, marked due,
     and known to the fake WeChat (with a nickname, as a test may still have it give one)."""

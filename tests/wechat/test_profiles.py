@@ -20,7 +20,6 @@ from apps.audit.events import AuditEvent
 from apps.audit.models import AuditLog
 from apps.conversations.models import Conversation, Customer, Message
 from apps.conversations.services import message_receive
-from apps.conversations.services import profile as profile_service
 from apps.conversations.tasks import customer_profiles_fetch
 from apps.customers import selectors
 from apps.customers.models import Identity, Person
@@ -51,13 +50,6 @@ def kf_writes(client: Client, fake: FakeWeChat, *, user: str = KF_USER) -> Custo
     fake.add_kf_messages(OPEN_KFID, [message])
     kf_post(client, kf_event_xml(open_kfid=OPEN_KFID, callback_token="T"))
     return Customer.objects.get(channel="wecom_kf", external_id=f"{OPEN_KFID}:{user}")
-
-
-@pytest.fixture(autouse=True)
-def _no_batch_waiting() -> None:
-    # The debounce key lives in Redis across tests: an earlier test's recorded (never run) batch must
-    # not make this test's first new customer wait for it.
-    profile_service._redis().delete(profile_service.BATCH_KEY)
 
 
 @pytest.fixture

@@ -55,27 +55,23 @@ def row_to(model: type[M], values: Sequence[Any]) -> M:
 # Raw, constant statements for the spine's locks (issue 22: the ORM's compile of a locked
 # select_related read cost more than the lock itself). Table and column names come from _meta.
 _CONVERSATION_COLUMNS = len(Conversation._meta.concrete_fields)
-_CONVERSATION_LOCK = (
+# A conversation with its customer, locked (not the customer row): each statement adds its WHERE.
+_CONVERSATION_WITH_CUSTOMER = (
     f"SELECT {columns_of(Conversation, 'c')}, {columns_of(Customer, 'u')}"  # noqa: S608
     f" FROM {Conversation._meta.db_table} AS c JOIN {Customer._meta.db_table} AS u ON u.id = c.customer_id"
-    " WHERE c.id = %s FOR UPDATE OF c"
+)
+_CONVERSATION_LOCK = f"{_CONVERSATION_WITH_CUSTOMER} WHERE c.id = %s FOR UPDATE OF c"
+_OPEN_CONVERSATION_LOCK = (
+    f"{_CONVERSATION_WITH_CUSTOMER}"
+    " WHERE u.channel = %s AND u.external_id = %s AND c.mode <> %s ORDER BY c.id LIMIT 1 FOR UPDATE OF c"
 )
 _MESSAGE_LOCK = f"SELECT {columns_of(Message, 'm')} FROM {Message._meta.db_table} AS m WHERE m.id = %s FOR UPDATE"  # noqa: S608
 _MESSAGE_CONVERSATION = f"SELECT conversation_id FROM {Message._meta.db_table} WHERE id = %s"  # noqa: S608
 
 
-_OPEN_CONVERSATION_LOCK = (
-    f"SELECT {columns_of(Conversation, 'c')}, {columns_of(Customer, 'u')}"  # noqa: S608
-    f" FROM {Conversation._meta.db_table} AS c JOIN {Customer._meta.db_table} AS u ON u.id = c.customer_id"
-    " WHERE u.channel = %s AND u.external_id = %s AND c.mode <> %s ORDER BY c.id LIMIT 1 FOR UPDATE OF c"
-)
-
-
-def open_conversation_lock(*, channel: str, external_id: str) -> Conversation | None:
-    """The customer's open conversation, locked (not the customer row), read with its customer;
-    None for a new customer or one without an open conversation. Every steady-state message asks."""
+def _conversation_locked(sql: str, params: Sequence[int | str]) -> Conversation | None:
     with connection.cursor() as cursor:
-        cursor.execute(_OPEN_CONVERSATION_LOCK, [channel, external_id, Mode.CLOSED])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -84,15 +80,17 @@ def open_conversation_lock(*, channel: str, external_id: str) -> Conversation | 
     return conversation
 
 
+def open_conversation_lock(*, channel: str, external_id: str) -> Conversation | None:
+    """The customer's open conversation, locked (not the customer row), read with its customer;
+    None for a new customer or one without an open conversation. Every steady-state message asks."""
+    return _conversation_locked(_OPEN_CONVERSATION_LOCK, [channel, external_id, Mode.CLOSED])
+
+
 def conversation_lock(conversation_id: int) -> Conversation:
     """Lock a conversation (until commit) and read it, with its customer, as the lock found it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CONVERSATION_LOCK, [conversation_id])
-        row = cursor.fetchone()
-    if row is None:
+    conversation = _conversation_locked(_CONVERSATION_LOCK, [conversation_id])
+    if conversation is None:
         raise Conversation.DoesNotExist(f"conversation {conversation_id}")
-    conversation = row_to(Conversation, row[:_CONVERSATION_COLUMNS])
-    Conversation.customer.field.set_cached_value(conversation, row_to(Customer, row[_CONVERSATION_COLUMNS:]))
     return conversation
 
 
