@@ -51,6 +51,7 @@ class Stats:
     in_flight: int = 0
     max_in_flight: int = 0
     bodies: list[dict] = field(default_factory=list)
+    peers: set[tuple] = field(default_factory=set)  # the clients' (host, port): one per TCP connection
 
 
 def _chunk(model: str, delta: dict, finish: str | None = None) -> bytes:
@@ -131,6 +132,8 @@ class OpenAIServer:
         b = self.behaviour
         body = await request.json()
         self.stats.requests += 1
+        if request.transport is not None:
+            self.stats.peers.add(tuple(request.transport.get_extra_info("peername") or ()))
         if self.record_bodies:
             self.stats.bodies.append(body)
         self.stats.in_flight += 1

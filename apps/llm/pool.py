@@ -4,7 +4,7 @@ import asyncio
 import random
 import time
 
-import httpx
+import aiohttp
 
 from apps.llm import client
 from apps.llm.breaker import Breaker
@@ -14,7 +14,7 @@ _ATTEMPTS = 2  # the first endpoint, then once on another
 
 
 class EndpointPool:
-    def __init__(self, *, http: httpx.AsyncClient, breaker: Breaker) -> None:
+    def __init__(self, *, http: aiohttp.ClientSession, breaker: Breaker) -> None:
         self.http = http
         self.breaker = breaker
         # Per-process cap on requests in flight to one endpoint (the breaker is shared, this is not).

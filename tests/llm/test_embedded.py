@@ -1,6 +1,8 @@
 """The embedded model: assembled from pinned slices, verified before it is loaded, refused when changed,
 and reached through the pool like any endpoint. Only the last test loads the real model (~1.1 GB)."""
 
+import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -24,7 +26,7 @@ from apps.llm import client, embedded_model, embedded_server, selectors, service
 from apps.llm.answerer import LLMAnswerer
 from apps.llm.embedded_model import SPEC, ModelSpec
 from apps.llm.models import Endpoint
-from apps.llm.types import NoEndpointAvailable
+from apps.llm.types import ChatRequest, NoEndpointAvailable
 from peers.openai_server import OpenAIServer
 from tests.factories import receive
 from tests.llm.model_files import flip_one_byte
@@ -131,13 +133,27 @@ def test_with_no_endpoint_the_pool_answers_through_the_embedded_server(
     assert body["stream"] is True
 
 
-def test_the_embedded_server_gets_a_fresh_connection_per_call(settings: Any) -> None:
+@pytest.mark.parametrize("embedded", [True, False])
+def test_the_embedded_server_gets_a_fresh_connection_per_call(
+    openai_server: Start, settings: Any, embedded: bool
+) -> None:
     # llama.cpp's server now and then drops a kept-alive connection as the next request goes out.
-    settings.LLM_EMBEDDED_URL = "http://127.0.0.1:8090"
-    embedded = selectors.embedded_endpoint()
+    server = openai_server(answer="好的。")
+    use_embedded(settings, server)
+    endpoint = selectors.embedded_endpoint()
+    assert endpoint is not None
+    if not embedded:  # the contrast: a vLLM endpoint keeps its connection between calls
+        endpoint = dataclasses.replace(endpoint, keep_alive=True)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "几点开门？"}], max_tokens=32, temperature=0.6, top_p=0.95
+    )
 
-    assert embedded is not None
-    assert client._headers(embedded) == {"Connection": "close"}
+    async def three_calls() -> list[str]:
+        async with client.http_client(max_connections=4) as http:
+            return [(await client.chat_complete(http=http, endpoint=endpoint, request=request)).text for _ in range(3)]
+
+    assert asyncio.run(three_calls()) == ["好的。"] * 3
+    assert len(server.stats.peers) == (3 if embedded else 1)
 
 
 @pytest.mark.django_db

@@ -256,17 +256,26 @@ def test_unreadable_tls_files_are_named_in_the_error(pki: PKI, tmp_path: Path) -
         client.tls_context(TLSFiles(client_key=str(pki.client.key)))
 
 
-def test_the_runner_builds_its_client_from_the_settings(pki: PKI, settings: Any) -> None:
+def test_the_runner_builds_its_client_from_the_settings(
+    pki: PKI, https_server: Callable[..., OpenAIServer], settings: Any
+) -> None:
+    """The runner's session trusts DESK_LLM_CA_BUNDLE and presents the client certificate of the settings."""
     from apps.llm.runner import Runner
 
     settings.DESK_LLM_CA_BUNDLE = str(pki.ca.cert)
     settings.DESK_LLM_CLIENT_CERT = str(pki.client.cert)
     settings.DESK_LLM_CLIENT_KEY = str(pki.client.key)
-    http = asyncio.run(Runner._make_http())
-    try:
-        context = http._transport._pool._ssl_context  # type: ignore[attr-defined]
-        assert context.verify_mode == ssl.CERT_REQUIRED
-        assert context.check_hostname
-        assert any(cert["subject"] == ((("commonName", "desk-test-ca"),),) for cert in context.get_ca_certs())
-    finally:
-        asyncio.run(http.aclose())
+    server = https_server(require_client_cert=True)
+
+    async def call() -> Completion:
+        http = await Runner._make_http()
+        try:
+            request = ChatRequest(
+                messages=[{"role": "user", "content": "退货要几天？"}], max_tokens=32, temperature=0.6, top_p=0.95
+            )
+            return await client.chat_complete(http=http, endpoint=_endpoint(server), request=request)
+        finally:
+            await http.close()
+
+    assert asyncio.run(call()).text == "您好，七天内可以退货。"
+    assert server.stats.requests == 1
