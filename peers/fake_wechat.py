@@ -246,6 +246,13 @@ def multipart_files(content_type: str, raw: bytes) -> dict[str, tuple[str, str, 
 
 def serve(fake: FakeWeChat) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as api.weixin.qq.com and qyapi.weixin.qq.com answer: HTTP/1.0 would make every call
+        # of the desk a new connection (and a new thread here), a cost the desk does not have in production.
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm on a kept-alive connection the
+        # body waits for the client's delayed ACK (40 ms), a stall WeChat's servers do not have.
+        disable_nagle_algorithm = True
+
         def _dispatch(self, method: str) -> None:
             parsed = urlparse(self.path)
             query = {key: values[0] for key, values in parse_qs(parsed.query).items()}
@@ -280,6 +287,9 @@ def serve(fake: FakeWeChat) -> ThreadingHTTPServer:
                 self.send_header("Content-Disposition", f"attachment; {value}")
             if raw.announce_length:
                 self.send_header("Content-Length", str(len(raw.body)))
+            else:  # the body ends where the connection does
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             step = 1024 if raw.drip_s else len(raw.body) or 1
             for start in range(0, len(raw.body), step):
