@@ -7,8 +7,9 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from apps.core import metrics, vault
+        from apps.core import gc_policy, metrics, vault
 
         metrics.celery_signals_connect()
+        gc_policy.celery_signals_connect()
         # Keeps the Vault token the settings logged in with alive (no-op without VAULT_ADDR).
         vault.renewer_start()

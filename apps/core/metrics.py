@@ -80,6 +80,13 @@ WEBSOCKETS = Gauge("desk_websocket_connections", "Open websocket connections in 
 CELERY_TASKS = Counter(
     "desk_celery_tasks_total", "Celery task runs, by end state (success, failure, retry).", ["task", "state"]
 )
+# apps/core/gc_policy.py: a full collection holds the GIL, so every thread of the process waits it out.
+GC_FULL_SECONDS = Histogram(
+    "desk_gc_full_collection_seconds",
+    "Full (generation 2) garbage collections of this process; every thread waits while one runs.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+GC_FROZEN_OBJECTS = Gauge("desk_gc_frozen_objects", "Objects moved to the permanent generation (gc.freeze).")
 CELERY_TASK_SECONDS = Histogram("desk_celery_task_seconds", "Celery task run time.", ["task"], buckets=_LATENCY_BUCKETS)
 SLA_BREACHES = Counter(
     "desk_sla_breaches_total",
@@ -328,3 +335,13 @@ def _task_postrun(task_id: str = "", task: Any = None, state: str | None = None,
     if started is not None:
         CELERY_TASK_SECONDS.labels(name).observe(time.monotonic() - started)
     CELERY_TASKS.labels(name, (state or "unknown").lower()).inc()
+
+
+@_safe
+def gc_full_collection(seconds: float) -> None:
+    GC_FULL_SECONDS.observe(seconds)
+
+
+@_safe
+def gc_frozen(count: int) -> None:
+    GC_FROZEN_OBJECTS.set(count)

@@ -26,6 +26,8 @@ from prometheus_client import REGISTRY, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
+from apps.core import gc_policy
+
 logger = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -122,6 +124,7 @@ class MetricsLifespan:
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": f"metrics listener: {exc}"})
                     return
+                gc_policy.schedule()  # the server is about to take requests: freeze what start-up built
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if listener is not None:

@@ -1,6 +1,6 @@
 """Prometheus metrics: the port each process serves them on, and the token Prometheus sends."""
 
-from project.settings.env import env_int, env_str
+from project.settings.env import env_bool, env_int, env_list, env_str
 
 # Each process serves its registry on a port of its own, never on the public web port that the
 # ingress and the TLS proxy publish (apps/core/metrics_listener.py). 0: not served. Run one
@@ -13,3 +13,9 @@ DESK_METRICS_HOST = env_str("DESK_METRICS_HOST", "0.0.0.0")  # noqa: S104
 # Empty here, which no listener accepts: local and test settings set development values,
 # production requires a real one.
 DESK_METRICS_TOKEN = env_str("DESK_METRICS_TOKEN", "")
+
+# Garbage collection of the long-running processes (apps/core/gc_policy.py): freeze what start-up built
+# when a worker or the web server is ready, and again after each delay (seconds), once the lazily loaded
+# models are in memory, so full collections stop walking it with the GIL held.
+DESK_GC_FREEZE = env_bool("DESK_GC_FREEZE", True)
+DESK_GC_FREEZE_AFTER_S = env_list("DESK_GC_FREEZE_AFTER_S", ["60", "600"])

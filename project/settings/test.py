@@ -17,11 +17,15 @@ os.environ.setdefault("CELERY_QUEUE_PREFIX", f"desk-test{_WORKER and '-' + _WORK
 os.environ.setdefault("DESK_LOG_LEVEL", "WARNING")
 
 from project.settings.base import *  # noqa: E402,F403  (after the environment above: settings read it)
+from project.settings.env import env_bool  # noqa: E402
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
 DESK_INBOUND_API_TOKEN = "test-inbound-token"  # noqa: S105
 DESK_METRICS_TOKEN = "test-metrics-token"  # noqa: S105
 DESK_METRICS_HOST = "127.0.0.1"
+# No freezing in pytest's own process (a web lifespan test would otherwise freeze the whole test session);
+# a live worker a test starts turns it on through its environment.
+DESK_GC_FREEZE = env_bool("DESK_GC_FREEZE", False)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -176,7 +176,9 @@ async def test_open_websockets_are_counted_until_they_close() -> None:
 def test_a_celery_worker_serves_its_own_metrics(celery_worker_process: Callable[..., LiveProcess]) -> None:
     port = free_port()
     celery_worker_process(
-        DESK_WORKER_METRICS_PORT=str(port), DESK_MODERATOR="apps.conversations.placeholders.AllowAllModerator"
+        DESK_WORKER_METRICS_PORT=str(port),
+        DESK_MODERATOR="apps.conversations.placeholders.AllowAllModerator",
+        DESK_GC_FREEZE="true",  # as in production (the test settings turn it off for pytest's own process)
     )
     received = conversation_services.message_receive(
         channel="simulator", external_user_id="w1", display_name="", channel_message_id="metrics-worker", body="你好"
@@ -198,6 +200,9 @@ def test_a_celery_worker_serves_its_own_metrics(celery_worker_process: Callable[
     assert value(samples, "desk_celery_tasks_total", task=task, state="success") == 1
     assert value(samples, "desk_pipeline_stage_seconds_count", stage="deliver") == 1
     assert value(samples, "desk_pipeline_stage_seconds_count", stage="reply") == 1
+    # Ready, the worker froze what start-up built (apps/core/gc_policy.py) and times its full collections.
+    assert value(samples, "desk_gc_frozen_objects") > 10_000
+    assert value(samples, "desk_gc_full_collection_seconds_count") >= 1
     assert value(samples, "desk_inbound_outcomes_total", outcome="answered") == 1
     # And without the token the worker's port serves nothing
     assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401
