@@ -47,14 +47,20 @@ def settle(reason: str) -> int:
 
 
 def schedule() -> bool:
-    """Freeze now and after each delay of DESK_GC_FREEZE_AFTER_S; once per process. False when off."""
+    """Time full collections, then freeze now and after each of DESK_GC_FREEZE_AFTER_S; once per process.
+
+    False when this process had scheduled already or freezing is off (the collections are timed either
+    way, so the metric shows what freezing saves).
+    """
     global _scheduled
     delays = [float(s) for s in settings.DESK_GC_FREEZE_AFTER_S]
     with _lock:
-        if _scheduled or not settings.DESK_GC_FREEZE:
+        if _scheduled:
             return False
         _scheduled = True
     gc.callbacks.append(_time_full_collections)
+    if not settings.DESK_GC_FREEZE:
+        return False
     settle("ready")
     for delay in delays:
         timer = threading.Timer(delay, settle, args=(f"{delay:g} s after ready",))
