@@ -52,7 +52,12 @@ ISOLATION = {"REDIS_CACHE_DB": "9", "REDIS_BROKER_DB": "9", "REDIS_CHANNELS_DB":
 
 def stack_env(args: argparse.Namespace) -> dict[str, str]:
     # Every question is new, so the answer cache only adds a miss; it stays on (a miss is real work).
-    return harness.production_env(**ISOLATION, DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+    return harness.production_env(
+        **ISOLATION,
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        DESK_GC_FREEZE="true" if args.gc_freeze == "on" else "false",
+        DESK_METRICS_TOKEN="bench-load-metrics-token-of-this-run-only",  # noqa: S106
+    )
 
 
 def error_lines(stack: harness.Stack) -> dict[str, int]:
@@ -208,6 +213,7 @@ def measure_run(args: argparse.Namespace, env: dict[str, str], fake: FakeWeChat 
         llm_processes=args.llm_processes,
         worker_nice=args.worker_nice,
         cores=stack_cores,
+        metrics=True,  # each process's full garbage collections, from its metrics port
     )
     ok = False
     dsn = f"{dsn_base} dbname={DB_NAME}"
@@ -227,11 +233,14 @@ def measure_run(args: argparse.Namespace, env: dict[str, str], fake: FakeWeChat 
     recorder: profile.Recorder | None = None
 
     sizes_before: dict[str, tuple[int, int]] = {}
+    gc_before: dict[str, loadenv.GcPauses] = {}
+    gc_during: dict[str, loadenv.GcPauses] = {}
 
     def connected() -> None:
         # The customers are connected: from here on, the CPU is what the messages cost.
         nonlocal recorder
         sizes_before.update(loadenv.table_sizes(dsn))
+        gc_before.update(loadenv.gc_pauses(stack))
         cpu_before.update(cpu_now())
         sampler.mark()
         if args.profile:
@@ -265,6 +274,9 @@ def measure_run(args: argparse.Namespace, env: dict[str, str], fake: FakeWeChat 
         sampler.start()  # from before the customers connect: memory with 600 websockets is part of the figure
         measured = measure(total, args.rate, args.seconds, connected)
         cpu_after = cpu_now()
+        gc_during.update(
+            {n: p.since(gc_before.get(n, loadenv.GcPauses())) for n, p in loadenv.gc_pauses(stack).items()}
+        )
         sampler.done.set()
         cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / total for name in cpu_after}
         result = tally(dsn, channel=args.channel, prefix=measured.prefix, keys=measured.keys)
@@ -283,6 +295,9 @@ def measure_run(args: argparse.Namespace, env: dict[str, str], fake: FakeWeChat 
     print("  CPU per message (ms)   : " + ", ".join(f"{name} {value:.1f}" for name, value in cpu_ms.items()))
     print(f"    desk (processes, Postgres, Redis): {desk_ms:.1f} ms; the bench's own customers and fakes: "
           f"{sum(v for k, v in cpu_ms.items() if k in bench_names):.1f} ms")  # fmt: skip
+    pauses = ", ".join(f"{name} {p.count:.0f} ({p.seconds * 1000:.0f} ms in all, {p.over_50ms:.0f} over 50 ms)"
+                       for name, p in gc_during.items())  # fmt: skip
+    print(f"  full GC (gen 2)        : freeze {args.gc_freeze}; {pauses}")
     print(f"  outcome                : {result.line()}")
     storage = loadenv.storage_per_million(sizes_before, loadenv.table_sizes(dsn), total)
     growth_failed = print_soak(sampler, storage, soak=args.seconds >= 600)
@@ -324,6 +339,8 @@ def main() -> None:
     parser.add_argument("--chunk-delay", type=float, default=0.02, help="LLM seconds between streamed chunks")
     parser.add_argument("--llm-concurrency", type=int, default=128, help="threads of each llm worker process")
     parser.add_argument("--llm-processes", type=int, default=2, help="llm worker processes (one per core)")
+    parser.add_argument("--gc-freeze", choices=("on", "off"), default="on",
+                        help="DESK_GC_FREEZE of the stack (off: the baseline of apps/core/gc_policy.py)")  # fmt: skip
     parser.add_argument("--worker-nice", type=int, default=10, help="nice level of the Celery workers (0: none)")
     parser.add_argument(
         "--stack-cpus", default="", help="cores for the desk, its Postgres and Redis (taskset), e.g. 0,1"

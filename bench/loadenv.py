@@ -21,10 +21,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import httpx
 import psutil
 import psycopg
 
 from bench import harness
+from bench.private_servers import PrivatePostgres, PrivateRedis
 
 
 def cpu_list(text: str) -> list[int]:
@@ -48,8 +50,8 @@ class Services:
     """A Postgres cluster and a Redis server of the run's own, pinned to the stack's cores."""
 
     cores: list[int]
-    postgres: harness.PrivatePostgres = field(default_factory=lambda: harness.PrivatePostgres(durable=True))
-    redis: harness.PrivateRedis = field(default_factory=harness.PrivateRedis)
+    postgres: PrivatePostgres = field(default_factory=lambda: PrivatePostgres(durable=True))
+    redis: PrivateRedis = field(default_factory=PrivateRedis)
 
     def start(self) -> None:
         self.postgres.wrap = lambda argv: pinned(argv, self.cores)
@@ -251,3 +253,37 @@ def pin_self(cores: list[int]) -> None:
 
 def taskset_available() -> bool:
     return subprocess.run(["taskset", "-V"], capture_output=True, check=False).returncode == 0
+
+
+_GC = "desk_gc_full_collection_seconds"
+
+
+@dataclass(frozen=True)
+class GcPauses:
+    """A process's full garbage collections so far (apps/core/gc_policy.py times them)."""
+
+    count: float = 0.0
+    seconds: float = 0.0
+    over_50ms: float = 0.0
+
+    def since(self, before: GcPauses) -> GcPauses:
+        return GcPauses(self.count - before.count, self.seconds - before.seconds, self.over_50ms - before.over_50ms)
+
+
+def gc_pauses(stack: harness.Stack) -> dict[str, GcPauses]:
+    """Read from each process's metrics port (a Stack started with metrics=True)."""
+    token = stack.env.get("DESK_METRICS_TOKEN", "local-dev-metrics-token")
+    out: dict[str, GcPauses] = {}
+    for name, proc in stack.procs.items():
+        if not proc.metrics_port or not proc.alive:
+            continue
+        try:
+            url = f"http://127.0.0.1:{proc.metrics_port}/metrics"
+            text = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5).text
+        except httpx.HTTPError:
+            continue
+        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(_GC))
+        count = float(values.get(f"{_GC}_count", 0))
+        within = float(values.get(f'{_GC}_bucket{{le="0.05"}}', count))
+        out[name] = GcPauses(count=count, seconds=float(values.get(f"{_GC}_sum", 0)), over_50ms=count - within)
+    return out

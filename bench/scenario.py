@@ -17,6 +17,7 @@ import psycopg
 import redis
 
 from bench import harness
+from bench.private_servers import PrivatePostgres, PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "desk_faults_template"
@@ -56,8 +57,8 @@ class Run:
     env_extra: dict[str, str] = field(default_factory=dict)
     db_name: str = ""
     env: dict[str, str] = field(default_factory=dict)
-    redis: harness.PrivateRedis | None = None
-    postgres: harness.PrivatePostgres | None = None
+    redis: PrivateRedis | None = None
+    postgres: PrivatePostgres | None = None
     llms: list[harness.FakeLLM] = field(default_factory=list)
     stack: harness.Stack | None = None
 
@@ -73,13 +74,13 @@ class Run:
             env[key] = str(redis_db)
         template_ready(env)
         if self.private_redis:
-            self.redis = harness.PrivateRedis()
+            self.redis = PrivateRedis()
             self.redis.start()
             env["REDIS_URL"] = self.redis.url
         else:
             redis.Redis(db=redis_db).flushdb()
         if self.private_postgres:
-            self.postgres = harness.PrivatePostgres()
+            self.postgres = PrivatePostgres()
             self.postgres.start()
             self._copy_template_to_private()
         else:
