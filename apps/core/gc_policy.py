@@ -53,7 +53,7 @@ def schedule() -> bool:
     way, so the metric shows what freezing saves).
     """
     global _scheduled
-    delays = [float(s) for s in settings.DESK_GC_FREEZE_AFTER_S]
+    delays: list[float] = settings.DESK_GC_FREEZE_AFTER_S
     with _lock:
         if _scheduled:
             return False

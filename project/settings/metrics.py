@@ -1,5 +1,7 @@
 """Prometheus metrics: the port each process serves them on, and the token Prometheus sends."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from project.settings.env import env_bool, env_int, env_list, env_str
 
 # Each process serves its registry on a port of its own, never on the public web port that the
@@ -18,4 +20,9 @@ DESK_METRICS_TOKEN = env_str("DESK_METRICS_TOKEN", "")
 # when a worker or the web server is ready, and again after each delay (seconds), once the lazily loaded
 # models are in memory, so full collections stop walking it with the GIL held.
 DESK_GC_FREEZE = env_bool("DESK_GC_FREEZE", True)
-DESK_GC_FREEZE_AFTER_S = env_list("DESK_GC_FREEZE_AFTER_S", ["60", "600"])
+try:
+    DESK_GC_FREEZE_AFTER_S = [float(s) for s in env_list("DESK_GC_FREEZE_AFTER_S", ["60", "600"])]
+except ValueError as exc:
+    raise ImproperlyConfigured("DESK_GC_FREEZE_AFTER_S must be seconds separated by commas, e.g. 60,600") from exc
+if any(delay < 0 for delay in DESK_GC_FREEZE_AFTER_S):
+    raise ImproperlyConfigured("DESK_GC_FREEZE_AFTER_S cannot be negative")

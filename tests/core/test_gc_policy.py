@@ -50,7 +50,7 @@ def test_schedule_freezes_at_once_and_after_each_delay_once_per_process(
     fresh_policy: None, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.DESK_GC_FREEZE = True
-    settings.DESK_GC_FREEZE_AFTER_S = ["0.2", "0.4"]
+    settings.DESK_GC_FREEZE_AFTER_S = [0.2, 0.4]
     settled: list[str] = []
     real_settle = gc_policy.settle
 

@@ -133,3 +133,10 @@ def test_production_refuses_the_public_development_encryption_key() -> None:
 def test_a_misspelt_boolean_is_refused_not_guessed() -> None:
     result = _import_settings("project.settings.local", DJANGO_DEBUG="ture")
     assert "DJANGO_DEBUG must be true or false" in result.stderr
+
+
+@pytest.mark.parametrize(("value", "message"), [("60,soon", "seconds separated by commas"), ("-5", "negative")])
+def test_bad_gc_freeze_delays_are_refused_at_start_up(value: str, message: str) -> None:
+    result = _import_settings("project.settings.local", DESK_GC_FREEZE_AFTER_S=value)
+    assert result.returncode != 0
+    assert message in result.stderr
