@@ -66,10 +66,10 @@ def tls_context(files: TLSFiles) -> ssl.SSLContext:
 def http_client(*, max_connections: int = 1024, tls: TLSFiles | None = None) -> aiohttp.ClientSession:
     """One shared session per event loop: keep-alive connections are what keeps per-call overhead low.
 
-    aiohttp rather than httpx: at the 40-130 calls a worker has in flight, httpx spent 4-7 ms of CPU
-    per streamed completion (its pool scans every connection on each request and release) against
-    0.3-0.5 ms here (bench/llm_client.py). Create it inside the loop that uses it (aiohttp binds a
-    session to its loop). https endpoints are verified (``tls_context``), against the public CAs plus
+    aiohttp rather than httpx: with 64 and 128 calls in flight, a streamed completion cost 7.0 and 26.2 ms
+    of CPU on httpx (its pool walks every connection on each request and release) against 0.2 ms here
+    (bench/llm_client.py); an llm worker has 40-130 in flight. Create it inside the loop that uses it
+    (aiohttp binds a session to its loop). https endpoints are verified (``tls_context``), against the public CAs plus
     ``tls.ca_bundle``.
     """
     connector = aiohttp.TCPConnector(
