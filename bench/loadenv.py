@@ -133,6 +133,7 @@ class Snapshot:
     connections: dict[str, int]
     pg_backends: int
     redis_clients: int
+    heap: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class Sampler(threading.Thread):
@@ -170,6 +171,7 @@ class Sampler(threading.Thread):
             },
             pg_backends=int(row[0]) if row else 0,
             redis_clients=int(clients),
+            heap=heap(self.stack),
         )
 
     def run(self) -> None:
@@ -207,6 +209,15 @@ def growth_table(snapshots: list[Snapshot]) -> list[str]:
         for s in snapshots
     )
     lines.append(f"| open connections (desk processes) | {conns} | |")
+    for name in names:  # where the memory is, for the processes with a metrics port
+        for label in _HEAP.values():
+            values = [s.heap.get(name, {}).get(label) for s in snapshots]
+            if any(v is None for v in values):
+                continue
+            scale, unit = (1e6, " MB") if label.startswith("malloc") else (1.0, "")
+            shown = [f"{(v or 0.0) / scale:,.0f}{unit}" for v in values]
+            change = ((values[-1] or 0.0) - (values[0] or 0.0)) / scale
+            lines.append(f"| {name}: {label} | {' | '.join(shown)} | {change:+,.0f}{unit} |")
     return lines
 
 
@@ -270,10 +281,11 @@ class GcPauses:
         return GcPauses(self.count - before.count, self.seconds - before.seconds, self.over_50ms - before.over_50ms)
 
 
-def gc_pauses(stack: harness.Stack) -> dict[str, GcPauses]:
-    """Read from each process's metrics port (a Stack started with metrics=True)."""
+def scrape(stack: harness.Stack, prefixes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """The samples whose names start with one of prefixes, per process, from each process's metrics port
+    (a Stack started with metrics=True); a process that does not answer is left out."""
     token = stack.env.get("DESK_METRICS_TOKEN", "local-dev-metrics-token")
-    out: dict[str, GcPauses] = {}
+    out: dict[str, dict[str, float]] = {}
     for name, proc in stack.procs.items():
         if not proc.metrics_port or not proc.alive:
             continue
@@ -282,8 +294,33 @@ def gc_pauses(stack: harness.Stack) -> dict[str, GcPauses]:
             text = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5).text
         except httpx.HTTPError:
             continue
-        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(_GC))
-        count = float(values.get(f"{_GC}_count", 0))
-        within = float(values.get(f'{_GC}_bucket{{le="0.05"}}', count))
-        out[name] = GcPauses(count=count, seconds=float(values.get(f"{_GC}_sum", 0)), over_50ms=count - within)
+        rows = (line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(prefixes))
+        out[name] = {key: float(value) for key, value in rows}
     return out
+
+
+def gc_pauses(stack: harness.Stack) -> dict[str, GcPauses]:
+    out: dict[str, GcPauses] = {}
+    for name, values in scrape(stack, (_GC,)).items():
+        count = values.get(f"{_GC}_count", 0.0)
+        within = values.get(f'{_GC}_bucket{{le="0.05"}}', count)
+        out[name] = GcPauses(count=count, seconds=values.get(f"{_GC}_sum", 0.0), over_50ms=count - within)
+    return out
+
+
+_HEAP = {  # apps/core/memory.py: a leak grows in use or Python blocks; malloc's held memory grows "free"
+    'desk_malloc_bytes{state="in_use"}': "malloc in use",
+    'desk_malloc_bytes{state="free"}': "malloc free",
+    "desk_python_allocated_blocks": "Python blocks",
+    "desk_process_threads": "threads",
+}
+
+
+def heap(stack: harness.Stack) -> dict[str, dict[str, float]]:
+    """Where each process's memory is (see _HEAP), to tell a leak from memory malloc holds."""
+    return {
+        name: {label: values[key] for key, label in _HEAP.items() if key in values}
+        for name, values in scrape(
+            stack, ("desk_malloc_bytes", "desk_python_allocated_blocks", "desk_process_threads")
+        ).items()
+    }

@@ -7,8 +7,12 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from apps.core import gc_policy, metrics, vault
+        from django.conf import settings
 
+        from apps.core import gc_policy, memory, metrics, vault
+
+        # First: every thread started after this allocates in one of these few arenas (memory.py).
+        memory.configure(settings.DESK_MALLOC_ARENAS)
         metrics.celery_signals_connect()
         gc_policy.celery_signals_connect()
         # Keeps the Vault token the settings logged in with alive (no-op without VAULT_ADDR).

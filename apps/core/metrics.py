@@ -20,6 +20,8 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from apps.core.memory import MemoryCollector
+
 logger = logging.getLogger(__name__)
 
 # Seconds; the reply-latency alert reads the 5 s and 10 s buckets.
@@ -268,7 +270,7 @@ class VaultCollector(Collector):
         yield failures
 
 
-for _collector in (ContextSwitchCollector(), VaultCollector()):
+for _collector in (ContextSwitchCollector(), VaultCollector(), MemoryCollector()):
     with contextlib.suppress(ValueError):  # already registered (module reloaded)
         REGISTRY.register(_collector)
 

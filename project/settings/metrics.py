@@ -26,3 +26,10 @@ except ValueError as exc:
     raise ImproperlyConfigured("DESK_GC_FREEZE_AFTER_S must be seconds separated by commas, e.g. 60,600") from exc
 if any(delay < 0 for delay in DESK_GC_FREEZE_AFTER_S):
     raise ImproperlyConfigured("DESK_GC_FREEZE_AFTER_S cannot be negative")
+
+# glibc malloc arenas per process (apps/core/memory.py). glibc's own default, 8 per core, lets a threads
+# pool keep the high-water mark of the encoder's tensors in each of up to 16 arenas on two cores: an llm
+# worker held 800 MB freed but not returned. 0 leaves glibc's default (and its MALLOC_ARENA_MAX).
+DESK_MALLOC_ARENAS = env_int("DESK_MALLOC_ARENAS", 2)
+if DESK_MALLOC_ARENAS < 0:
+    raise ImproperlyConfigured("DESK_MALLOC_ARENAS must be 0 (glibc's default) or a number of arenas")

@@ -140,3 +140,10 @@ def test_bad_gc_freeze_delays_are_refused_at_start_up(value: str, message: str) 
     result = _import_settings("project.settings.local", DESK_GC_FREEZE_AFTER_S=value)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(("value", "message"), [("-1", "DESK_MALLOC_ARENAS must be 0"), ("two", "DESK_MALLOC_ARENAS")])
+def test_a_bad_arena_count_is_refused_at_start_up(value: str, message: str) -> None:
+    result = _import_settings("project.settings.local", DESK_MALLOC_ARENAS=value)
+    assert result.returncode != 0
+    assert message in result.stderr

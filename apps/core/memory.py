@@ -1,0 +1,174 @@
+"""Where a process's memory is: what it tells apart is a leak from memory the allocator holds but is not using.
+
+RSS alone cannot say. A worker's RSS that creeps up for an hour may be objects nobody frees (a leak),
+or glibc's malloc keeping freed memory in one of its per-thread arenas (up to 8 per core) for the next
+allocation there: a threads pool of 256, where whichever thread happens to lead a batch of the sentence
+encoder allocates its tensors, touches each arena's high-water mark in turn. The first grows without
+bound; the second stops at arenas x peak.
+
+Measured at scrape time (``MemoryCollector``):
+- ``desk_malloc_bytes{state="in_use"}``: what malloc has handed out and not had back (glibc's mallinfo2,
+  every arena, mmapped chunks included): numpy arrays, onnxruntime's tensors, the tokenizers', C strings;
+- ``desk_malloc_bytes{state="free"}``: freed, but kept by malloc in its arenas (RSS that is not in use);
+- ``desk_python_allocated_blocks``: live Python objects' blocks (pymalloc and larger ones alike);
+- ``desk_process_threads``: threads of the process (each has a stack and, in glibc, may get an arena);
+- ``desk_malloc_arenas``: the arenas malloc has made, at most DESK_MALLOC_ARENAS (``configure``).
+A leak shows as in_use or Python blocks growing with the messages handled; held memory as "free".
+mallinfo2 is glibc's (2.33+); elsewhere only the Python and thread figures are reported.
+"""
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class _MallInfo2(ctypes.Structure):
+    # glibc's struct mallinfo2 (malloc.h), every field a size_t.
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",  # bytes in arenas (sbrk'd main arena and the mmapped heaps of the others)
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",  # bytes in chunks mmapped on their own (large allocations): in use until freed
+            "usmblks",
+            "fsmblks",
+            "uordblks",  # bytes in use in the arenas
+            "fordblks",  # bytes free in the arenas: kept for reuse, part of RSS where touched
+            "keepcost",
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class MallocStats:
+    in_use: int
+    free: int
+    arenas: int  # bytes the arenas span (in use + free), without the separately mmapped chunks
+
+
+@cache
+def _mallinfo2() -> "ctypes._NamedFuncPointer | None":
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        function = ctypes.CDLL(name).mallinfo2
+    except (OSError, AttributeError):  # not glibc, or a glibc older than 2.33
+        return None
+    function.restype = _MallInfo2
+    function.argtypes = []
+    return function
+
+
+def malloc_stats() -> MallocStats | None:
+    """glibc's figures summed over every arena; None where the C library has no mallinfo2.
+
+    mallinfo2 locks each arena in turn while it walks its free lists: a scrape's cost (well under a
+    millisecond at these sizes), not something to call per message."""
+    function = _mallinfo2()
+    if function is None:
+        return None
+    info = function()
+    return MallocStats(in_use=info.uordblks + info.hblkhd, free=info.fordblks, arenas=info.arena)
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def configure(arenas: int) -> bool:
+    """Cap glibc's malloc arenas for the rest of the process (mallopt M_ARENA_MAX); 0 leaves glibc's own
+    default. Called once the settings are loaded, before the worker's pool or the web's threads exist:
+    an arena already made is kept, and glibc fixes its limit for good once a ninth arena is needed
+    (arena.c, ``narenas_limit``), so a later call would change nothing. False where there is no glibc
+    mallopt or it refused."""
+    if arenas <= 0:
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        return False
+    if mallopt is None:
+        return False
+    mallopt.restype = ctypes.c_int
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def arena_count() -> int:
+    """How many arenas malloc has made (glibc's malloc_info report); 0 where unavailable."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return 0
+    try:
+        libc = ctypes.CDLL(name)
+        libc.open_memstream.restype = ctypes.c_void_p
+        libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+        libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        libc.fclose.argtypes = [ctypes.c_void_p]
+        libc.free.argtypes = [ctypes.c_void_p]
+    except (OSError, AttributeError):
+        return 0
+    buffer, size = ctypes.c_void_p(), ctypes.c_size_t()
+    stream = libc.open_memstream(ctypes.byref(buffer), ctypes.byref(size))
+    if not stream:
+        return 0
+    try:
+        libc.malloc_info(0, stream)
+    finally:
+        libc.fclose(stream)  # flushes: buffer and size are set from here on
+    try:
+        report = ctypes.string_at(buffer.value, size.value) if buffer.value else b""
+    finally:
+        libc.free(buffer)
+    return report.count(b"<heap nr=")
+
+
+def rss_bytes() -> int:
+    """This process's resident set, from /proc (0 where there is none)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def thread_count() -> int:
+    """Every thread of the process, native ones too (onnxruntime's, the tokenizers'), not only Python's."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+class MemoryCollector(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = malloc_stats()
+        family = GaugeMetricFamily(
+            "desk_malloc_bytes",
+            "C heap of this process (glibc mallinfo2, all arenas): in use, and freed but held by malloc.",
+            labels=["state"],
+        )
+        if stats is not None:
+            family.add_metric(["in_use"], stats.in_use)
+            family.add_metric(["free"], stats.free)
+        yield family
+        arenas = arena_count()
+        if arenas:
+            yield GaugeMetricFamily(
+                "desk_malloc_arenas", "malloc arenas of this process (DESK_MALLOC_ARENAS caps them).", value=arenas
+            )
+        yield GaugeMetricFamily(
+            "desk_python_allocated_blocks", "Memory blocks held by live Python objects.", value=sys.getallocatedblocks()
+        )
+        yield GaugeMetricFamily("desk_process_threads", "Threads of this process.", value=thread_count())

@@ -1,0 +1,126 @@
+"""Where a process's memory is (apps/core/memory.py): the C heap in use and held free, Python's blocks,
+the threads. Each figure must move when what it names moves, or it cannot tell a leak from held memory."""
+
+import ctypes
+import ctypes.util
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+from prometheus_client import REGISTRY
+
+from apps.core import memory
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _malloc(state: str) -> float:
+    value = REGISTRY.get_sample_value("desk_malloc_bytes", {"state": state})
+    assert value is not None, "glibc's mallinfo2 is on this machine (Debian 12, glibc 2.36)"
+    return value
+
+
+def test_c_heap_in_use_follows_what_is_allocated_and_freed() -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    before = _malloc("in_use")
+    # Many small chunks (not one large one, which malloc would mmap on its own): they stay in the arena.
+    chunks = [libc.malloc(4096) for _ in range(10_000)]
+    held = _malloc("in_use")
+    for chunk in chunks:
+        libc.free(chunk)
+    after = _malloc("in_use")
+
+    assert held - before >= 10_000 * 4096
+    assert held - after >= 10_000 * 4096 * 0.9
+    assert _malloc("free") >= 0
+
+
+def test_a_large_array_counts_as_in_use_until_freed() -> None:
+    before = _malloc("in_use")
+    array = np.ones(64 * 1024 * 1024 // 8)  # 64 MiB: mmapped by malloc on its own, hblkhd in mallinfo2
+    during = _malloc("in_use")
+    del array
+
+    assert during - before >= 60 * 1024 * 1024  # the rest of the process allocates and frees meanwhile
+    assert _malloc("in_use") < during - 60 * 1024 * 1024
+
+
+def test_python_blocks_count_live_objects() -> None:
+    before = REGISTRY.get_sample_value("desk_python_allocated_blocks")
+    kept = [object() for _ in range(50_000)]
+    after = REGISTRY.get_sample_value("desk_python_allocated_blocks")
+
+    assert before is not None
+    assert after is not None
+    assert after - before >= 49_000
+    assert len(kept) == 50_000
+
+
+def test_threads_counts_every_thread_of_the_process() -> None:
+    before = REGISTRY.get_sample_value("desk_process_threads")
+    stop = threading.Event()
+    threads = [threading.Thread(target=stop.wait) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    try:
+        during = REGISTRY.get_sample_value("desk_process_threads")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    assert before is not None
+    assert during is not None
+    assert during - before == 5
+    assert memory.thread_count() >= threading.active_count()
+
+
+_THREADS_ALLOCATE = """
+import sys, threading
+import django
+django.setup()
+from apps.core import memory
+barrier = threading.Barrier(16)
+def work():
+    barrier.wait()  # all at once: each thread's first malloc contends, which is when glibc makes an arena
+    held = [bytearray(5000) for _ in range(2000)]
+    barrier.wait()
+threads = [threading.Thread(target=work) for _ in range(16)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(memory.arena_count())
+"""
+
+
+def _arenas_after_16_threads(setting: str) -> int:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.local", "DESK_MALLOC_ARENAS": setting}
+    env.pop("MALLOC_ARENA_MAX", None)
+    result = subprocess.run(
+        [sys.executable, "-c", _THREADS_ALLOCATE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_desk_caps_malloc_arenas_when_django_starts() -> None:
+    # The setting's default, 2: sixteen threads allocating at once share two arenas.
+    assert _arenas_after_16_threads("2") == 2
+
+
+def test_zero_leaves_glibc_its_own_arenas() -> None:
+    # glibc's default is 8 per core: on a 2-core box up to 16, one per thread here.
+    assert _arenas_after_16_threads("0") > 2
+
+
+def test_the_arenas_are_a_metric() -> None:
+    value = REGISTRY.get_sample_value("desk_malloc_arenas")
+    assert value is not None
+    assert value == memory.arena_count() >= 1
