@@ -8,9 +8,10 @@ encoding the demo shop's questions and replies (random pairs, so the encoder's c
 lengths vary) for --seconds. Printed per variant: RSS, glibc's bytes in use and held free
 (apps/core/memory.py), CPU seconds per 1,000 texts, texts encoded.
 
-The variants differ only in how glibc's malloc may keep memory: its default (up to 8 arenas per core,
-each keeping the high-water mark of the tensors whichever thread led a batch allocated there), and
-DESK_MALLOC_ARENAS as the desk sets it (apps/core/memory.py: ``configure``).
+The variants differ only in how glibc's malloc may keep memory (apps/core/memory.py): its defaults (up
+to 8 arenas per core, each keeping the high-water mark of the tensors whichever thread led a batch
+allocated there), DESK_MALLOC_ARENAS=2 alone (fewer arenas, but each still keeps the pages of every
+batch size it has seen), and with DESK_MALLOC_TRIM (the batch's freed pages given back after it).
 """
 
 import argparse
@@ -28,8 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 VARIANTS = {  # name -> environment of the child
-    "glibc default (8 arenas per core)": {"DESK_MALLOC_ARENAS": "0"},
-    "DESK_MALLOC_ARENAS=2 (the desk's default)": {"DESK_MALLOC_ARENAS": "2"},
+    "glibc's defaults (8 arenas per core, no trim)": {"DESK_MALLOC_ARENAS": "0", "DESK_MALLOC_TRIM": "false"},
+    "2 arenas, no trim": {"DESK_MALLOC_ARENAS": "2", "DESK_MALLOC_TRIM": "false"},
+    "2 arenas, trimmed after a batch at most once a second (the desk's default)": {
+        "DESK_MALLOC_ARENAS": "2",
+        "DESK_MALLOC_TRIM": "true",
+    },
 }
 
 

@@ -22,6 +22,7 @@ import ctypes.util
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -103,6 +104,46 @@ def configure(arenas: int) -> bool:
     mallopt.restype = ctypes.c_int
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+@cache
+def _malloc_trim() -> "ctypes._NamedFuncPointer | None":
+    name = ctypes.util.find_library("c")
+    try:
+        function = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+    if function is not None:
+        function.restype = ctypes.c_int
+        function.argtypes = [ctypes.c_size_t]
+    return function
+
+
+def trim() -> bool:
+    """Give the free pages of every arena back to the system (glibc's malloc_trim(0)); what stays free is
+    still counted in ``desk_malloc_bytes{state="free"}`` but no longer resident. The sentence encoder's
+    tensors come and go by the megabyte with each batch's size: without this, every size a batch has had
+    leaves its pages resident (a 128-thread encoder run grew to 800 MB held free, arenas capped or not).
+    False where unavailable or nothing was released."""
+    function = _malloc_trim()
+    return bool(function(0)) if function is not None else False
+
+
+TRIM_INTERVAL_S = 1.0
+_last_trim = [0.0]
+_trim_lock = threading.Lock()
+
+
+def trim_due() -> bool:
+    """``trim``, at most once every TRIM_INTERVAL_S in the process, from whichever thread calls first.
+    Under load the encoder runs several batches a second; trimming after each cost 10 % more encoder CPU
+    (bench/encoder_memory.py), and one trim a second leaves at most a second's batches resident."""
+    now = time.monotonic()
+    with _trim_lock:
+        if now - _last_trim[0] < TRIM_INTERVAL_S:
+            return False
+        _last_trim[0] = now
+    return trim()
 
 
 def arena_count() -> int:

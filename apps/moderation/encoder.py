@@ -9,6 +9,9 @@ calling the model on its own makes them fight over two cores, one text at a time
   quarter of single calls). An idle process adds no wait at all.
 - Recent texts are remembered, so the question the moderator just encoded is not encoded again
   by the knowledge search a few milliseconds later.
+- After each batch, ``after_batch`` runs in the caller that led it: the desk gives the batch's freed
+  tensors back to the system there (apps/core/memory.py ``trim``), or malloc keeps the high-water mark
+  of every batch size it has seen.
 """
 
 import threading
@@ -32,8 +35,16 @@ class _Request:
 
 
 class SharedEncoder:
-    def __init__(self, encode: Callable[[list[str]], Vectors], *, max_batch: int = 64, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        encode: Callable[[list[str]], Vectors],
+        *,
+        max_batch: int = 64,
+        cache_size: int = 4096,
+        after_batch: Callable[[], object] | None = None,
+    ) -> None:
         self._encode = encode
+        self._after_batch = after_batch
         self._max_batch = max_batch
         self._cache_size = cache_size
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
@@ -101,3 +112,5 @@ class SharedEncoder:
                 self._busy = False
         for request in batch:
             request.done.set()
+        if self._after_batch is not None:  # the waiters have their vectors already: only this caller waits
+            self._after_batch()

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core import metrics
+from apps.core import memory, metrics
 from apps.moderation.encoder import SharedEncoder
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ def _shared_encoder(spec: str, batch_size: int, precision: str = "int8") -> Shar
             )
             return np.asarray(vectors, dtype=np.float32)
 
-    return SharedEncoder(encode, max_batch=max(batch_size, 1) * 2)
+    after = memory.trim_due if settings.DESK_MALLOC_TRIM else None
+    return SharedEncoder(encode, max_batch=max(batch_size, 1) * 2, after_batch=after)
 
 
 class Embedder:

@@ -33,3 +33,6 @@ if any(delay < 0 for delay in DESK_GC_FREEZE_AFTER_S):
 DESK_MALLOC_ARENAS = env_int("DESK_MALLOC_ARENAS", 2)
 if DESK_MALLOC_ARENAS < 0:
     raise ImproperlyConfigured("DESK_MALLOC_ARENAS must be 0 (glibc's default) or a number of arenas")
+# After each batch of the sentence encoder, give its freed tensors back to the system (malloc_trim),
+# so a worker's RSS does not keep the high-water mark of every batch size it has seen.
+DESK_MALLOC_TRIM = env_bool("DESK_MALLOC_TRIM", True)

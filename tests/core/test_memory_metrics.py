@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 from prometheus_client import REGISTRY
 
 from apps.core import memory
@@ -124,3 +125,40 @@ def test_the_arenas_are_a_metric() -> None:
     value = REGISTRY.get_sample_value("desk_malloc_arenas")
     assert value is not None
     assert value == memory.arena_count() >= 1
+
+
+def test_trim_gives_freed_arena_pages_back_to_the_system() -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    # 100 MB in 64 KiB chunks (under the mmap threshold: they live in the arena), touched, then freed
+    # all but the last, which pins the arena's top so glibc's own trimming at free cannot release them.
+    chunks = [libc.malloc(65536) for _ in range(1600)]
+    for chunk in chunks:
+        libc.memset(chunk, 1, 65536)
+    for chunk in chunks[:-1]:
+        libc.free(chunk)
+    held = memory.rss_bytes()
+
+    assert memory.trim()
+    assert held - memory.rss_bytes() >= 80_000_000
+    libc.free(chunks[-1])
+
+
+def test_trim_due_runs_at_most_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def trim() -> bool:
+        calls.append(1)
+        return True
+
+    monkeypatch.setattr(memory, "trim", trim)
+    monkeypatch.setattr(memory, "_last_trim", [0.0])
+
+    assert memory.trim_due()
+    assert not memory.trim_due()
+    memory._last_trim[0] -= memory.TRIM_INTERVAL_S
+    assert memory.trim_due()
+    assert len(calls) == 2

@@ -112,3 +112,34 @@ def test_duplicates_in_one_call_are_encoded_once(texts: list[str]) -> None:
     encoder = SharedEncoder(model)
     assert encoder.encode(texts).tolist() == [expected(t) for t in texts]
     assert sorted(model.calls[0]) == sorted(set(texts))
+
+
+def test_after_batch_runs_once_per_batch_once_its_callers_have_their_vectors() -> None:
+    model = SlowModel()
+    seen: list[int] = []  # batches finished when each after_batch ran
+    encoder = SharedEncoder(model, max_batch=4, after_batch=lambda: seen.append(len(model.calls)))
+    results = run_threads(encoder, [[f"句子{i}"] for i in range(12)])
+
+    assert all(isinstance(r, np.ndarray) for r in results)
+    assert len(seen) == len(model.calls) >= 3
+    assert seen == sorted(seen)
+
+
+def test_the_desk_encoder_trims_malloc_after_its_batches(monkeypatch: pytest.MonkeyPatch, settings: object) -> None:
+    from apps.core import memory
+    from apps.moderation import semantic
+
+    trims: list[int] = []
+
+    def trim_due() -> bool:
+        trims.append(1)
+        return True
+
+    monkeypatch.setattr(memory, "trim_due", trim_due)
+    for trim in (True, False):
+        settings.DESK_MALLOC_TRIM = trim  # type: ignore[attr-defined]
+        semantic._shared_encoder.cache_clear()
+        before = len(trims)
+        semantic.Embedder().encode([f"发票怎么开 {trim}"])
+        assert len(trims) - before == (1 if trim else 0)
+    semantic._shared_encoder.cache_clear()
