@@ -3,13 +3,15 @@
 RSS alone cannot say. A worker's RSS that creeps up for an hour may be objects nobody frees (a leak),
 or glibc's malloc keeping freed memory in one of its per-thread arenas (up to 8 per core) for the next
 allocation there: a threads pool of 256, where whichever thread happens to lead a batch of the sentence
-encoder allocates its tensors, touches each arena's high-water mark in turn. The first grows without
-bound; the second stops at arenas x peak.
+encoder allocates its tensors, touches each arena's high-water mark in turn, and each new batch size
+leaves pages the next sizes cannot reuse. ``configure`` caps the arenas when Django starts;
+``trim_due`` (the encoder calls it after a batch) gives the free pages back to the system.
 
 Measured at scrape time (``MemoryCollector``):
 - ``desk_malloc_bytes{state="in_use"}``: what malloc has handed out and not had back (glibc's mallinfo2,
   every arena, mmapped chunks included): numpy arrays, onnxruntime's tensors, the tokenizers', C strings;
-- ``desk_malloc_bytes{state="free"}``: freed, but kept by malloc in its arenas (RSS that is not in use);
+- ``desk_malloc_bytes{state="free"}``: freed, but kept in malloc's free lists for reuse: resident where
+  its pages were touched, until ``trim`` gives them back (then only address space);
 - ``desk_python_allocated_blocks``: live Python objects' blocks (pymalloc and larger ones alike);
 - ``desk_process_threads``: threads of the process (each has a stack and, in glibc, may get an arena);
 - ``desk_malloc_arenas``: the arenas malloc has made, at most DESK_MALLOC_ARENAS (``configure``).
@@ -197,7 +199,8 @@ class MemoryCollector(Collector):
         stats = malloc_stats()
         family = GaugeMetricFamily(
             "desk_malloc_bytes",
-            "C heap of this process (glibc mallinfo2, all arenas): in use, and freed but held by malloc.",
+            "C heap of this process (glibc mallinfo2, all arenas): in use, and freed but kept in malloc's free "
+            "lists (resident until trimmed).",
             labels=["state"],
         )
         if stats is not None:
