@@ -18,7 +18,8 @@ At the end every message must have been answered exactly once.
 Prints sustained msg/s, app-added latency P50/P95/P99 (end to end minus the LLM call's own time),
 LLM calls in flight, errors, CPU per message per process (the desk's and the bench's apart), memory
 and connections at checkpoints with their growth (a run of 10 min or more fails on more than 10 % after
-the first checkpoint), and table and index sizes per million messages.
+the first checkpoint) and, per process, where the memory is (malloc in use and kept free, Python's
+blocks, threads: a leak or held memory), and table and index sizes per million messages.
 Goal on 2 cores: >= 50 msg/s, app-added P99 <= 100 ms, 0 errors.
 """
 
