@@ -89,7 +89,7 @@ django.setup()
 from apps.core import memory
 barrier = threading.Barrier(16)
 def work():
-    barrier.wait()  # all at once: each thread's first malloc contends, which is when glibc makes an arena
+    barrier.wait()  # all alive at once: each new thread's first malloc gets an arena of its own, up to the cap
     held = [bytearray(5000) for _ in range(2000)]
     barrier.wait()
 threads = [threading.Thread(target=work) for _ in range(16)]
