@@ -320,7 +320,5 @@ def heap(stack: harness.Stack) -> dict[str, dict[str, float]]:
     """Where each process's memory is (see _HEAP), to tell a leak from memory malloc holds."""
     return {
         name: {label: values[key] for key, label in _HEAP.items() if key in values}
-        for name, values in scrape(
-            stack, ("desk_malloc_bytes", "desk_python_allocated_blocks", "desk_process_threads")
-        ).items()
+        for name, values in scrape(stack, tuple({key.split("{")[0] for key in _HEAP})).items()
     }

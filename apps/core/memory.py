@@ -56,20 +56,26 @@ class _MallInfo2(ctypes.Structure):
 class MallocStats:
     in_use: int
     free: int
-    arenas: int  # bytes the arenas span (in use + free), without the separately mmapped chunks
 
 
 @cache
-def _mallinfo2() -> "ctypes._NamedFuncPointer | None":
+def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
-    if not name:
-        return None
     try:
-        function = ctypes.CDLL(name).mallinfo2
-    except (OSError, AttributeError):  # not glibc, or a glibc older than 2.33
+        return ctypes.CDLL(name) if name else None
+    except OSError:
         return None
-    function.restype = _MallInfo2
-    function.argtypes = []
+
+
+@cache
+def _c_function(name: str, restype: object, *argtypes: object) -> "ctypes._NamedFuncPointer | None":
+    """The C library's function, declared once per process; None where the library lacks it (not glibc,
+    or a glibc older than 2.33 for mallinfo2)."""
+    libc = _libc()
+    function = getattr(libc, name, None) if libc is not None else None
+    if function is not None:
+        function.restype = restype
+        function.argtypes = list(argtypes)
     return function
 
 
@@ -78,11 +84,11 @@ def malloc_stats() -> MallocStats | None:
 
     mallinfo2 locks each arena in turn while it walks its free lists: a scrape's cost (well under a
     millisecond at these sizes), not something to call per message."""
-    function = _mallinfo2()
+    function = _c_function("mallinfo2", _MallInfo2)
     if function is None:
         return None
     info = function()
-    return MallocStats(in_use=info.uordblks + info.hblkhd, free=info.fordblks, arenas=info.arena)
+    return MallocStats(in_use=info.uordblks + info.hblkhd, free=info.fordblks)
 
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
@@ -94,31 +100,8 @@ def configure(arenas: int) -> bool:
     an arena already made is kept, and glibc fixes its limit for good once a ninth arena is needed
     (arena.c, ``narenas_limit``), so a later call would change nothing. False where there is no glibc
     mallopt or it refused."""
-    if arenas <= 0:
-        return False
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        return False
-    if mallopt is None:
-        return False
-    mallopt.restype = ctypes.c_int
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(_M_ARENA_MAX, arenas))
-
-
-@cache
-def _malloc_trim() -> "ctypes._NamedFuncPointer | None":
-    name = ctypes.util.find_library("c")
-    try:
-        function = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-    if function is not None:
-        function.restype = ctypes.c_int
-        function.argtypes = [ctypes.c_size_t]
-    return function
+    mallopt = _c_function("mallopt", ctypes.c_int, ctypes.c_int, ctypes.c_int) if arenas > 0 else None
+    return bool(mallopt(_M_ARENA_MAX, arenas)) if mallopt is not None else False
 
 
 def trim() -> bool:
@@ -127,7 +110,7 @@ def trim() -> bool:
     tensors come and go by the megabyte with each batch's size: without this, every size a batch has had
     leaves its pages resident (a 128-thread encoder run grew to 800 MB held free, arenas capped or not).
     False where unavailable or nothing was released."""
-    function = _malloc_trim()
+    function = _c_function("malloc_trim", ctypes.c_int, ctypes.c_size_t)
     return bool(function(0)) if function is not None else False
 
 
@@ -150,30 +133,25 @@ def trim_due() -> bool:
 
 def arena_count() -> int:
     """How many arenas malloc has made (glibc's malloc_info report); 0 where unavailable."""
-    name = ctypes.util.find_library("c")
-    if not name:
+    void_p = ctypes.c_void_p
+    open_memstream = _c_function("open_memstream", void_p, ctypes.POINTER(void_p), ctypes.POINTER(ctypes.c_size_t))
+    malloc_info = _c_function("malloc_info", ctypes.c_int, ctypes.c_int, void_p)
+    fclose = _c_function("fclose", ctypes.c_int, void_p)
+    free = _c_function("free", None, void_p)
+    if open_memstream is None or malloc_info is None or fclose is None or free is None:
         return 0
-    try:
-        libc = ctypes.CDLL(name)
-        libc.open_memstream.restype = ctypes.c_void_p
-        libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
-        libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
-        libc.fclose.argtypes = [ctypes.c_void_p]
-        libc.free.argtypes = [ctypes.c_void_p]
-    except (OSError, AttributeError):
-        return 0
-    buffer, size = ctypes.c_void_p(), ctypes.c_size_t()
-    stream = libc.open_memstream(ctypes.byref(buffer), ctypes.byref(size))
+    buffer, size = void_p(), ctypes.c_size_t()
+    stream = open_memstream(ctypes.byref(buffer), ctypes.byref(size))
     if not stream:
         return 0
     try:
-        libc.malloc_info(0, stream)
+        malloc_info(0, stream)
     finally:
-        libc.fclose(stream)  # flushes: buffer and size are set from here on
+        fclose(stream)  # flushes: buffer and size are set from here on
     try:
         report = ctypes.string_at(buffer.value, size.value) if buffer.value else b""
     finally:
-        libc.free(buffer)
+        free(buffer)
     return report.count(b"<heap nr=")
 
 

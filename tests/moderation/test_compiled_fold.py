@@ -7,11 +7,10 @@ syllable view and the view hint, for every str kind (1, 2 and 4 bytes a characte
 
 import logging
 import random
-import resource
-from pathlib import Path
 
 import pytest
 
+from apps.core import memory
 from apps.moderation import normalise as normalise_module
 from apps.moderation.matcher import _VIEW_HINT
 from apps.moderation.normalise import Folded, fold_fast, fold_numpy, normalise, normalise_reference, tables
@@ -105,7 +104,7 @@ def test_repeated_calls_do_not_grow_the_process() -> None:
     texts = ["傻 傻逼，電話１３８\u200b１２３４５６７８ a s s" * 8, "😀" * 2000, "", "ß"]
 
     def rss_kib() -> int:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() // 1024
+        return memory.rss_bytes() // 1024
 
     for text in texts * 1000:
         fold_fast(text, True)
